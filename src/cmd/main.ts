@@ -1,0 +1,52 @@
+import { parseCommandArgs, UsageError, type Command } from "./command.js";
+
+/** Every command, loaded lazily so `modelship serve` never pays for the controller's imports. */
+const commands: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
+};
+
+function topUsage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    "Usage: modelship <command> [flags]",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Run 'modelship <command> --help' for a command's flags.",
+  ].join("\n");
+}
+
+/** Returns the process exit code: 0 ok, 1 failure, 2 usage error. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(topUsage() + "\n");
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "version") {
+    const { version } = await import("../version.js");
+    process.stdout.write(version + "\n");
+    return 0;
+  }
+  const entry = commands[name];
+  if (!entry) {
+    process.stderr.write(`modelship: unknown command "${name}"\n\n${topUsage()}\n`);
+    return 2;
+  }
+  const { command } = await entry.load();
+  try {
+    const args = parseCommandArgs(command, rest);
+    if (args.values.help === true) {
+      process.stdout.write(command.usage + "\n");
+      return 0;
+    }
+    return await command.run(args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`modelship ${name}: ${err.message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
