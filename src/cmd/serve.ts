@@ -1,0 +1,121 @@
+import { createLogger } from "../platform/log.js";
+import { createRegistry } from "../platform/metrics.js";
+import { onShutdown } from "../platform/shutdown.js";
+import { checkUnique, parseModelFlag, scanModelDir, type ModelSpec } from "../runtime/model-spec.js";
+import { ModelLoadError } from "../runtime/pool.js";
+import { ModelServer } from "../runtime/server.js";
+import { boolFlag, intFlag, listFlag, stringFlag, UsageError, type Command } from "./command.js";
+
+export const command: Command = {
+  name: "serve",
+  summary: "Serve ONNX models over the Open Inference Protocol v2 (the inference container)",
+  usage: [
+    "Usage: modelship serve (--model NAME=PATH[@VERSION]... | --model-dir DIR) [flags]",
+    "",
+    "Serves ONNX models with onnxruntime in worker threads. Protocol routes, /v2/health/{live,ready}",
+    "and /metrics share one port.",
+    "",
+    "  --model NAME=PATH[@VERSION]  a model to serve (repeatable; version defaults to 1)",
+    "  --model-dir DIR              serve DIR/NAME.onnx and DIR/NAME/VERSION/*.onnx",
+    "  --port N                     listen port (default 8081)",
+    "  --host ADDR                  listen address (default 0.0.0.0)",
+    "  --workers N                  inference worker threads (default 1)",
+    "  --intra-op-threads N         onnxruntime threads per worker, 0 = one per core (default 1)",
+    "  --max-batch-size N           most rows per dynamic batch, 1 = no batching (default 32)",
+    "  --max-queue-delay-ms N       wait up to N ms for batch-mates while a worker is free (default 0)",
+    "  --max-queue N                requests queued per model before 503 + Retry-After (default 128)",
+    "  --request-timeout-ms N       answer 504 after N ms, 0 = never (default 30000)",
+    "  --max-body-bytes N           larger bodies get 413 (default 8388608)",
+    "  --execution-provider P       cpu | cuda (default cpu)",
+    "  --allow-cpu-fallback         with cuda: use the CPU when CUDA is unavailable instead of staying unready",
+    "  --log-level L                trace | debug | info | warn | error (default info)",
+  ].join("\n"),
+  options: {
+    model: { type: "string", multiple: true },
+    "model-dir": { type: "string" },
+    port: { type: "string" },
+    host: { type: "string" },
+    workers: { type: "string" },
+    "intra-op-threads": { type: "string" },
+    "max-batch-size": { type: "string" },
+    "max-queue-delay-ms": { type: "string" },
+    "max-queue": { type: "string" },
+    "request-timeout-ms": { type: "string" },
+    "max-body-bytes": { type: "string" },
+    "execution-provider": { type: "string" },
+    "allow-cpu-fallback": { type: "boolean" },
+    "log-level": { type: "string" },
+  },
+  async run(args) {
+    const specs: ModelSpec[] = [];
+    try {
+      for (const flag of listFlag(args, "model")) specs.push(parseModelFlag(flag));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const dir = stringFlag(args, "model-dir");
+    if (dir !== undefined) {
+      try {
+        specs.push(...scanModelDir(dir));
+      } catch (err) {
+        throw new UsageError(`--model-dir ${dir}: ${(err as Error).message}`);
+      }
+      if (specs.length === 0) throw new UsageError(`--model-dir ${dir} holds no .onnx files`);
+    }
+    if (specs.length === 0) throw new UsageError("give at least one --model NAME=PATH or a --model-dir");
+    try {
+      checkUnique(specs);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const provider = stringFlag(args, "execution-provider") ?? "cpu";
+    if (provider !== "cpu" && provider !== "cuda") {
+      throw new UsageError(`--execution-provider must be cpu or cuda, got "${provider}"`);
+    }
+    const port = intFlag(args, "port", 8081, 0);
+    if (port > 65535) throw new UsageError(`--port must be <= 65535, got ${port}`);
+    const log = createLogger({ name: "serve", level: (stringFlag(args, "log-level") ?? "info") as "info" });
+    const requestTimeoutMs = intFlag(args, "request-timeout-ms", 30_000, 0);
+    const server = new ModelServer({
+      models: specs,
+      host: stringFlag(args, "host") ?? "0.0.0.0",
+      port,
+      workers: intFlag(args, "workers", 1, 1),
+      intraOpThreads: intFlag(args, "intra-op-threads", 1, 0),
+      maxBatchSize: intFlag(args, "max-batch-size", 32, 1),
+      maxQueueDelayMs: intFlag(args, "max-queue-delay-ms", 0, 0),
+      maxQueue: intFlag(args, "max-queue", 128, 1),
+      requestTimeoutMs,
+      maxBodyBytes: intFlag(args, "max-body-bytes", 8 * 1024 * 1024, 1),
+      executionProvider: provider,
+      allowCpuFallback: boolFlag(args, "allow-cpu-fallback"),
+      log,
+      registry: createRegistry("serve"),
+    });
+    const shutdown = onShutdown(log);
+    await server.listen();
+    try {
+      await server.load();
+    } catch (err) {
+      if (err instanceof ModelLoadError && err.unavailableProvider) {
+        // No silent CPU fallback: stay up and unready so the pod shows why, until someone fixes the image or flags.
+        const reason =
+          `model ${err.key}: the CUDA execution provider is not available (${err.message.split("\n")[0]}). ` +
+          "Build the image with ONNXRUNTIME_NODE_INSTALL=cuda12 on a CUDA 12 base, or pass --allow-cpu-fallback.";
+        log.error({ model: err.key }, reason);
+        server.refuseReadiness(reason);
+      } else {
+        const model = err instanceof ModelLoadError ? err.key : undefined;
+        log.error({ model, err }, "Failed to load model");
+        process.stderr.write(
+          `modelship serve: failed to load model ${model ?? ""}: ${(err as Error).message}\n`,
+        );
+        await server.close();
+        return 1;
+      }
+    }
+    await shutdown.done;
+    await server.shutdown(requestTimeoutMs + 5_000);
+    return 0;
+  },
+};

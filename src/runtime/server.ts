@@ -1,0 +1,453 @@
+// The model server: HTTP/1.1 keep-alive, Open Inference Protocol v2 + KServe v1, one port for protocol, health and /metrics.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import type { Registry } from "prom-client";
+import type { Logger } from "../platform/log.js";
+import { version as serverVersion } from "../version.js";
+import { zeros, elementCount, type TensorValue } from "./datatypes.js";
+import { createRuntimeMetrics, type RuntimeMetrics } from "./metrics.js";
+import { compareVersions, type ModelSpec } from "./model-spec.js";
+import { WorkerPool } from "./pool.js";
+import {
+  decodeV1,
+  decodeV2,
+  encodeV1,
+  encodeV2,
+  HttpError,
+  modelMetadata,
+  type DecodedRequest,
+} from "./protocol.js";
+import { matchRoute } from "./routes.js";
+import { InferenceError, QueueFullError, Scheduler, TimeoutError } from "./scheduler.js";
+import { isBatchable, type Signature } from "./signature.js";
+import type { ExecutionProvider } from "./worker-protocol.js";
+
+export interface ServeOptions {
+  models: ModelSpec[];
+  host: string;
+  port: number;
+  workers: number;
+  intraOpThreads: number;
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  maxQueue: number;
+  requestTimeoutMs: number;
+  maxBodyBytes: number;
+  executionProvider: ExecutionProvider;
+  allowCpuFallback: boolean;
+  log: Logger;
+  registry: Registry;
+}
+
+interface ModelEntry {
+  spec: ModelSpec;
+  key: string;
+  signature?: Signature;
+  batchable: boolean;
+  provider: ExecutionProvider;
+  ready: boolean;
+  m: {
+    requestSeconds: ReturnType<RuntimeMetrics["requestSeconds"]["labels"]>;
+    queueSeconds: ReturnType<RuntimeMetrics["queueSeconds"]["labels"]>;
+    computeSeconds: ReturnType<RuntimeMetrics["computeSeconds"]["labels"]>;
+    inFlight: ReturnType<RuntimeMetrics["inFlight"]["labels"]>;
+  };
+}
+
+const JSON_TYPE = { "content-type": "application/json" };
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { ...JSON_TYPE, "content-length": Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+function sendError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  sendJson(res, status, JSON.stringify({ error: message }), headers);
+}
+
+/** Reads the whole body, refusing more than `limit` bytes with 413 before buffering them. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) {
+    return Promise.reject(
+      new HttpError(413, `request body of ${declared} bytes exceeds --max-body-bytes ${limit}`),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new HttpError(413, `request body exceeds --max-body-bytes ${limit}`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+export class ModelServer {
+  readonly metrics: RuntimeMetrics;
+  private server: Server;
+  private byName = new Map<string, Map<string, ModelEntry>>();
+  private pool: WorkerPool | undefined;
+  private scheduler: Scheduler | undefined;
+  private draining = false;
+  /** Why the server is not ready, shown by /v2/health/ready; null once ready. */
+  private notReadyReason: string | null = "models are loading";
+  url = "";
+
+  constructor(private opts: ServeOptions) {
+    this.metrics = createRuntimeMetrics(opts.registry);
+    for (const spec of opts.models) {
+      const key = `${spec.name}@${spec.version}`;
+      const labels = { model: spec.name, version: spec.version };
+      const entry: ModelEntry = {
+        spec,
+        key,
+        batchable: false,
+        provider: opts.executionProvider,
+        ready: false,
+        m: {
+          requestSeconds: this.metrics.requestSeconds.labels(labels),
+          queueSeconds: this.metrics.queueSeconds.labels(labels),
+          computeSeconds: this.metrics.computeSeconds.labels(labels),
+          inFlight: this.metrics.inFlight.labels(labels),
+        },
+      };
+      this.metrics.modelReady.set(labels, 0);
+      let versions = this.byName.get(spec.name);
+      if (versions === undefined) this.byName.set(spec.name, (versions = new Map()));
+      versions.set(spec.version, entry);
+    }
+    this.server = createServer((req, res) => this.handle(req, res));
+    // Longer than common load balancer idle timeouts, so the balancer closes first.
+    this.server.keepAliveTimeout = 65_000;
+    this.server.headersTimeout = 66_000;
+  }
+
+  /** Starts listening at once, so probes get honest answers (live, not ready) while models load. */
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    const addr = this.server.address() as AddressInfo;
+    const host = this.opts.host === "0.0.0.0" || this.opts.host === "::" ? "127.0.0.1" : this.opts.host;
+    this.url = `http://${host}:${addr.port}`;
+    this.opts.log.info(
+      { url: this.url, models: this.opts.models.map((m) => `${m.name}@${m.version}`) },
+      "Started model server",
+    );
+  }
+
+  /** Loads every model in every worker, then warms each up; throws ModelLoadError on a bad model. */
+  async load(): Promise<void> {
+    const { log } = this.opts;
+    const entries = [...this.entries()];
+    const { pool, models } = await WorkerPool.start({
+      size: this.opts.workers,
+      models: entries.map((e) => ({ key: e.key, path: e.spec.path })),
+      settings: {
+        intraOpThreads: this.opts.intraOpThreads,
+        executionProvider: this.opts.executionProvider,
+        allowCpuFallback: this.opts.allowCpuFallback,
+      },
+      log,
+    });
+    this.pool = pool;
+    this.scheduler = new Scheduler(
+      pool,
+      {
+        onBatch: (key, rows) => {
+          const e = this.entryByKey(key);
+          if (e) this.metrics.batchSize.observe({ model: e.spec.name, version: e.spec.version }, rows);
+        },
+        onDepth: (key, depth) => {
+          const e = this.entryByKey(key);
+          if (e) this.metrics.queueDepth.set({ model: e.spec.name, version: e.spec.version }, depth);
+        },
+      },
+      (key, msg) => log.warn({ model: key }, msg),
+    );
+    for (const loaded of models) {
+      const e = this.entryByKey(loaded.key)!;
+      e.signature = loaded.signature;
+      e.provider = loaded.provider;
+      e.batchable = isBatchable(loaded.signature) && this.opts.maxBatchSize > 1;
+      if (loaded.fallbackReason !== undefined) {
+        log.warn(
+          { model: e.key, reason: loaded.fallbackReason },
+          "Fell back to the CPU execution provider (--allow-cpu-fallback)",
+        );
+      }
+      this.scheduler.addModel(e.key, {
+        batchable: e.batchable,
+        maxBatchSize: this.opts.maxBatchSize,
+        maxQueueDelayMs: this.opts.maxQueueDelayMs,
+        maxQueue: this.opts.maxQueue,
+      });
+      this.metrics.loadSeconds.set({ model: e.spec.name, version: e.spec.version }, loaded.loadMs / 1000);
+      log.info(
+        {
+          model: e.spec.name,
+          version: e.spec.version,
+          provider: e.provider,
+          batchable: e.batchable,
+          loadMs: Math.round(loaded.loadMs),
+        },
+        "Loaded model",
+      );
+    }
+    for (const e of entries) {
+      await this.warmUp(e);
+      e.ready = true;
+      this.metrics.modelReady.set({ model: e.spec.name, version: e.spec.version }, 1);
+    }
+    this.notReadyReason = null;
+    log.info({ models: entries.length, workers: this.opts.workers }, "Became ready");
+  }
+
+  /** One run per worker with zero inputs (dynamic dims = 1), so the first real request pays no first-run cost. */
+  private async warmUp(e: ModelEntry): Promise<void> {
+    const sig = e.signature!;
+    const feeds = (): Record<string, TensorValue> => {
+      const f: Record<string, TensorValue> = {};
+      for (const s of sig.inputs) {
+        const dims = s.shape.map((d) => (d === -1 ? 1 : d));
+        f[s.name] = { type: s.type, dims, data: zeros(s.type, elementCount(dims)) };
+      }
+      return f;
+    };
+    try {
+      await this.pool!.runOnEach(e.key, feeds);
+      this.opts.log.info({ model: e.spec.name, version: e.spec.version }, "Warmed up model");
+    } catch (err) {
+      // Some models reject all-zero inputs; the session is loaded, so this is worth a warning, not a refusal.
+      this.opts.log.warn(
+        { model: e.spec.name, version: e.spec.version, err },
+        "Warm-up run with zero inputs failed",
+      );
+    }
+  }
+
+  /** Keeps serving, but reports not ready with this reason (e.g. the CUDA provider is missing). */
+  refuseReadiness(reason: string): void {
+    this.notReadyReason = reason;
+  }
+
+  private *entries(): Iterable<ModelEntry> {
+    for (const versions of this.byName.values()) yield* versions.values();
+  }
+
+  private entryByKey(key: string): ModelEntry | undefined {
+    for (const e of this.entries()) if (e.key === key) return e;
+    return undefined;
+  }
+
+  private resolve(model: string, version: string | undefined): ModelEntry {
+    const versions = this.byName.get(model);
+    if (versions === undefined) {
+      throw new HttpError(
+        404,
+        `model "${model}" not found; this server has ${[...this.byName.keys()].map((n) => `"${n}"`).join(", ")}`,
+      );
+    }
+    if (version === undefined) {
+      const latest = [...versions.keys()].sort(compareVersions).at(-1)!;
+      return versions.get(latest)!;
+    }
+    const e = versions.get(version);
+    if (e === undefined) {
+      throw new HttpError(
+        404,
+        `model "${model}" has no version "${version}"; versions: ${[...versions.keys()].join(", ")}`,
+      );
+    }
+    return e;
+  }
+
+  get ready(): boolean {
+    return this.notReadyReason === null && !this.draining;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const route = matchRoute(req.method ?? "GET", req.url ?? "/");
+    switch (route.kind) {
+      case "live":
+        return sendJson(res, 200, '{"live":true}');
+      case "ready":
+        if (this.ready) return sendJson(res, 200, '{"ready":true}');
+        return sendJson(
+          res,
+          503,
+          JSON.stringify({ ready: false, error: this.draining ? "shutting down" : this.notReadyReason }),
+        );
+      case "server-metadata":
+        return sendJson(
+          res,
+          200,
+          JSON.stringify({ name: "modelship", version: serverVersion, extensions: [] }),
+        );
+      case "metrics":
+        this.opts.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { "content-type": this.opts.registry.contentType });
+            res.end(text);
+          },
+          (err: Error) => sendError(res, 500, err.message),
+        );
+        return;
+      case "method-not-allowed":
+        req.resume();
+        return sendError(res, 405, `use ${route.allow} for ${req.url}`, { allow: route.allow });
+      case "not-found":
+        req.resume();
+        return sendError(res, 404, `no route for ${req.method} ${req.url}`);
+    }
+    try {
+      const e = this.resolve(
+        route.model,
+        route.kind === "v1-model" || route.kind === "v1-predict" ? undefined : route.version,
+      );
+      switch (route.kind) {
+        case "model-metadata":
+          if (e.signature === undefined) throw new HttpError(503, `model "${e.spec.name}" is not loaded yet`);
+          return sendJson(
+            res,
+            200,
+            JSON.stringify(
+              modelMetadata(e.spec.name, [...this.byName.get(e.spec.name)!.keys()], e.signature, e.provider),
+            ),
+          );
+        case "model-ready":
+        case "v1-model":
+          return sendJson(res, e.ready ? 200 : 503, JSON.stringify({ name: e.spec.name, ready: e.ready }));
+        case "infer":
+        case "v1-predict":
+          void this.infer(req, res, e, route.kind === "infer" ? "v2" : "v1");
+          return;
+      }
+    } catch (err) {
+      req.resume();
+      if (err instanceof HttpError) return sendError(res, err.status, err.message, err.headers);
+      this.opts.log.error({ err }, "Failed to handle request");
+      return sendError(res, 500, "internal error");
+    }
+  }
+
+  private async infer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    e: ModelEntry,
+    protocol: "v1" | "v2",
+  ): Promise<void> {
+    const t0 = performance.now();
+    let status = 200;
+    e.m.inFlight.inc();
+    try {
+      if (!e.ready || e.signature === undefined) {
+        req.resume();
+        throw new HttpError(503, `model "${e.spec.name}" version "${e.spec.version}" is not ready`, {
+          "retry-after": "1",
+        });
+      }
+      const raw = await readBody(req, this.opts.maxBodyBytes);
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString("utf8"));
+      } catch (err) {
+        throw new HttpError(400, `request body is not valid JSON: ${(err as Error).message}`);
+      }
+      const decoded: DecodedRequest =
+        protocol === "v2"
+          ? decodeV2(body, e.signature, e.batchable)
+          : decodeV1(body, e.signature, e.batchable);
+      const result = await this.scheduler!.submit(e.key, decoded.feeds, this.opts.requestTimeoutMs);
+      e.m.queueSeconds.observe(result.queueMs / 1000);
+      e.m.computeSeconds.observe(result.computeMs / 1000);
+      const text =
+        protocol === "v2"
+          ? encodeV2(e.spec.name, e.spec.version, decoded.id, e.signature, result.outputs, decoded.outputs)
+          : encodeV1(e.signature, result.outputs);
+      sendJson(res, 200, text);
+    } catch (err) {
+      let headers: Record<string, string> = {};
+      let message = (err as Error).message;
+      if (err instanceof HttpError) {
+        status = err.status;
+        headers = err.headers;
+      } else if (err instanceof QueueFullError) {
+        status = 503;
+        headers = { "retry-after": "1" };
+      } else if (err instanceof TimeoutError) {
+        status = 504;
+      } else if (err instanceof InferenceError) {
+        status = 400;
+        message = `model rejected the inputs: ${message}`;
+      } else {
+        status = 500;
+        this.opts.log.error({ err, model: e.key }, "Failed inference request");
+      }
+      // A 413 leaves unread bytes on the socket; close it rather than parse them as the next request.
+      if (status === 413) headers = { ...headers, connection: "close" };
+      if (!res.headersSent) sendError(res, status, message, headers);
+    } finally {
+      e.m.inFlight.dec();
+      e.m.requestSeconds.observe((performance.now() - t0) / 1000);
+      this.metrics.requests.inc({
+        model: e.spec.name,
+        version: e.spec.version,
+        protocol,
+        code: String(status),
+      });
+    }
+  }
+
+  /** SIGTERM: report not ready at once, stop accepting connections, answer what is in flight, stop workers. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const drained = this.scheduler?.drain() ?? Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<"timeout">(
+      (resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)),
+    );
+    const outcome = await Promise.race([
+      Promise.all([drained, closed]).then(() => "drained" as const),
+      timeout,
+    ]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      this.opts.log.warn({ inFlight: this.scheduler?.inFlight ?? 0 }, "Drain timed out, closing connections");
+      this.server.closeAllConnections();
+    }
+    await this.pool?.close();
+    this.opts.log.info({}, "Stopped model server");
+  }
+
+  /** Immediate close, for tests and startup failures. */
+  async close(): Promise<void> {
+    this.draining = true;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.pool?.close();
+  }
+}
