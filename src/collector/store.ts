@@ -1,0 +1,164 @@
+import { join } from "node:path";
+import type { Logger } from "../platform/log.js";
+import { ModelshipEvent } from "../logger/event.js";
+import { eventKeys, partitionKey, partitionOf, safeSegment, type Partition } from "../logger/partition.js";
+import { PartitionedWriter } from "../logger/partitioned-writer.js";
+import { segmentFiles, segmentLines, subdirs } from "./read.js";
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  invalid: number;
+  /** The first few validation errors, for the sender's log. */
+  errors: string[];
+}
+
+export interface EventStoreOptions {
+  dir: string;
+  gzip?: boolean;
+  log: Logger;
+  /** How many partitions' id sets stay in memory; an evicted one is re-read from disk when touched. */
+  dedupePartitions?: number;
+  segmentMaxBytes?: number;
+  segmentMaxAgeMs?: number;
+}
+
+/**
+ * The collector's store: validated events, de-duplicated by id within their partition (an event always
+ * maps to the same partition, by its own time), written durably before ingest() resolves. Ingests run
+ * one at a time so two copies of one event in concurrent batches cannot both be written.
+ */
+export class EventStore {
+  private readonly writer: PartitionedWriter;
+  private readonly ids = new Map<string, Set<string>>();
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: EventStoreOptions) {
+    this.writer = new PartitionedWriter({
+      dir: opts.dir,
+      gzip: opts.gzip ?? false,
+      log: opts.log,
+      ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
+      ...(opts.segmentMaxAgeMs !== undefined ? { segmentMaxAgeMs: opts.segmentMaxAgeMs } : {}),
+    });
+  }
+
+  get bytesWritten(): number {
+    return this.writer.bytesWritten;
+  }
+
+  ingest(lines: string[]): Promise<IngestResult> {
+    const next = this.chain.then(() => this.doIngest(lines));
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async doIngest(lines: string[]): Promise<IngestResult> {
+    const result: IngestResult = { accepted: 0, duplicates: 0, invalid: 0, errors: [] };
+    const items: { partition: Partition; line: string; id: string; key: string }[] = [];
+    const batchIds = new Set<string>();
+    for (const line of lines) {
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        this.invalid(result, "line is not JSON");
+        continue;
+      }
+      const parsed = ModelshipEvent.safeParse(value);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        this.invalid(result, `${issue?.path.join(".") || "event"}: ${issue?.message}`);
+        continue;
+      }
+      const e = parsed.data;
+      const partition = partitionOf(e.subject, e.time);
+      const key = partitionKey(partition);
+      const seen = await this.idsOf(key, partition);
+      if (seen.has(e.id) || batchIds.has(`${key}\n${e.id}`)) {
+        result.duplicates++;
+        continue;
+      }
+      batchIds.add(`${key}\n${e.id}`);
+      items.push({ partition, line, id: e.id, key });
+    }
+    if (items.length > 0) {
+      await this.writer.write(items);
+      for (const it of items) this.ids.get(it.key)?.add(it.id);
+    }
+    result.accepted = items.length;
+    return result;
+  }
+
+  private invalid(result: IngestResult, message: string): void {
+    result.invalid++;
+    if (result.errors.length < 5) result.errors.push(message);
+  }
+
+  /** The ids already stored in a partition, read from its files on first touch (also after a restart). */
+  private async idsOf(key: string, p: Partition): Promise<Set<string>> {
+    const cached = this.ids.get(key);
+    if (cached) {
+      // refresh LRU position
+      this.ids.delete(key);
+      this.ids.set(key, cached);
+      return cached;
+    }
+    const set = new Set<string>();
+    for (const file of await segmentFiles(join(this.opts.dir, p.model, p.date, p.hour))) {
+      for await (const line of segmentLines(file)) {
+        const k = eventKeys(line);
+        if (k) set.add(k.id);
+      }
+    }
+    this.ids.set(key, set);
+    const max = this.opts.dedupePartitions ?? 48;
+    while (this.ids.size > max) {
+      const oldest = this.ids.keys().next().value as string;
+      this.ids.delete(oldest);
+    }
+    return set;
+  }
+
+  /** Models with stored events. */
+  models(): Promise<string[]> {
+    return subdirs(this.opts.dir);
+  }
+
+  /**
+   * Streams the stored lines of a model whose event time is in [since, until), partition by partition,
+   * optionally only one event type. Lines are yielded as they were received.
+   */
+  async *read(model: string, since: Date, until: Date, type?: string): AsyncGenerator<string> {
+    const root = join(this.opts.dir, safeSegment(model));
+    const fromDate = since.toISOString().slice(0, 10);
+    const toDate = until.toISOString().slice(0, 10);
+    const fromHour = Math.floor(since.getTime() / 3_600_000);
+    const toHour = Math.floor(until.getTime() / 3_600_000);
+    for (const date of await subdirs(root)) {
+      if (date < fromDate || date > toDate) continue;
+      for (const hour of await subdirs(join(root, date))) {
+        const h = Math.floor(Date.parse(`${date}T${hour}:00:00Z`) / 3_600_000);
+        if (!(h >= fromHour && h <= toHour)) continue;
+        for (const file of await segmentFiles(join(root, date, hour))) {
+          for await (const line of segmentLines(file)) {
+            let e: { time?: unknown; type?: unknown };
+            try {
+              e = JSON.parse(line) as typeof e;
+            } catch {
+              continue;
+            }
+            const t = typeof e.time === "string" ? Date.parse(e.time) : NaN;
+            if (!(t >= since.getTime() && t < until.getTime())) continue;
+            if (type !== undefined && e.type !== type) continue;
+            yield line;
+          }
+        }
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    return this.writer.close();
+  }
+}

@@ -1,0 +1,78 @@
+import type { Registry } from "prom-client";
+import type { Logger } from "../platform/log.js";
+import type { EventConfig } from "./build.js";
+import { createLoggerMetrics } from "./metrics.js";
+import { LoggerProxy } from "./proxy.js";
+import { Sender } from "./sender.js";
+import { createSink } from "./sink.js";
+import { Spool } from "./spool.js";
+
+export interface LoggerConfig {
+  host: string;
+  port: number;
+  upstream: string;
+  fallbackUpstream?: string;
+  upstreamTimeoutMs: number;
+  sink: string;
+  spoolDir: string;
+  spoolMaxBytes: number;
+  spoolSyncMs: number;
+  event: EventConfig;
+  /** On shutdown, how long to keep shipping spooled events before leaving them on disk. */
+  drainTimeoutMs: number;
+}
+
+export interface RunningLogger {
+  url: string;
+  spool: Spool;
+  close(): Promise<void>;
+}
+
+/** Opens the spool, starts the sender and the proxy; close() drains in order: requests, spool, sink. */
+export async function startLogger(
+  cfg: LoggerConfig,
+  log: Logger,
+  registry: Registry,
+): Promise<RunningLogger> {
+  const metrics = createLoggerMetrics(registry);
+  const sink = createSink(cfg.sink, log);
+  const spool = await Spool.open({
+    dir: cfg.spoolDir,
+    maxBytes: cfg.spoolMaxBytes,
+    syncIntervalMs: cfg.spoolSyncMs,
+    log,
+    onDrop: (reason) => metrics.drops.inc({ reason }),
+  });
+  const sender = new Sender(spool, sink, log, metrics);
+  sender.start();
+  const proxy = new LoggerProxy({
+    upstream: cfg.upstream,
+    ...(cfg.fallbackUpstream !== undefined ? { fallbackUpstream: cfg.fallbackUpstream } : {}),
+    upstreamTimeoutMs: cfg.upstreamTimeoutMs,
+    event: cfg.event,
+    spool,
+    registry,
+    metrics,
+    log,
+  });
+  const url = await proxy.listen(cfg.port, cfg.host);
+  log.info(
+    { url, upstream: cfg.upstream, sink: sink.name, spoolDir: cfg.spoolDir, model: cfg.event.model },
+    "Started inference logger",
+  );
+  return {
+    url,
+    spool,
+    async close() {
+      await proxy.close();
+      const drained = await sender.drain(cfg.drainTimeoutMs);
+      await sender.stop();
+      await spool.close();
+      await sink.close();
+      log.info(
+        { drained, spoolBytes: spool.bytes },
+        drained ? "Drained event spool" : "Left events in spool for next start",
+      );
+    },
+  };
+}

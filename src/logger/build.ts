@@ -1,0 +1,211 @@
+import type { IncomingHttpHeaders } from "node:http";
+import {
+  EVENT_CONTENT_TYPE,
+  EVENT_SPEC_VERSION,
+  FEEDBACK_EVENT_TYPE,
+  INFERENCE_EVENT_TYPE,
+  eventSource,
+  type ErrorType,
+  type FeatureSchema,
+  type FeedbackEvent,
+  type InferenceData,
+  type InferenceEvent,
+  type Variant,
+} from "./event.js";
+import { mapFeatures } from "./features.js";
+import { parseRequest, parseResponse, predictionsOf, type ParsedBody, type Protocol } from "./oip.js";
+import { redact, type RedactPath } from "./redact.js";
+
+/** What every event of one logger shares: who it is and how it records. */
+export interface EventConfig {
+  model: string;
+  modelVersion?: string;
+  revision: string;
+  variant: Variant;
+  namespace?: string;
+  features: FeatureSchema;
+  redact: RedactPath[];
+  /** Lower-cased header names recorded besides x-request-id. */
+  headerAllowlist: string[];
+  maxPayloadBytes: number;
+  sampleRate: number;
+}
+
+/** One finished request/response exchange as the proxy saw it. */
+export interface Exchange {
+  id: string;
+  time: Date;
+  path: string;
+  protocol: Protocol;
+  requestHeaders: IncomingHttpHeaders;
+  requestBody: Buffer;
+  status: number;
+  responseBody?: Buffer;
+  error?: { type: ErrorType; message: string };
+  latencyMs: number;
+  fallback: boolean;
+}
+
+/** Bodies larger than this are not even parsed for tensor metadata: the proxy must not stall on them. */
+const PARSE_CEILING_BYTES = 16 * 1024 * 1024;
+
+/** Sampling applies to successes only: every failure is recorded. */
+export function shouldRecord(status: number, sampleRate: number, random: () => number): boolean {
+  if (status < 200 || status >= 300) return true;
+  if (sampleRate >= 1) return true;
+  return random() < sampleRate;
+}
+
+export function selectHeaders(headers: IncomingHttpHeaders, allowlist: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ["x-request-id", ...allowlist]) {
+    const v = headers[name];
+    if (v !== undefined) out[name] = Array.isArray(v) ? v.join(", ") : v;
+  }
+  return out;
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0 || body.length > PARSE_CEILING_BYTES) return undefined;
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+function stripData(p: ParsedBody): void {
+  for (const t of p.tensors) delete t.data;
+  delete p.rows;
+}
+
+/** Builds the InferenceEvent for one exchange: parse, map features, cap, redact. Pure but for its input. */
+export function buildInferenceEvent(ex: Exchange, cfg: EventConfig): InferenceEvent {
+  let truncated = false;
+  const req = parseRequest(ex.protocol, parseJson(ex.requestBody));
+  const reqTooBig = ex.requestBody.length > cfg.maxPayloadBytes;
+  const data: InferenceData = {
+    model:
+      cfg.modelVersion === undefined ? { name: cfg.model } : { name: cfg.model, version: cfg.modelVersion },
+    revision: cfg.revision,
+    variant: cfg.variant,
+    path: ex.path,
+    request: { inputs: [] },
+    status: ex.status,
+    latencyMs: Math.round(ex.latencyMs * 1000) / 1000,
+    headers: selectHeaders(ex.requestHeaders, cfg.headerAllowlist),
+    sampleRate: cfg.sampleRate,
+    fallback: ex.fallback,
+  };
+  if (req !== undefined) {
+    if (req.id !== undefined) data.request.id = req.id;
+    if (req.parameters !== undefined) data.request.parameters = req.parameters;
+    if (reqTooBig) {
+      stripData(req);
+      truncated = true;
+    } else {
+      const features = mapFeatures(cfg.features, req);
+      if (features !== undefined) data.features = features;
+    }
+    data.request.inputs = req.tensors;
+  } else if (ex.requestBody.length > 0) {
+    // not an inference request we understand: keep the raw body (capped) for audits
+    const cap = Math.min(ex.requestBody.length, cfg.maxPayloadBytes);
+    data.request.body = ex.requestBody.subarray(0, cap).toString("utf8");
+    if (cap < ex.requestBody.length) truncated = true;
+  }
+
+  let error = ex.error;
+  if (ex.responseBody !== undefined && ex.status >= 200 && ex.status < 300) {
+    const res = parseResponse(ex.protocol, parseJson(ex.responseBody));
+    if (res === undefined) {
+      error ??= {
+        type: "malformed_response",
+        message: "upstream answered with a body that is not an inference response",
+      };
+    } else {
+      if (ex.responseBody.length > cfg.maxPayloadBytes) {
+        stripData(res);
+        truncated = true;
+      } else {
+        const predictions = predictionsOf(res);
+        if (predictions !== undefined) data.predictions = predictions;
+      }
+      data.response = { outputs: res.tensors };
+      if (res.id !== undefined) data.response.id = res.id;
+      if (res.parameters !== undefined) data.response.parameters = res.parameters;
+    }
+  }
+  if (error !== undefined) data.error = error;
+  if (truncated) data.truncated = true;
+  redact(data, cfg.redact);
+
+  return {
+    specversion: EVENT_SPEC_VERSION,
+    id: ex.id,
+    source: eventSource(cfg.model, cfg.revision, cfg.namespace),
+    subject: cfg.model,
+    type: INFERENCE_EVENT_TYPE,
+    time: ex.time.toISOString(),
+    datacontenttype: EVENT_CONTENT_TYPE,
+    data,
+  };
+}
+
+export interface FeedbackInput {
+  eventId: string;
+  groundTruth: FeedbackEvent["data"]["groundTruth"];
+  time?: string;
+}
+
+/**
+ * Reads a POST /v2/feedback body: {"id" | "eventId": "<inference event id>", "groundTruth": value,
+ * "time"?: RFC 3339}. Throws an Error naming the bad field.
+ */
+export function parseFeedback(body: unknown): FeedbackInput {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new Error('feedback body must be a JSON object {"id": "<event id>", "groundTruth": ...}');
+  }
+  const b = body as Record<string, unknown>;
+  const eventId = b.eventId ?? b.id;
+  if (typeof eventId !== "string" || eventId === "") {
+    throw new Error('feedback "id" must be the id of the inference event (the x-modelship-event-id header)');
+  }
+  const gt = b.groundTruth ?? b.ground_truth;
+  if (!(typeof gt === "number" || typeof gt === "string" || typeof gt === "boolean" || Array.isArray(gt))) {
+    throw new Error('feedback "groundTruth" must be a number, string, boolean or array');
+  }
+  const out: FeedbackInput = { eventId, groundTruth: gt };
+  if (b.time !== undefined) {
+    if (typeof b.time !== "string" || Number.isNaN(Date.parse(b.time))) {
+      throw new Error('feedback "time" must be an RFC 3339 timestamp');
+    }
+    out.time = new Date(b.time).toISOString();
+  }
+  return out;
+}
+
+export function buildFeedbackEvent(
+  id: string,
+  now: Date,
+  input: FeedbackInput,
+  cfg: EventConfig,
+): FeedbackEvent {
+  const model =
+    cfg.modelVersion === undefined ? { name: cfg.model } : { name: cfg.model, version: cfg.modelVersion };
+  return {
+    specversion: EVENT_SPEC_VERSION,
+    id,
+    source: eventSource(cfg.model, cfg.revision, cfg.namespace),
+    subject: cfg.model,
+    type: FEEDBACK_EVENT_TYPE,
+    time: now.toISOString(),
+    datacontenttype: EVENT_CONTENT_TYPE,
+    data: {
+      eventId: input.eventId,
+      groundTruth: input.groundTruth,
+      time: input.time ?? now.toISOString(),
+      model,
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** The logger's metrics, registered on the registry it is given (one per server). */
+export function createLoggerMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    requests: new Counter({
+      name: "modelship_logger_requests_total",
+      help: "Requests proxied, by kind (infer, other, feedback) and HTTP status code.",
+      labelNames: ["kind", "code"] as const,
+      registers,
+    }),
+    events: new Counter({
+      name: "modelship_logger_events_total",
+      help: "Inference events by result: spooled, sampled_out or dropped.",
+      labelNames: ["result"] as const,
+      registers,
+    }),
+    drops: new Counter({
+      name: "modelship_logger_events_dropped_total",
+      help: "Events dropped because the spool was full or failing (requests were still served).",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    sinkEvents: new Counter({
+      name: "modelship_logger_sink_events_total",
+      help: "Events shipped to the sink, by sink and result (ok, error, rejected).",
+      labelNames: ["sink", "result"] as const,
+      registers,
+    }),
+    sinkRetries: new Counter({
+      name: "modelship_logger_sink_retries_total",
+      help: "Batches retried after a sink failure.",
+      labelNames: ["sink"] as const,
+      registers,
+    }),
+    spoolBytes: new Gauge({
+      name: "modelship_logger_spool_bytes",
+      help: "Bytes held in the disk spool (segments and unsynced buffer).",
+      registers,
+    }),
+    spoolSegments: new Gauge({
+      name: "modelship_logger_spool_segments",
+      help: "Spool segment files.",
+      registers,
+    }),
+    spoolAge: new Gauge({
+      name: "modelship_logger_spool_oldest_age_seconds",
+      help: "Age of the oldest event not yet acknowledged by the sink.",
+      registers,
+    }),
+    fallbacks: new Counter({
+      name: "modelship_logger_fallback_total",
+      help: "Requests retried on --fallback-upstream, by why the local model failed (5xx, unreachable, timeout).",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    duration: new Histogram({
+      name: "modelship_logger_request_duration_seconds",
+      help: "Time from request to response through the logger, by kind.",
+      labelNames: ["kind"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    overhead: new Histogram({
+      name: "modelship_logger_proxy_overhead_seconds",
+      help: "Time the logger added on top of the upstream's own time.",
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
+      registers,
+    }),
+  };
+}
+
+export type LoggerMetrics = ReturnType<typeof createLoggerMetrics>;

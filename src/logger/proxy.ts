@@ -1,0 +1,354 @@
+import { randomUUID } from "node:crypto";
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+import { Pool } from "undici";
+import type { Logger } from "../platform/log.js";
+import {
+  buildFeedbackEvent,
+  buildInferenceEvent,
+  parseFeedback,
+  shouldRecord,
+  type EventConfig,
+} from "./build.js";
+import type { ErrorType } from "./event.js";
+import type { LoggerMetrics } from "./metrics.js";
+import { errorMessage, inferenceProtocol } from "./oip.js";
+import type { Spool } from "./spool.js";
+
+export const EVENT_ID_HEADER = "x-modelship-event-id";
+export const FALLBACK_HEADER = "x-modelship-fallback";
+
+export interface ProxyOptions {
+  upstream: string;
+  fallbackUpstream?: string;
+  upstreamTimeoutMs: number;
+  event: EventConfig;
+  spool: Spool;
+  registry: Registry;
+  metrics: LoggerMetrics;
+  log: Logger;
+  random?: () => number;
+}
+
+/** One upstream attempt's outcome: a response, or a failure the client will see as 502/504. */
+export interface Attempt {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  error?: { type: ErrorType; message: string };
+  upstreamMs: number;
+}
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "content-length",
+]);
+
+function forwardHeaders(h: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+  return out;
+}
+
+/** Whether the local model's answer should be retried on the fallback upstream, and why. */
+export function fallbackReason(a: Attempt): string | undefined {
+  if (a.error?.type === "timeout") return "timeout";
+  if (a.error?.type === "upstream_unreachable") return "unreachable";
+  if (a.status >= 500) return "5xx";
+  return undefined;
+}
+
+/** The error an upstream status stands for: 4xx is the client's fault, 5xx the model's. */
+export function classifyStatus(
+  status: number,
+  body: Buffer,
+): { type: ErrorType; message: string } | undefined {
+  if (status >= 400 && status < 500)
+    return { type: "bad_request", message: errorMessage(body, `HTTP ${status}`) };
+  if (status >= 500) return { type: "model_error", message: errorMessage(body, `HTTP ${status}`) };
+  return undefined;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function jsonError(res: ServerResponse, status: number, message: string): void {
+  const body = JSON.stringify({ error: message });
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/**
+ * The logger's HTTP server: a reverse proxy for the OIP v2 and KServe v1 routes that records one event
+ * per inference request, POST /v2/feedback, and /metrics /healthz /readyz on the same port.
+ */
+export class LoggerProxy {
+  readonly server: Server;
+  private readonly pool: Pool;
+  private readonly fallbackPool: Pool | undefined;
+  private readonly random: () => number;
+
+  constructor(private readonly opts: ProxyOptions) {
+    this.pool = new Pool(opts.upstream, { connections: 256, keepAliveTimeout: 30_000 });
+    this.fallbackPool =
+      opts.fallbackUpstream !== undefined
+        ? new Pool(opts.fallbackUpstream, { connections: 256, keepAliveTimeout: 30_000 })
+        : undefined;
+    this.random = opts.random ?? Math.random;
+    this.server = createServer({ keepAlive: true }, (req, res) => {
+      this.handle(req, res).catch((err: Error) => {
+        opts.log.error({ err, path: req.url }, "Failed to handle request");
+        if (!res.headersSent) jsonError(res, 500, "logger: internal error");
+        else res.destroy();
+      });
+    });
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  async listen(port: number, host: string): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    const addr = this.server.address() as AddressInfo;
+    return `http://${host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host}:${addr.port}`;
+  }
+
+  /** Stops accepting, lets in-flight requests finish, closes the upstream pools. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+    });
+    await Promise.all([this.pool.close(), this.fallbackPool?.close()]);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    const method = req.method ?? "GET";
+    if (path === "/metrics" || path === "/healthz" || path === "/readyz" || path === "/livez") {
+      return this.ops(path, res);
+    }
+    if (path === "/v2/feedback") return this.feedback(req, res);
+    if (!path.startsWith("/v1/") && !path.startsWith("/v2/") && path !== "/v2" && path !== "/v1") {
+      return jsonError(res, 404, `logger: no route for ${path}; it proxies /v2/... and /v1/...`);
+    }
+    const protocol = inferenceProtocol(method, path);
+    const kind = protocol === undefined ? "other" : "infer";
+    const started = performance.now();
+    const time = new Date();
+    const body = await readBody(req);
+
+    const client = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) client.abort();
+    });
+    let attempt = await this.attempt(this.pool, method, url, req.headers, body, client.signal);
+    let fallback = false;
+    const reason =
+      this.fallbackPool !== undefined && !client.signal.aborted ? fallbackReason(attempt) : undefined;
+    if (reason !== undefined && this.fallbackPool !== undefined) {
+      this.opts.metrics.fallbacks.inc({ reason });
+      this.opts.log.debug({ reason, path, status: attempt.status }, "Retried request on fallback upstream");
+      const first = attempt;
+      attempt = await this.attempt(this.fallbackPool, method, url, req.headers, body, client.signal);
+      attempt.upstreamMs += first.upstreamMs;
+      fallback = true;
+    }
+    const eventId = protocol !== undefined ? randomUUID() : undefined;
+    if (client.signal.aborted) {
+      attempt.status = 499;
+      attempt.error = { type: "client_aborted", message: "client closed the connection before the response" };
+    } else {
+      const headers: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(attempt.headers)) {
+        if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+      }
+      headers["content-length"] = String(attempt.body.length);
+      if (eventId !== undefined) headers[EVENT_ID_HEADER] = eventId;
+      if (fallback) headers[FALLBACK_HEADER] = "true";
+      res.writeHead(attempt.status, headers);
+      res.end(attempt.body);
+    }
+    const totalMs = performance.now() - started;
+    this.opts.metrics.requests.inc({ kind, code: String(attempt.status) });
+    this.opts.metrics.duration.observe({ kind }, totalMs / 1000);
+    this.opts.metrics.overhead.observe(Math.max(0, totalMs - attempt.upstreamMs) / 1000);
+    if (protocol === undefined || eventId === undefined) return;
+
+    // after the response went out: the event never adds latency, and the spool append never waits
+    if (!shouldRecord(attempt.status, this.opts.event.sampleRate, this.random)) {
+      this.opts.metrics.events.inc({ result: "sampled_out" });
+      return;
+    }
+    const event = buildInferenceEvent(
+      {
+        id: eventId,
+        time,
+        path,
+        protocol,
+        requestHeaders: req.headers,
+        requestBody: body,
+        status: attempt.status,
+        responseBody:
+          attempt.error?.type === "timeout" || attempt.error?.type === "upstream_unreachable"
+            ? undefined
+            : attempt.body,
+        ...(attempt.error !== undefined ? { error: attempt.error } : {}),
+        latencyMs: totalMs,
+        fallback,
+      },
+      this.opts.event,
+    );
+    const ok = this.opts.spool.append(JSON.stringify(event));
+    this.opts.metrics.events.inc({ result: ok ? "spooled" : "dropped" });
+  }
+
+  private async attempt(
+    pool: Pool,
+    method: string,
+    url: string,
+    headers: IncomingHttpHeaders,
+    body: Buffer,
+    clientSignal: AbortSignal,
+  ): Promise<Attempt> {
+    const started = performance.now();
+    const ac = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, this.opts.upstreamTimeoutMs);
+    const onClientAbort = () => ac.abort();
+    clientSignal.addEventListener("abort", onClientAbort);
+    try {
+      const res = await pool.request({
+        method: method as "GET",
+        path: url,
+        headers: forwardHeaders(headers),
+        body: method === "GET" || method === "HEAD" ? null : body,
+        signal: ac.signal,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      const buf = Buffer.from(await res.body.arrayBuffer());
+      const a: Attempt = {
+        status: res.statusCode,
+        headers: res.headers as IncomingHttpHeaders,
+        body: buf,
+        upstreamMs: performance.now() - started,
+      };
+      const err = classifyStatus(res.statusCode, buf);
+      if (err !== undefined) a.error = err;
+      return a;
+    } catch (err) {
+      const upstreamMs = performance.now() - started;
+      if (timedOut) {
+        const msg = `upstream did not answer within ${this.opts.upstreamTimeoutMs} ms`;
+        return {
+          status: 504,
+          headers: {},
+          body: Buffer.from(JSON.stringify({ error: msg })),
+          upstreamMs,
+          error: { type: "timeout", message: msg },
+        };
+      }
+      const e = err as Error & { code?: string; cause?: { code?: string } };
+      const msg = `upstream unreachable: ${e.code ?? e.cause?.code ?? e.name}: ${e.message}`;
+      return {
+        status: 502,
+        headers: { "content-type": "application/json" },
+        body: Buffer.from(JSON.stringify({ error: msg })),
+        upstreamMs,
+        error: { type: "upstream_unreachable", message: msg },
+      };
+    } finally {
+      clearTimeout(timer);
+      clientSignal.removeEventListener("abort", onClientAbort);
+    }
+  }
+
+  private async feedback(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== "POST")
+      return jsonError(res, 405, 'POST /v2/feedback {"id": "<event id>", "groundTruth": ...}');
+    const body = await readBody(req);
+    let input;
+    try {
+      input = parseFeedback(JSON.parse(body.toString("utf8")));
+    } catch (err) {
+      this.opts.metrics.requests.inc({ kind: "feedback", code: "400" });
+      return jsonError(
+        res,
+        400,
+        err instanceof SyntaxError ? "feedback body is not JSON" : (err as Error).message,
+      );
+    }
+    const event = buildFeedbackEvent(randomUUID(), new Date(), input, this.opts.event);
+    if (!this.opts.spool.append(JSON.stringify(event))) {
+      this.opts.metrics.events.inc({ result: "dropped" });
+      this.opts.metrics.requests.inc({ kind: "feedback", code: "503" });
+      return jsonError(res, 503, "logger: spool full, feedback not recorded; retry later");
+    }
+    this.opts.metrics.events.inc({ result: "spooled" });
+    this.opts.metrics.requests.inc({ kind: "feedback", code: "202" });
+    const out = JSON.stringify({ id: event.id, eventId: input.eventId });
+    res.writeHead(202, { "content-type": "application/json", "content-length": Buffer.byteLength(out) });
+    res.end(out);
+  }
+
+  private async ops(path: string, res: ServerResponse): Promise<void> {
+    if (path === "/metrics") {
+      const s = this.opts.spool;
+      this.opts.metrics.spoolBytes.set(s.bytes);
+      this.opts.metrics.spoolSegments.set(s.segments);
+      this.opts.metrics.spoolAge.set(s.oldestAgeSeconds(Date.now()));
+      const text = await this.opts.registry.metrics();
+      res.writeHead(200, { "content-type": this.opts.registry.contentType });
+      res.end(text);
+      return;
+    }
+    const failures: string[] = [];
+    if (this.opts.spool.error !== null) failures.push(`spool: ${this.opts.spool.error}`);
+    if (path === "/readyz") {
+      try {
+        const r = await this.pool.request({
+          method: "GET",
+          path: "/v2/health/ready",
+          headersTimeout: 2_000,
+          bodyTimeout: 2_000,
+        });
+        await r.body.dump();
+        if (r.statusCode !== 200) failures.push(`upstream: /v2/health/ready answered ${r.statusCode}`);
+      } catch (err) {
+        failures.push(`upstream: ${(err as Error).message}`);
+      }
+    }
+    const text = failures.length === 0 ? "ok\n" : failures.join("\n") + "\n";
+    res.writeHead(failures.length === 0 ? 200 : 503, { "content-type": "text/plain" });
+    res.end(text);
+  }
+}

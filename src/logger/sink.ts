@@ -1,0 +1,108 @@
+import { Pool } from "undici";
+import type { Logger } from "../platform/log.js";
+import { eventKeys, partitionOf } from "./partition.js";
+import { PartitionedWriter } from "./partitioned-writer.js";
+
+/**
+ * Where shipped events go. send() resolves once the sink has them durably (the sender then deletes the
+ * spool segment) and rejects to make the sender retry; a RejectedBatchError means retrying cannot help.
+ */
+export interface Sink {
+  readonly name: "stdout" | "file" | "http";
+  send(lines: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class RejectedBatchError extends Error {
+  override name = "RejectedBatchError";
+}
+
+/** Picks the sink by the scheme of --sink: stdout:, file:///dir, http(s)://host:port[/path]. */
+export function createSink(url: string, log: Logger, opts: { requestTimeoutMs?: number } = {}): Sink {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error(`--sink "${url}" is not a URL; use stdout:, file:///dir or http://collector:9090`);
+  }
+  switch (u.protocol) {
+    case "stdout:":
+      return new StdoutSink();
+    case "file:":
+      if (u.pathname === "" || u.pathname === "/")
+        throw new Error(`--sink "${url}" needs a directory: file:///dir`);
+      return new FileSink(decodeURIComponent(u.pathname), log);
+    case "http:":
+    case "https:":
+      return new HttpSink(u, opts.requestTimeoutMs ?? 30_000);
+    default:
+      throw new Error(
+        `--sink "${url}" has an unknown scheme; use stdout:, file:///dir or http://collector:9090`,
+      );
+  }
+}
+
+/** NDJSON on stdout, for `kubectl logs` and log shippers. */
+export class StdoutSink implements Sink {
+  readonly name = "stdout";
+  constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
+  send(lines: string[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.out.write(lines.join("\n") + "\n", (err) => (err ? reject(err) : resolve()));
+    });
+  }
+  async close(): Promise<void> {}
+}
+
+/** Rotated NDJSON files partitioned like the collector's store: dir/<model>/<date>/<hour>/. */
+export class FileSink implements Sink {
+  readonly name = "file";
+  private readonly writer: PartitionedWriter;
+  constructor(dir: string, log: Logger) {
+    this.writer = new PartitionedWriter({ dir, log });
+  }
+  send(lines: string[]): Promise<void> {
+    const items = lines.map((line) => {
+      const k = eventKeys(line);
+      return { partition: partitionOf(k?.model ?? "_invalid", k?.time ?? new Date()), line };
+    });
+    return this.writer.write(items);
+  }
+  close(): Promise<void> {
+    return this.writer.close();
+  }
+}
+
+/** Batched NDJSON POSTs to the collector's /v1/events; the collector de-duplicates by event id. */
+export class HttpSink implements Sink {
+  readonly name = "http";
+  private readonly pool: Pool;
+  private readonly path: string;
+  constructor(
+    url: URL,
+    private readonly timeoutMs: number,
+  ) {
+    this.pool = new Pool(url.origin, { connections: 2, keepAliveTimeout: 10_000 });
+    this.path = url.pathname === "" || url.pathname === "/" ? "/v1/events" : url.pathname;
+  }
+  async send(lines: string[]): Promise<void> {
+    const res = await this.pool.request({
+      method: "POST",
+      path: this.path,
+      headers: { "content-type": "application/x-ndjson" },
+      body: lines.join("\n") + "\n",
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 200 && res.statusCode < 300) return;
+    const msg = `collector answered ${res.statusCode}: ${text.slice(0, 300)}`;
+    if (res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 408 && res.statusCode !== 429) {
+      throw new RejectedBatchError(msg);
+    }
+    throw new Error(msg);
+  }
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

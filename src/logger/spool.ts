@@ -1,0 +1,311 @@
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { mkdir, open, readFile, readdir, stat, unlink, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "../platform/log.js";
+
+/**
+ * The disk spool: events go here first, a sender ships them and deletes acknowledged segments.
+ *
+ * - append() is synchronous and never blocks on disk: it adds the line to an in-memory buffer, or drops
+ *   it (fail open) when the spool is full. Nothing on the request path waits for I/O.
+ * - Every syncIntervalMs the buffer is written to the active segment with one write and fdatasync.
+ *   A kill -9 loses at most the events appended since the last completed sync (one interval, plus the
+ *   one write in flight); a node crash loses the same, because every write is fsynced.
+ * - Segments are append-only files seg-<seq>.ndjson; the sender seals the active one when it has
+ *   nothing older to ship, so delivery follows within about one interval.
+ * - Bounded: sealed + active + buffered bytes never exceed maxBytes; the buffer alone never exceeds
+ *   maxBufferBytes (disk slower than traffic): both count drops instead of growing.
+ */
+export interface SpoolOptions {
+  dir: string;
+  maxBytes: number;
+  syncIntervalMs: number;
+  /** Seal the active segment at this size. */
+  segmentMaxBytes?: number;
+  maxBufferBytes?: number;
+  log: Logger;
+  onDrop?: (reason: DropReason, bytes: number) => void;
+}
+
+export type DropReason = "spool_full" | "buffer_full" | "spool_error";
+
+export interface Segment {
+  seq: number;
+  path: string;
+  bytes: number;
+  /** When its first event was buffered (ms since epoch); for the age metric. */
+  firstAt: number;
+}
+
+const SEGMENT_RE = /^seg-(\d{16})\.ndjson$/;
+const LOCK = "spool.lock";
+export const DEFAULT_SYNC_INTERVAL_MS = 100;
+
+function segName(seq: number): string {
+  return `seg-${String(seq).padStart(16, "0")}.ndjson`;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export class Spool {
+  private readonly sealed: Segment[] = [];
+  private active: (Segment & { fh: FileHandle }) | undefined;
+  private nextSeq: number;
+  private buffer: string[] = [];
+  private bufferBytes = 0;
+  private bufferFirstAt = 0;
+  private sealedBytes = 0;
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly segmentMaxBytes: number;
+  private readonly maxBufferBytes: number;
+  private lastError: string | null = null;
+  private inflight: { bytes: number } | undefined;
+  private waiters: (() => void)[] = [];
+  private dropsSinceLog = 0;
+  private lastDropLog = 0;
+  /** Total events dropped since start, by reason. */
+  readonly drops: Record<DropReason, number> = { spool_full: 0, buffer_full: 0, spool_error: 0 };
+
+  private constructor(
+    private readonly opts: SpoolOptions,
+    existing: Segment[],
+  ) {
+    this.sealed.push(...existing);
+    this.sealedBytes = existing.reduce((n, s) => n + s.bytes, 0);
+    this.nextSeq = existing.length === 0 ? 1 : Math.max(...existing.map((s) => s.seq)) + 1;
+    this.segmentMaxBytes = opts.segmentMaxBytes ?? 4 * 1024 * 1024;
+    this.maxBufferBytes = opts.maxBufferBytes ?? Math.min(16 * 1024 * 1024, opts.maxBytes);
+  }
+
+  /** Opens (or takes over after a crash) the spool directory; segments left by a previous run are shipped first. */
+  static async open(opts: SpoolOptions): Promise<Spool> {
+    await mkdir(opts.dir, { recursive: true });
+    takeLock(opts.dir);
+    const existing: Segment[] = [];
+    for (const name of (await readdir(opts.dir)).sort()) {
+      const m = SEGMENT_RE.exec(name);
+      if (!m) continue;
+      const path = join(opts.dir, name);
+      const st = await stat(path);
+      if (st.size === 0) {
+        await unlink(path);
+        continue;
+      }
+      existing.push({ seq: Number(m[1]), path, bytes: st.size, firstAt: st.mtimeMs });
+    }
+    if (existing.length > 0) {
+      opts.log.info(
+        { segments: existing.length, bytes: existing.reduce((n, s) => n + s.bytes, 0) },
+        "Recovered spool segments",
+      );
+    }
+    const spool = new Spool(opts, existing);
+    spool.timer = setInterval(() => void spool.flush(), opts.syncIntervalMs);
+    spool.timer.unref();
+    return spool;
+  }
+
+  /** Bytes held: sealed segments, the active segment and the unsynced buffer. */
+  get bytes(): number {
+    return this.sealedBytes + (this.active?.bytes ?? 0) + this.bufferBytes + (this.inflight?.bytes ?? 0);
+  }
+
+  get segments(): number {
+    return this.sealed.length + (this.active !== undefined ? 1 : 0);
+  }
+
+  /** Seconds since the oldest event still held was spooled; 0 when empty. */
+  oldestAgeSeconds(now: number): number {
+    const first =
+      this.sealed[0]?.firstAt ?? this.active?.firstAt ?? (this.bufferBytes > 0 ? this.bufferFirstAt : 0);
+    return first === 0 ? 0 : Math.max(0, (now - first) / 1000);
+  }
+
+  /** The last disk error, or null: the readiness check reports it. */
+  get error(): string | null {
+    return this.lastError;
+  }
+
+  /** Adds one event (a JSON line without newline). Never waits; returns false when the event was dropped. */
+  append(line: string): boolean {
+    const size = Buffer.byteLength(line) + 1;
+    if (this.closed) return this.drop("spool_error", size);
+    if (this.bytes + size > this.opts.maxBytes) return this.drop("spool_full", size);
+    if (this.bufferBytes + size > this.maxBufferBytes) return this.drop("buffer_full", size);
+    if (this.bufferBytes === 0) this.bufferFirstAt = Date.now();
+    this.buffer.push(line);
+    this.bufferBytes += size;
+    return true;
+  }
+
+  private drop(reason: DropReason, bytes: number): false {
+    this.drops[reason]++;
+    this.opts.onDrop?.(reason, bytes);
+    this.dropsSinceLog++;
+    const now = Date.now();
+    if (now - this.lastDropLog >= 10_000) {
+      this.opts.log.warn(
+        { reason, dropped: this.dropsSinceLog, spoolBytes: this.bytes, maxBytes: this.opts.maxBytes },
+        "Dropped inference events, spool is full (requests keep flowing)",
+      );
+      this.lastDropLog = now;
+      this.dropsSinceLog = 0;
+    }
+    return false;
+  }
+
+  /** Writes and fsyncs the buffer; concurrent calls share one flush. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.bufferBytes === 0) return Promise.resolve();
+    this.flushing = this.doFlush().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async doFlush(): Promise<void> {
+    const lines = this.buffer;
+    const size = this.bufferBytes;
+    const firstAt = this.bufferFirstAt;
+    this.buffer = [];
+    this.bufferBytes = 0;
+    const data = Buffer.from(lines.join("\n") + "\n");
+    // keep the bytes counted while they are in flight, so the limit holds
+    const inflight = { bytes: size };
+    this.inflight = inflight;
+    try {
+      if (this.active === undefined) {
+        const seq = this.nextSeq++;
+        const path = join(this.opts.dir, segName(seq));
+        const fh = await open(path, "a");
+        this.active = { seq, path, bytes: 0, firstAt, fh };
+      }
+      await this.active.fh.write(data);
+      await this.active.fh.datasync();
+      this.active.bytes += data.length;
+      this.lastError = null;
+      if (this.active.bytes >= this.segmentMaxBytes) await this.seal();
+      this.wake();
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.opts.log.error({ err, dir: this.opts.dir }, "Failed to write spool segment");
+      for (let i = 0; i < lines.length; i++) this.drop("spool_error", 0);
+    } finally {
+      this.inflight = undefined;
+    }
+  }
+
+  private async seal(): Promise<void> {
+    const a = this.active;
+    if (a === undefined) return;
+    this.active = undefined;
+    await a.fh.close();
+    this.sealed.push({ seq: a.seq, path: a.path, bytes: a.bytes, firstAt: a.firstAt });
+    this.sealedBytes += a.bytes;
+  }
+
+  /**
+   * The oldest segment to ship, sealing the active one when nothing older waits; undefined when the
+   * spool holds nothing on disk.
+   */
+  async next(): Promise<Segment | undefined> {
+    if (this.sealed.length === 0 && this.active !== undefined && this.flushing === undefined)
+      await this.seal();
+    return this.sealed[0];
+  }
+
+  /** Resolves when something was written, or after maxWaitMs. */
+  waitForData(maxWaitMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.waiters = this.waiters.filter((w) => w !== done);
+        resolve();
+      };
+      const t = setTimeout(done, maxWaitMs);
+      this.waiters.push(done);
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Deletes a shipped segment. */
+  async ack(seg: Segment): Promise<void> {
+    const i = this.sealed.findIndex((s) => s.seq === seg.seq);
+    if (i < 0) return;
+    await unlink(seg.path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
+    this.sealed.splice(i, 1);
+    this.sealedBytes -= seg.bytes;
+  }
+
+  /** Flushes what is buffered and closes; segments stay on disk for the next run. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+    this.closed = true;
+    if (this.active) await this.seal();
+    releaseLock(this.opts.dir);
+    this.wake();
+  }
+}
+
+/** Reads a sealed segment into lines; a torn last line (a kill during a write) is dropped. */
+export async function readSegmentLines(path: string): Promise<{ lines: string[]; torn: boolean }> {
+  const text = await readFile(path, "utf8");
+  const lines = text.split("\n");
+  const last = lines.pop() ?? "";
+  return { lines: lines.filter((l) => l !== ""), torn: last !== "" };
+}
+
+/** One logger per spool dir; a lock left by a dead process (kill -9) is taken over. */
+function takeLock(dir: string): void {
+  const path = join(dir, LOCK);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const pid = Number(readFileSync(path, "utf8").trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+        throw new Error(`spool dir ${dir} is in use by process ${pid}; give each logger its own --spool-dir`);
+      }
+      // stale lock: remove and retry once
+      try {
+        const fd = openSync(path, "w");
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        return;
+      } catch {
+        continue;
+      }
+    }
+  }
+}
+
+function releaseLock(dir: string): void {
+  try {
+    const path = join(dir, LOCK);
+    if (readFileSync(path, "utf8").trim() === String(process.pid)) unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
