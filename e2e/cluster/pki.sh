@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Creates the e2e cluster's certificates and keys with openssl: one CA, serving
+# certs for etcd and kube-apiserver, client certs per component, and the
+# service-account signing key. Usage: pki.sh <dir>
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+dir="$1"
+mkdir -p "$dir"
+cd "$dir"
+command -v openssl >/dev/null 2>&1 || die "openssl is not on PATH; install it (e.g. apt-get install openssl) and re-run."
+
+# EC P-256 keys: fast to create and accepted everywhere Kubernetes checks keys.
+newkey() { openssl ecparam -name prime256v1 -genkey -noout -out "$1.key" 2>/dev/null; }
+
+newkey ca
+openssl req -x509 -new -key ca.key -sha256 -days 3650 -subj "/CN=modelship-e2e-ca" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+  -out ca.crt 2>/dev/null
+
+# sign <name> <subject> <extendedKeyUsage> [subjectAltName]
+sign() {
+  local name="$1" subj="$2" eku="$3" san="${4:-}"
+  newkey "$name"
+  openssl req -new -key "$name.key" -subj "$subj" -out "$name.csr" 2>/dev/null
+  {
+    echo "basicConstraints=CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    echo "extendedKeyUsage=$eku"
+    [[ -n "$san" ]] && echo "subjectAltName=$san"
+  } >"$name.ext"
+  openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 365 \
+    -extfile "$name.ext" -out "$name.crt" 2>/dev/null
+  rm -f "$name.csr" "$name.ext"
+}
+
+sign etcd-server "/CN=etcd-server" serverAuth "IP:127.0.0.1,DNS:localhost"
+sign apiserver-etcd-client "/CN=kube-apiserver-etcd-client" clientAuth
+sign apiserver "/CN=kube-apiserver" serverAuth \
+  "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+# The admin is a real client certificate in system:masters (as kubeadm's admin.conf was).
+sign admin "/O=system:masters/CN=modelship-e2e-admin" clientAuth
+sign kube-controller-manager "/CN=system:kube-controller-manager" clientAuth
+sign kube-scheduler "/CN=system:kube-scheduler" clientAuth
+# kwok gets its rights from a ClusterRoleBinding created by up.sh, not from a group.
+sign kwok "/CN=modelship-e2e:kwok" clientAuth
+
+newkey sa
+openssl ec -in sa.key -pubout -out sa.pub 2>/dev/null
+chmod 600 ./*.key

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Shows whether the e2e cluster runs: each component's pid, API server
+# readiness, version and nodes. Exit 0 when healthy. --quiet: exit code only.
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+load_recorded_ports
+
+quiet=0
+[[ "${1:-}" == "--quiet" ]] && quiet=1
+say() { [[ $quiet == 1 ]] || echo "$@"; }
+
+if [[ ! -d "$STATE_DIR" ]]; then
+  say "e2e cluster: not running (start it with npm run cluster:up)"
+  exit 1
+fi
+healthy=0
+for c in "${COMPONENTS[@]}"; do
+  pid="$(read_pid "$c" || true)"
+  if pid_alive "$pid"; then
+    say "  $c: running (pid $pid)"
+  else
+    say "  $c: NOT running${pid:+ (pid $pid exited)}; log: $LOG_DIR/$c.log"
+    healthy=1
+  fi
+done
+PKI="$STATE_DIR/pki"
+if ready="$(curl -fsS --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+  "https://127.0.0.1:$APISERVER_PORT/readyz" 2>/dev/null)" && [[ "$ready" == ok ]]; then
+  say "  kube-apiserver: ready at https://127.0.0.1:$APISERVER_PORT"
+else
+  say "  kube-apiserver: NOT ready at https://127.0.0.1:$APISERVER_PORT"
+  healthy=1
+fi
+if [[ $quiet == 0 && $healthy == 0 ]]; then
+  bin_dir="$(cat "$STATE_DIR/bin-dir")"
+  "$bin_dir/kubectl" --kubeconfig="$KUBECONFIG_PATH" version 2>/dev/null | sed 's/^/  /'
+  "$bin_dir/kubectl" --kubeconfig="$KUBECONFIG_PATH" get nodes -L nvidia.com/gpu.product 2>/dev/null | sed 's/^/  /'
+  say "  kubeconfig: $KUBECONFIG_PATH"
+fi
+if [[ $healthy == 0 ]]; then say "e2e cluster: healthy"; else say "e2e cluster: UNHEALTHY (npm run cluster:down, then npm run cluster:up)"; fi
+exit $healthy

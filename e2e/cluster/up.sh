@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Starts the e2e control plane on 127.0.0.1: etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler and kwok with fake GPU/CPU nodes.
+# Idempotent: a healthy running cluster is left alone; a half-started one from a
+# killed run is cleaned up first. Writes the admin kubeconfig to .e2e/kubeconfig.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+start=$SECONDS
+
+# --- An existing cluster: reuse when healthy, clean up when half-started. ---
+if [[ -d "$STATE_DIR" ]]; then
+  all_alive=1
+  for c in "${COMPONENTS[@]}"; do
+    pid_alive "$(read_pid "$c" || true)" || all_alive=0
+  done
+  if [[ $all_alive == 1 ]] && bash "$E2E_CLUSTER_DIR/status.sh" --quiet; then
+    log "Cluster is already running; nothing to do."
+    bash "$E2E_CLUSTER_DIR/env.sh" --hint
+    exit 0
+  fi
+  log "Found a half-started or stopped cluster from an earlier run in $STATE_DIR; cleaning it up first."
+  bash "$E2E_CLUSTER_DIR/down.sh"
+fi
+
+# --- Binaries: cached by version key, built on first use. ---
+BIN_DIR="$(resolve_bin_dir)"
+if [[ ! -f "$BIN_DIR/.complete" ]]; then
+  BIN_DIR="$(bash "$E2E_CLUSTER_DIR/build.sh")"
+fi
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl; do
+  [[ -x "$BIN_DIR/$b" ]] || die "$BIN_DIR/$b is missing; remove $BIN_DIR and run npm run cluster:up to rebuild."
+done
+
+# --- Ports: fail clearly instead of letting a component die with "address in use". ---
+for spec in "kube-apiserver:$APISERVER_PORT:E2E_APISERVER_PORT" "etcd:$ETCD_CLIENT_PORT:E2E_ETCD_CLIENT_PORT" \
+  "etcd peer:$ETCD_PEER_PORT:E2E_ETCD_PEER_PORT" "kube-controller-manager:$KCM_PORT:E2E_KCM_PORT" \
+  "kube-scheduler:$SCHEDULER_PORT:E2E_SCHEDULER_PORT" "kwok:$KWOK_PORT:E2E_KWOK_PORT"; do
+  IFS=: read -r what port var <<<"$spec"
+  if port_in_use "$port"; then
+    holder="$(ss -ltnpH "sport = :$port" 2>/dev/null | sed -n 's/.*users:((\(.*\))).*/\1/p' | head -1)"
+    die "port $port on 127.0.0.1 (wanted by $what) is already in use${holder:+ by $holder}.
+  Stop whatever listens there, or pick another port: $var=<free port> npm run cluster:up
+  (another checkout's e2e cluster? run npm run cluster:down there)."
+  fi
+done
+
+mkdir -p "$PID_DIR" "$LOG_DIR"
+echo "$BIN_DIR" >"$STATE_DIR/bin-dir"
+# Record the ports so status/down/env work even when run with other env settings.
+cat >"$STATE_DIR/ports" <<PORTS
+APISERVER_PORT=$APISERVER_PORT
+ETCD_CLIENT_PORT=$ETCD_CLIENT_PORT
+ETCD_PEER_PORT=$ETCD_PEER_PORT
+KCM_PORT=$KCM_PORT
+SCHEDULER_PORT=$SCHEDULER_PORT
+KWOK_PORT=$KWOK_PORT
+PORTS
+
+failed() {
+  local what="$1" c="${2:-}"
+  if [[ -n "$c" && -f "$LOG_DIR/$c.log" ]]; then
+    echo "----- last lines of $c's log -----" >&2
+    tail -n 25 "$LOG_DIR/$c.log" >&2
+    echo "-----" >&2
+  fi
+  log "Cluster start failed: $what. Stopping what was started (logs kept in $E2E_HOME/logs-last)."
+  bash "$E2E_CLUSTER_DIR/down.sh" >&2 || true
+  exit 1
+}
+trap 'failed "interrupted"' INT TERM
+trap 'failed "the step at up.sh line $LINENO failed"' ERR
+
+# start_component <name> <args...>: runs detached in its own session so the
+# cluster outlives this script; the pid is recorded for down.sh.
+start_component() {
+  local name="$1"
+  shift
+  setsid "$BIN_DIR/$name" "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
+  echo $! >"$PID_DIR/$name.pid"
+}
+
+# wait_until <component> <description> <timeout seconds> <command...>
+wait_until() {
+  local c="$1" what="$2" timeout="$3"
+  shift 3
+  local t0=$SECONDS
+  until "$@" >/dev/null 2>&1; do
+    pid_alive "$(read_pid "$c")" || failed "$c exited while waiting for $what" "$c"
+    ((SECONDS - t0 < timeout)) || failed "timed out after ${timeout}s waiting for $what" "$c"
+    sleep 0.5
+  done
+  log "$what ($(fmt_elapsed $((SECONDS - start))))"
+}
+
+PKI="$STATE_DIR/pki"
+log "Creating certificates and service-account keys."
+bash "$E2E_CLUSTER_DIR/pki.sh" "$PKI"
+
+# kubeconfig <file> <user cert name>: client-certificate kubeconfig with data embedded.
+kubeconfig() {
+  local file="$1" user="$2"
+  cat >"$file" <<KCFG
+apiVersion: v1
+kind: Config
+clusters:
+- name: modelship-e2e
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")
+users:
+- name: $user
+  user:
+    client-certificate-data: $(base64 -w0 "$PKI/$user.crt")
+    client-key-data: $(base64 -w0 "$PKI/$user.key")
+contexts:
+- name: modelship-e2e
+  context:
+    cluster: modelship-e2e
+    user: $user
+current-context: modelship-e2e
+KCFG
+  chmod 600 "$file"
+}
+for u in kube-controller-manager kube-scheduler kwok; do kubeconfig "$STATE_DIR/$u.kubeconfig" "$u"; done
+kubeconfig "$STATE_DIR/admin.kubeconfig" admin
+
+# --- etcd ---
+log "Starting etcd on 127.0.0.1:$ETCD_CLIENT_PORT."
+# --unsafe-no-fsync: the data is thrown away with the cluster; fsync only slows CI disks.
+start_component etcd \
+  --name=e2e --data-dir="$STATE_DIR/etcd" \
+  --listen-client-urls="https://127.0.0.1:$ETCD_CLIENT_PORT" \
+  --advertise-client-urls="https://127.0.0.1:$ETCD_CLIENT_PORT" \
+  --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster="e2e=http://127.0.0.1:$ETCD_PEER_PORT" \
+  --cert-file="$PKI/etcd-server.crt" --key-file="$PKI/etcd-server.key" \
+  --trusted-ca-file="$PKI/ca.crt" --client-cert-auth=true \
+  --unsafe-no-fsync=true --log-level=warn
+etcd_healthy() {
+  curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" --key "$PKI/apiserver-etcd-client.key" \
+    "https://127.0.0.1:$ETCD_CLIENT_PORT/health" | grep -q '"health":"true"'
+}
+wait_until etcd "etcd is healthy" 60 etcd_healthy
+
+# --- kube-apiserver ---
+log "Starting kube-apiserver on https://127.0.0.1:$APISERVER_PORT."
+start_component kube-apiserver \
+  --advertise-address=127.0.0.1 --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+  --etcd-servers="https://127.0.0.1:$ETCD_CLIENT_PORT" --etcd-cafile="$PKI/ca.crt" \
+  --etcd-certfile="$PKI/apiserver-etcd-client.crt" --etcd-keyfile="$PKI/apiserver-etcd-client.key" \
+  --client-ca-file="$PKI/ca.crt" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+  --service-cluster-ip-range=10.96.0.0/16 \
+  --authorization-mode=Node,RBAC --allow-privileged=true \
+  --profiling=false --v=1
+api() { curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://127.0.0.1:$APISERVER_PORT$1"; }
+wait_until kube-apiserver "kube-apiserver is ready" 120 api /readyz
+
+KUBECTL=("$BIN_DIR/kubectl" --kubeconfig="$STATE_DIR/admin.kubeconfig")
+
+# --- kube-controller-manager ---
+log "Starting kube-controller-manager and kube-scheduler."
+start_component kube-controller-manager \
+  --kubeconfig="$STATE_DIR/kube-controller-manager.kubeconfig" \
+  --authentication-kubeconfig="$STATE_DIR/kube-controller-manager.kubeconfig" \
+  --authorization-kubeconfig="$STATE_DIR/kube-controller-manager.kubeconfig" \
+  --bind-address=127.0.0.1 --secure-port="$KCM_PORT" \
+  --client-ca-file="$PKI/ca.crt" --root-ca-file="$PKI/ca.crt" \
+  --service-account-private-key-file="$PKI/sa.key" --use-service-account-credentials=true \
+  --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+  --cluster-name=modelship-e2e --service-cluster-ip-range=10.96.0.0/16 \
+  --controllers='*' --leader-elect=false --terminated-pod-gc-threshold=100 \
+  --profiling=false --v=1
+
+# --- kube-scheduler ---
+start_component kube-scheduler \
+  --kubeconfig="$STATE_DIR/kube-scheduler.kubeconfig" \
+  --authentication-kubeconfig="$STATE_DIR/kube-scheduler.kubeconfig" \
+  --authorization-kubeconfig="$STATE_DIR/kube-scheduler.kubeconfig" \
+  --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --client-ca-file="$PKI/ca.crt" \
+  --leader-elect=false --profiling=false --v=1
+
+healthz() { curl -fsSk "https://127.0.0.1:$1/healthz"; }
+wait_until kube-controller-manager "kube-controller-manager is healthy" 90 healthz "$KCM_PORT"
+wait_until kube-scheduler "kube-scheduler is healthy" 90 healthz "$SCHEDULER_PORT"
+
+# --- kwok and the fake nodes ---
+"${KUBECTL[@]}" create clusterrolebinding modelship-e2e:kwok --clusterrole=cluster-admin \
+  --user=modelship-e2e:kwok >/dev/null
+log "Starting kwok."
+start_component kwok \
+  --kubeconfig="$STATE_DIR/kwok.kubeconfig" \
+  --config="$E2E_CLUSTER_DIR/kwok/stages.yaml" \
+  --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+  --server-address="127.0.0.1:$KWOK_PORT" --cidr=10.244.0.0/16 --node-ip=10.0.0.1
+wait_until kwok "kwok is serving" 60 curl -fsS "http://127.0.0.1:$KWOK_PORT/healthz"
+
+"${KUBECTL[@]}" apply -f "$E2E_CLUSTER_DIR/nodes.yaml" >/dev/null
+nodes_ready() {
+  local n
+  n="$("${KUBECTL[@]}" get nodes -l type=kwok \
+    -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c '^True$')"
+  [[ "$n" == "$(grep -c '^kind: Node' "$E2E_CLUSTER_DIR/nodes.yaml")" ]]
+}
+wait_until kwok "all fake nodes are Ready" 90 nodes_ready
+# Pods can only be created once the service-account controller made "default".
+wait_until kube-controller-manager "the default ServiceAccount exists" 90 \
+  "${KUBECTL[@]}" get serviceaccount default -n default
+
+cp "$STATE_DIR/admin.kubeconfig" "$KUBECONFIG_PATH"
+chmod 600 "$KUBECONFIG_PATH"
+
+if [[ "${E2E_SKIP_CRDS:-}" != "1" ]]; then
+  KUBECONFIG="$KUBECONFIG_PATH" bash "$E2E_CLUSTER_DIR/install-crds.sh" || failed "installing the Gateway API and Istio CRDs failed"
+fi
+
+trap - INT TERM ERR
+log "Cluster is up in $(fmt_elapsed $((SECONDS - start))): Kubernetes $KUBE_VERSION at https://127.0.0.1:$APISERVER_PORT"
+bash "$E2E_CLUSTER_DIR/env.sh" --hint

@@ -1,0 +1,14 @@
+// Helpers for e2e tests: the cluster's kubeconfig and tools, kubectl/helm runners, waits.
+export { bundledKubeVersion, clusterEnv, repoRoot, type ClusterEnv } from "./env.js";
+export {
+  CommandError,
+  helm,
+  kubectl,
+  kubectlApply,
+  kubectlJson,
+  run,
+  type RunOptions,
+  type RunResult,
+} from "./exec.js";
+export { createNamespace, type TestNamespace } from "./namespace.js";
+export { defaultWaitTimeoutMs, waitFor, type WaitOptions } from "./wait.js";
