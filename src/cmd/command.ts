@@ -57,7 +57,8 @@ export function intFlag(args: ParsedArgs, name: string, fallback: number, min = 
   const v = stringFlag(args, name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got "${v}"`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`--${name} must be an integer >= ${min}, got "${v}"`);
   return n;
 }
 

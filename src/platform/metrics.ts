@@ -4,6 +4,7 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 export function createRegistry(component: string, opts: { defaultMetrics?: boolean } = {}): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ component });
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "modelship_process_" });
+  if (opts.defaultMetrics ?? true)
+    collectDefaultMetrics({ register: registry, prefix: "modelship_process_" });
   return registry;
 }

@@ -1,0 +1,122 @@
+/**
+ * ModelDeployments that must be rejected, with the words the rejection must contain. The unit tests run them
+ * through zod; the e2e tests `kubectl apply` them and expect the API server's schema/CEL message.
+ */
+export interface InvalidCase {
+  name: string;
+  /** Applied to a copy of a valid base object. */
+  mutate: (md: Record<string, any>) => void;
+  /** Words both zod and the API server must say (the field and the fix). */
+  expect: string;
+}
+
+export function validBase(): Record<string, any> {
+  return {
+    apiVersion: "modelship.io/v1alpha1",
+    kind: "ModelDeployment",
+    metadata: { name: "invalid-case", namespace: "default" },
+    spec: {
+      model: { name: "iris", version: "1", uri: "https://models.example.com/iris.onnx" },
+    },
+  };
+}
+
+export const invalidCases: InvalidCase[] = [
+  { name: "missing model uri", mutate: (md) => delete md.spec.model.uri, expect: "uri" },
+  {
+    name: "unknown uri scheme",
+    mutate: (md) => (md.spec.model.uri = "ftp://host/model.onnx"),
+    expect: "pvc://CLAIM/path",
+  },
+  {
+    name: "pvc uri without a path",
+    mutate: (md) => (md.spec.model.uri = "pvc://claim-only"),
+    expect: "pvc://CLAIM/path",
+  },
+  {
+    name: "weight above 100",
+    mutate: (md) => (md.spec.rollout = { strategy: "canary", canary: { steps: [{ setWeight: 120 }] } }),
+    expect: "setWeight",
+  },
+  {
+    name: "minReplicas above maxReplicas",
+    mutate: (md) => (md.spec.autoscaling = { minReplicas: 5, maxReplicas: 2, cpuUtilization: 70 }),
+    expect: "minReplicas must be <= maxReplicas",
+  },
+  {
+    name: "both canary and blueGreen",
+    mutate: (md) =>
+      (md.spec.rollout = {
+        strategy: "canary",
+        canary: { steps: [{ setWeight: 10 }] },
+        blueGreen: { autoPromote: true },
+      }),
+    expect: "either canary or blueGreen, not both",
+  },
+  {
+    name: "gpu count 0 with a product",
+    mutate: (md) => (md.spec.resources = { gpu: { count: 0, product: "NVIDIA-H100-80GB-HBM3" } }),
+    expect: "set count >= 1",
+  },
+  {
+    name: "canary strategy without steps",
+    mutate: (md) => (md.spec.rollout = { strategy: "canary" }),
+    expect: "canary.steps is required when strategy is canary",
+  },
+  {
+    name: "a step with two actions",
+    mutate: (md) =>
+      (md.spec.rollout = { strategy: "canary", canary: { steps: [{ setWeight: 10, pause: {} }] } }),
+    expect: "exactly one of setWeight",
+  },
+  {
+    name: "cuda without gpus",
+    mutate: (md) => (md.spec.runtime = { executionProvider: "cuda" }),
+    expect: "set spec.resources.gpu.count >= 1",
+  },
+  {
+    name: "header route on the plain Service provider",
+    mutate: (md) =>
+      (md.spec.rollout = {
+        strategy: "canary",
+        canary: { steps: [{ setHeaderRoute: { match: [{ name: "x-cohort", value: "beta" }] } }] },
+      }),
+    expect: "set spec.traffic.provider to gatewayAPI or istio",
+  },
+  {
+    name: "gatewayAPI without parentRefs",
+    mutate: (md) => (md.spec.traffic = { provider: "gatewayAPI" }),
+    expect: "parentRefs is required for provider gatewayAPI",
+  },
+  {
+    name: "custom format without a container",
+    mutate: (md) => (md.spec.model.format = "custom"),
+    expect: "needs spec.runtime.container",
+  },
+  {
+    name: "analysis step naming an unknown template",
+    mutate: (md) =>
+      (md.spec.rollout = { strategy: "canary", canary: { steps: [{ analysis: { templates: ["nope"] } }] } }),
+    expect: "missing from spec.rollout.analysis",
+  },
+  {
+    name: "scale to zero without a traffic target",
+    mutate: (md) => (md.spec.autoscaling = { minReplicas: 0, maxReplicas: 3, cpuUtilization: 50 }),
+    expect: "scale to zero",
+  },
+  {
+    name: "malformed sha256",
+    mutate: (md) => (md.spec.model.sha256 = "xyz"),
+    expect: "sha256",
+  },
+  {
+    name: "sample rate above 1",
+    mutate: (md) => (md.spec.logging = { sampleRate: 2 }),
+    expect: "sampleRate",
+  },
+  {
+    name: "name too long for child objects",
+    mutate: (md) => (md.metadata.name = "a".repeat(41)),
+    expect: "at most 40 characters",
+  },
+];

@@ -1,0 +1,118 @@
+import { z } from "zod";
+import { Autoscaling } from "./autoscaling.js";
+import { Model } from "./model.js";
+import { Batch, Logging, Monitoring } from "./observability.js";
+import { Resources, Scheduling } from "./resources.js";
+import { Rollout, Traffic } from "./rollout.js";
+import { withRules } from "./rules.js";
+import { Runtime } from "./runtime.js";
+import { ModelDeploymentStatus } from "./status.js";
+
+export const group = "modelship.io";
+export const version = "v1alpha1";
+export const apiVersion = `${group}/${version}`;
+export const kind = "ModelDeployment";
+export const plural = "modeldeployments";
+export const singular = "modeldeployment";
+export const shortNames = ["md", "mdep"];
+/** Child object names append up to 23 characters (e.g. "-0123456789-preview"), so keep the parent short. */
+export const maxNameLength = 40;
+
+export const ModelDeploymentSpec = withRules(
+  z.object({
+    model: Model,
+    runtime: Runtime.default({
+      executionProvider: "cpu",
+      allowCpuFallback: false,
+      workers: 1,
+      requestTimeoutMs: 30000,
+    }),
+    resources: Resources.default({ cpu: "1", memory: "2Gi" }),
+    scheduling: Scheduling.optional(),
+    replicas: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .optional()
+      .describe(
+        "Pods of the serving revision when no autoscaler runs (default 1); the autoscaler writes it otherwise.",
+      ),
+    autoscaling: Autoscaling.optional(),
+    rollout: Rollout.default({ strategy: "rolling", progressDeadlineSeconds: 600, autoRollback: true }),
+    traffic: Traffic.default({ provider: "service" }),
+    logging: Logging.default({ enabled: true, sampleRate: 1, maxPayloadBytes: 65536 }),
+    monitoring: Monitoring.optional(),
+    batch: Batch.optional(),
+  }),
+  [
+    {
+      cel: "self.runtime.executionProvider != 'cuda' || (has(self.resources.gpu) && self.resources.gpu.count > 0)",
+      check: (s) => s.runtime.executionProvider !== "cuda" || (s.resources.gpu?.count ?? 0) > 0,
+      message: "spec.runtime.executionProvider cuda needs GPUs: set spec.resources.gpu.count >= 1",
+      field: ["runtime", "executionProvider"],
+    },
+    {
+      cel: "self.model.format != 'custom' || has(self.runtime.container)",
+      check: (s) => s.model.format !== "custom" || s.runtime.container !== undefined,
+      message: "spec.model.format custom needs spec.runtime.container (image, port, protocol)",
+      field: ["runtime"],
+    },
+    {
+      cel: "self.model.format != 'onnx' || !has(self.runtime.container)",
+      check: (s) => s.model.format !== "onnx" || s.runtime.container === undefined,
+      message:
+        "spec.runtime.container runs your own server: set spec.model.format: custom (or remove the container)",
+      field: ["model", "format"],
+    },
+    {
+      cel: "self.traffic.provider != 'service' || self.rollout.strategy != 'canary' || self.rollout.canary.steps.all(s, !has(s.setHeaderRoute) && !has(s.setMirror))",
+      check: (s) =>
+        s.traffic.provider !== "service" ||
+        s.rollout.strategy !== "canary" ||
+        (s.rollout.canary?.steps ?? []).every((st) => !st.setHeaderRoute && !st.setMirror),
+      message:
+        "spec.rollout.canary.steps: setHeaderRoute and setMirror need a router: set spec.traffic.provider to gatewayAPI or istio",
+      field: ["traffic", "provider"],
+    },
+  ],
+).describe("Desired state of a served model.");
+
+export const ObjectMeta = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(
+        maxNameLength,
+        `metadata.name must be at most ${maxNameLength} characters (children append suffixes)`,
+      )
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "metadata.name must be a DNS label"),
+    namespace: z.string().max(63).optional(),
+    uid: z.string().optional(),
+    generation: z.number().int().optional(),
+    resourceVersion: z.string().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  })
+  .passthrough();
+
+export const ModelDeployment = z.object({
+  apiVersion: z.literal(apiVersion),
+  kind: z.literal(kind),
+  metadata: ObjectMeta,
+  spec: ModelDeploymentSpec,
+  status: ModelDeploymentStatus.optional(),
+});
+
+export type ModelDeployment = z.output<typeof ModelDeployment>;
+export type ModelDeploymentInput = z.input<typeof ModelDeployment>;
+export type ModelDeploymentSpec = z.output<typeof ModelDeploymentSpec>;
+
+/** The root-level CEL rules of the CRD (they can see metadata). */
+export const rootRules = [
+  {
+    rule: `size(self.metadata.name) <= ${maxNameLength}`,
+    message: `metadata.name must be at most ${maxNameLength} characters (child objects append suffixes)`,
+  },
+];

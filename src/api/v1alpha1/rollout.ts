@@ -1,0 +1,226 @@
+import { z } from "zod";
+import { duration } from "./common.js";
+import { withRules } from "./rules.js";
+
+export const analysisMetrics = [
+  "errorRate",
+  "latencyP50",
+  "latencyP95",
+  "latencyP99",
+  "fallbackRate",
+  "driftScore",
+  "custom",
+] as const;
+
+export const AnalysisTemplate = withRules(
+  z.object({
+    name: z.string().min(1).max(63).describe("Name referenced by canary analysis steps."),
+    metric: z
+      .enum(analysisMetrics)
+      .describe("Built-in canary-vs-stable metric, or custom with a PromQL query."),
+    query: z.string().max(4096).optional().describe("PromQL for metric custom; {{revision}} is substituted."),
+    max: z.number().optional().describe("The candidate fails when the value is above this."),
+    maxRelativeToStable: z
+      .number()
+      .min(1)
+      .optional()
+      .describe("The candidate fails when its value is above this multiple of stable's (e.g. 1.2)."),
+    interval: duration.default("1m").describe("Time between measurements."),
+    count: z.number().int().min(1).max(1000).default(3).describe("Measurements taken by an analysis step."),
+    failureLimit: z.number().int().min(0).max(1000).default(1).describe("Failed measurements tolerated."),
+    inconclusiveLimit: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(2)
+      .describe("Measurements without data tolerated before the rollout pauses for a human."),
+  }),
+  [
+    {
+      cel: "self.metric != 'custom' || has(self.query)",
+      check: (t) => t.metric !== "custom" || t.query !== undefined,
+      message: "spec.rollout.analysis[].query is required when metric is custom",
+      field: ["query"],
+    },
+    {
+      cel: "has(self.max) || has(self.maxRelativeToStable)",
+      check: (t) => t.max !== undefined || t.maxRelativeToStable !== undefined,
+      message: "spec.rollout.analysis[] needs a threshold: set max or maxRelativeToStable",
+    },
+  ],
+);
+
+export const HeaderMatch = z.object({
+  name: z.string().min(1).max(256).describe("Header name; use cookie to match a cookie value."),
+  value: z.string().min(1).max(1024),
+  type: z.enum(["Exact", "RegularExpression"]).default("Exact"),
+});
+
+export const CanaryStep = withRules(
+  z.object({
+    setWeight: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .optional()
+      .describe("Percent of traffic sent to the candidate."),
+    pause: z
+      .object({ duration: duration.optional().describe("Resume after this long; absent = until promoted.") })
+      .optional(),
+    analysis: z
+      .object({
+        templates: z.array(z.string().max(63)).min(1).max(8).describe("Names from spec.rollout.analysis."),
+      })
+      .optional(),
+    setHeaderRoute: z
+      .object({ match: z.array(HeaderMatch).min(1).max(8) })
+      .optional()
+      .describe("A/B: requests matching every header go to the candidate."),
+    setMirror: z
+      .object({ percent: z.number().int().min(1).max(100) })
+      .optional()
+      .describe(
+        "Shadow: copy this percent of traffic to the candidate; its responses are discarded but logged.",
+      ),
+  }),
+  [
+    {
+      cel: "[has(self.setWeight), has(self.pause), has(self.analysis), has(self.setHeaderRoute), has(self.setMirror)].filter(x, x).size() == 1",
+      check: (s) =>
+        [s.setWeight, s.pause, s.analysis, s.setHeaderRoute, s.setMirror].filter((x) => x !== undefined)
+          .length === 1,
+      message:
+        "spec.rollout.canary.steps[]: each step must set exactly one of setWeight, pause, analysis, setHeaderRoute, setMirror",
+    },
+  ],
+);
+
+export const Canary = z
+  .object({
+    steps: z
+      .array(CanaryStep)
+      .min(1)
+      .max(32)
+      .describe("Steps walked in order; after the last, the candidate is promoted."),
+  })
+  .describe("Shift traffic to the new revision step by step.");
+
+export const BlueGreen = z
+  .object({
+    autoPromote: z
+      .boolean()
+      .default(false)
+      .describe("Promote once the preview revision is Ready (and analysis passes)."),
+    autoPromoteAfterSeconds: z.number().int().min(0).max(86400).optional(),
+    previewService: z.boolean().default(true).describe("Create <name>-preview pointing at the new revision."),
+    scaleDownDelaySeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(86400)
+      .default(30)
+      .describe("Keep the old revision this long after promotion."),
+    analysis: z.object({ templates: z.array(z.string().max(63)).min(1).max(8) }).optional(),
+  })
+  .describe("Run the new revision beside the old one and switch all traffic at once.");
+
+export const Rollout = withRules(
+  z.object({
+    strategy: z
+      .enum(["rolling", "canary", "blueGreen"])
+      .default("rolling")
+      .describe("rolling replaces pods; canary walks spec.rollout.canary.steps; blueGreen switches at once."),
+    canary: Canary.optional(),
+    blueGreen: BlueGreen.optional(),
+    analysis: z.array(AnalysisTemplate).max(16).optional().describe("Analysis templates used by steps."),
+    maxSurgeGPUs: z
+      .number()
+      .int()
+      .min(0)
+      .max(1024)
+      .optional()
+      .describe(
+        "Extra GPUs a rollout may use above the stable revision's; the candidate waits for capacity.",
+      ),
+    progressDeadlineSeconds: z
+      .number()
+      .int()
+      .min(30)
+      .max(86400)
+      .default(600)
+      .describe("A candidate not Ready within this time is rolled back."),
+    autoRollback: z.boolean().default(true).describe("Roll back automatically on failed analysis or pods."),
+  }),
+  [
+    {
+      cel: "!(has(self.canary) && has(self.blueGreen))",
+      check: (r) => !(r.canary && r.blueGreen),
+      message: "spec.rollout: set either canary or blueGreen, not both",
+    },
+    {
+      cel: "self.strategy != 'canary' || has(self.canary)",
+      check: (r) => r.strategy !== "canary" || r.canary !== undefined,
+      message: "spec.rollout.canary.steps is required when strategy is canary",
+      field: ["strategy"],
+    },
+    {
+      cel: "self.strategy == 'canary' || !has(self.canary)",
+      check: (r) => r.strategy === "canary" || r.canary === undefined,
+      message: "spec.rollout.canary is set but strategy is not canary: set strategy: canary",
+      field: ["strategy"],
+    },
+    {
+      cel: "self.strategy == 'blueGreen' || !has(self.blueGreen)",
+      check: (r) => r.strategy === "blueGreen" || r.blueGreen === undefined,
+      message: "spec.rollout.blueGreen is set but strategy is not blueGreen: set strategy: blueGreen",
+      field: ["strategy"],
+    },
+    {
+      cel: "!has(self.canary) || self.canary.steps.all(s, !has(s.analysis) || s.analysis.templates.all(t, has(self.analysis) && self.analysis.exists(a, a.name == t)))",
+      check: (r) =>
+        (r.canary?.steps ?? []).every((s) =>
+          (s.analysis?.templates ?? []).every((t) => (r.analysis ?? []).some((a) => a.name === t)),
+        ),
+      message:
+        "spec.rollout.canary.steps[].analysis.templates names a template missing from spec.rollout.analysis",
+    },
+  ],
+).describe("How a new revision replaces the serving one.");
+
+export const Traffic = withRules(
+  z.object({
+    provider: z
+      .enum(["service", "gatewayAPI", "istio"])
+      .default("service")
+      .describe(
+        "service: plain Service, weights by replica ratio; gatewayAPI: HTTPRoute; istio: VirtualService.",
+      ),
+    parentRefs: z
+      .array(
+        z.object({
+          name: z.string().min(1).max(253),
+          namespace: z.string().max(63).optional(),
+          sectionName: z.string().max(253).optional(),
+        }),
+      )
+      .max(8)
+      .optional()
+      .describe("Gateways the HTTPRoute attaches to (gatewayAPI)."),
+    gateways: z
+      .array(z.string().max(253))
+      .max(8)
+      .optional()
+      .describe("Istio gateways of the VirtualService."),
+    hostnames: z.array(z.string().max(253)).max(16).optional().describe("Host names the route answers for."),
+  }),
+  [
+    {
+      cel: "self.provider != 'gatewayAPI' || (has(self.parentRefs) && size(self.parentRefs) > 0)",
+      check: (t) => t.provider !== "gatewayAPI" || (t.parentRefs?.length ?? 0) > 0,
+      message: "spec.traffic.parentRefs is required for provider gatewayAPI: name the Gateway to attach to",
+      field: ["parentRefs"],
+    },
+  ],
+).describe("How traffic reaches the revisions and is split between them.");

@@ -1,0 +1,70 @@
+import { z } from "zod";
+import { envVar } from "./common.js";
+
+export const CustomContainer = z
+  .object({
+    image: z.string().min(1).max(512).describe("Container image of your own model server."),
+    command: z.array(z.string().max(1024)).max(32).optional().describe("Entrypoint override."),
+    args: z
+      .array(z.string().max(1024))
+      .max(64)
+      .optional()
+      .describe("Arguments; the model file is at /models/model."),
+    port: z.number().int().min(1).max(65535).default(8080).describe("Port the server listens on."),
+    protocol: z
+      .enum(["v2", "v1", "http"])
+      .default("v2")
+      .describe(
+        "v2: Open Inference Protocol; v1: KServe v1 (:predict); http: anything, probed at readinessPath.",
+      ),
+    readinessPath: z.string().max(256).optional().describe("HTTP path for readiness when protocol is http."),
+    env: z.array(envVar).max(64).optional(),
+  })
+  .describe("Run your own container instead of the built-in ONNX server (other frameworks).");
+
+export const Runtime = z
+  .object({
+    image: z
+      .string()
+      .max(512)
+      .optional()
+      .describe("modelship image for the built-in server; defaults to the controller's --image."),
+    executionProvider: z
+      .enum(["cpu", "cuda"])
+      .default("cpu")
+      .describe("onnxruntime execution provider; cuda needs spec.resources.gpu."),
+    allowCpuFallback: z
+      .boolean()
+      .default(false)
+      .describe("With cuda: become ready on CPU if CUDA is unavailable instead of refusing."),
+    batching: z
+      .object({
+        maxBatchSize: z.number().int().min(1).max(4096).default(32).describe("Largest dynamic batch."),
+        maxQueueDelayMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(10000)
+          .default(2)
+          .describe("How long a request may wait for batch-mates."),
+      })
+      .optional()
+      .describe("Dynamic batching along the first (batch) dimension; off when absent."),
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe("onnxruntime worker threads (sessions) per pod."),
+    intraOpThreads: z.number().int().min(1).max(256).optional().describe("Threads inside one session.run."),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(600000)
+      .default(30000)
+      .describe("Per-request deadline (504 after)."),
+    container: CustomContainer.optional(),
+  })
+  .describe("How the model is served.");

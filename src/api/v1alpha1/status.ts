@@ -1,0 +1,88 @@
+import { z } from "zod";
+
+export const conditionTypes = [
+  "Ready",
+  "Progressing",
+  "Degraded",
+  "Paused",
+  "RolledBack",
+  "WaitingForCapacity",
+  "DriftDetected",
+] as const;
+
+export const Condition = z.object({
+  type: z.string().max(64),
+  status: z.enum(["True", "False", "Unknown"]),
+  reason: z.string().max(128),
+  message: z.string().max(4096),
+  lastTransitionTime: z.string().max(64),
+  observedGeneration: z.number().int().optional(),
+});
+
+export const RevisionStatus = z.object({
+  name: z.string().max(128).describe("Revision id: a hash of the pod template."),
+  role: z.enum(["stable", "canary", "preview", "old"]),
+  modelVersion: z.string().max(63),
+  replicas: z.number().int().optional(),
+  readyReplicas: z.number().int().optional(),
+  weight: z.number().int().optional(),
+});
+
+export const HistoryEntry = z.object({
+  revision: z.string().max(128),
+  modelVersion: z.string().max(63),
+  outcome: z.enum(["Promoted", "RolledBack", "Aborted", "Superseded"]),
+  reason: z.string().max(256).optional(),
+  time: z.string().max(64),
+});
+
+export const DriftStatus = z.object({
+  lastRun: z.string().max(64).optional(),
+  verdict: z.enum(["ok", "drift", "error"]).optional(),
+  score: z.number().optional(),
+  features: z
+    .array(
+      z.object({
+        name: z.string().max(128),
+        statistic: z.string().max(32),
+        value: z.number(),
+        drifted: z.boolean(),
+      }),
+    )
+    .max(16)
+    .optional(),
+  message: z.string().max(1024).optional(),
+});
+
+export const ModelDeploymentStatus = z
+  .object({
+    observedGeneration: z.number().int().optional(),
+    conditions: z
+      .array(Condition)
+      .max(16)
+      .optional()
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
+    replicas: z.number().int().optional(),
+    readyReplicas: z.number().int().optional(),
+    selector: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe("Label selector of all pods, for the scale subresource."),
+    modelVersion: z.string().max(63).optional().describe("Model version serving stable traffic."),
+    stableRevision: z.string().max(128).optional(),
+    canaryRevision: z.string().max(128).optional(),
+    currentStepIndex: z.number().int().optional(),
+    phase: z.string().max(32).optional().describe("Healthy, Progressing, Paused, Degraded or RolledBack."),
+    traffic: z.string().max(128).optional().describe("Weights at a glance, e.g. stable 80 / canary 20."),
+    endpoint: z.string().max(512).optional(),
+    revisions: z.array(RevisionStatus).max(8).optional(),
+    history: z.array(HistoryEntry).max(20).optional(),
+    drift: DriftStatus.optional(),
+    message: z.string().max(4096).optional(),
+  })
+  .describe("Observed state, written by the controller (and the drift job) through /status.");
+export type ModelDeploymentStatus = z.output<typeof ModelDeploymentStatus>;
+export type Condition = z.output<typeof Condition>;
+export type RevisionStatus = z.output<typeof RevisionStatus>;
+export type HistoryEntry = z.output<typeof HistoryEntry>;

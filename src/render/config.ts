@@ -1,0 +1,38 @@
+import { version } from "../version.js";
+
+/** Installation-wide settings the controller passes to the renderer (from its flags). */
+export interface RenderConfig {
+  /** The modelship image: runs fetch, serve, logger, drift and batch. */
+  image: string;
+  imagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  /** Default event sink when spec.logging.sink is empty. */
+  defaultSink: string;
+  /** Where the drift job reads events from (the collector's export endpoint). */
+  eventsUrl: string;
+  clusterDomain: string;
+}
+
+export const defaultRenderConfig: RenderConfig = {
+  image: `modelship/modelship:${version}`,
+  imagePullPolicy: "IfNotPresent",
+  defaultSink: "http://modelship-collector.modelship-system.svc:9090",
+  eventsUrl: "http://modelship-collector.modelship-system.svc:9090",
+  clusterDomain: "cluster.local",
+};
+
+/** Ports inside every inference pod. */
+export const ports = {
+  /** The logger sidecar: what Services send traffic to when logging is on. */
+  logger: 8080,
+  /** The model server (built-in runtime). */
+  serve: 8081,
+  /** The Service port clients call. */
+  service: 80,
+} as const;
+
+export const paths = {
+  models: "/models",
+  spool: "/var/spool/modelship",
+  pvcRoot: "/mnt/pvc",
+  modelFile: "model.onnx",
+} as const;

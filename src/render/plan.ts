@@ -1,0 +1,59 @@
+import type { ModelDeployment, ModelDeploymentSpec } from "../api/v1alpha1/index.js";
+
+/**
+ * What defines a revision's pods. A revision keeps the spec it was created from, so the stable revision
+ * renders unchanged while the spec already describes the candidate.
+ */
+export type RevisionSpec = Pick<
+  ModelDeploymentSpec,
+  "model" | "runtime" | "resources" | "scheduling" | "logging"
+> & {
+  feedback: boolean;
+};
+
+export type RevisionRole = "stable" | "canary" | "preview";
+
+export interface PlannedRevision {
+  role: RevisionRole;
+  spec: RevisionSpec;
+  replicas: number;
+}
+
+export interface HeaderRoute {
+  match: { name: string; value: string; type: "Exact" | "RegularExpression" }[];
+}
+
+/**
+ * The decision the rollout state machine hands to the renderer: which revisions run, how many pods each,
+ * and how traffic is split. `weights.canary` is the percent sent to the canary revision.
+ */
+export interface RenderPlan {
+  revisions: PlannedRevision[];
+  weights: { stable: number; canary: number };
+  headerRoute?: HeaderRoute;
+  mirror?: { percent: number };
+}
+
+export function revisionSpecOf(spec: ModelDeploymentSpec): RevisionSpec {
+  return {
+    model: spec.model,
+    runtime: spec.runtime,
+    resources: spec.resources,
+    scheduling: spec.scheduling,
+    logging: spec.logging,
+    feedback: spec.monitoring?.feedback?.enabled ?? false,
+  };
+}
+
+/** Replicas of the serving revision: what the user or the autoscaler set, else the autoscaler's floor, else 1. */
+export function desiredReplicas(spec: ModelDeploymentSpec): number {
+  return spec.replicas ?? spec.autoscaling?.minReplicas ?? 1;
+}
+
+/** The plan with only a stable revision and all traffic on it: steady state, and every rolling update's end. */
+export function stablePlan(md: ModelDeployment): RenderPlan {
+  return {
+    revisions: [{ role: "stable", spec: revisionSpecOf(md.spec), replicas: desiredReplicas(md.spec) }],
+    weights: { stable: 100, canary: 0 },
+  };
+}

@@ -1,0 +1,283 @@
+import type { ModelDeployment } from "../api/v1alpha1/index.js";
+import { paths, ports, type RenderConfig } from "./config.js";
+import { commonLabels, labelKeys, labelValue } from "./labels.js";
+import type { RevisionSpec } from "./plan.js";
+import type { K8sObject } from "./object.js";
+
+type Container = Record<string, unknown>;
+
+const restrictedContainer = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ["ALL"] },
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+/** The pvc claim a pvc://CLAIM/path uri reads, or undefined. */
+export function pvcClaim(uri: string): string | undefined {
+  const m = /^pvc:\/\/([^/]+)\//.exec(uri);
+  return m?.[1];
+}
+
+function gpuResourceName(spec: RevisionSpec): string | undefined {
+  const gpu = spec.resources.gpu;
+  if (!gpu || gpu.count === 0) return undefined;
+  return gpu.migProfile ? `nvidia.com/mig-${gpu.migProfile}` : "nvidia.com/gpu";
+}
+
+export function fetchContainer(
+  cfg: RenderConfig,
+  uri: string,
+  filename: string,
+  sha256?: string,
+  secret?: string,
+): Container {
+  const claim = pvcClaim(uri);
+  return {
+    name: "fetch",
+    image: cfg.image,
+    imagePullPolicy: cfg.imagePullPolicy,
+    args: [
+      "fetch",
+      "--uri",
+      uri,
+      "--dest",
+      paths.models,
+      "--filename",
+      filename,
+      ...(sha256 ? ["--sha256", sha256] : []),
+      "--pvc-root",
+      paths.pvcRoot,
+    ],
+    ...(secret ? { envFrom: [{ secretRef: { name: secret } }] } : {}),
+    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+    securityContext: restrictedContainer,
+    volumeMounts: [
+      { name: "models", mountPath: paths.models },
+      { name: "tmp", mountPath: "/tmp" },
+      ...(claim ? [{ name: `pvc-${claim}`, mountPath: `${paths.pvcRoot}/${claim}`, readOnly: true }] : []),
+    ],
+  };
+}
+
+function serveContainer(cfg: RenderConfig, spec: RevisionSpec, exposed: boolean): Container {
+  const rt = spec.runtime;
+  const gpuName = gpuResourceName(spec);
+  const limits: Record<string, string> = { memory: spec.resources.memory };
+  if (gpuName) limits[gpuName] = String(spec.resources.gpu?.count);
+  const resources = { requests: { cpu: spec.resources.cpu, memory: spec.resources.memory }, limits };
+  const modelPath = `${paths.models}/${paths.modelFile}`;
+  if (rt.container) {
+    const c = rt.container;
+    const probePath =
+      c.protocol === "v2"
+        ? "/v2/health/ready"
+        : c.protocol === "v1"
+          ? `/v1/models/${spec.model.name}`
+          : (c.readinessPath ?? "/");
+    return {
+      name: "model",
+      image: c.image,
+      ...(c.command ? { command: c.command } : {}),
+      ...(c.args ? { args: c.args } : {}),
+      env: [
+        { name: "MODEL_NAME", value: spec.model.name },
+        { name: "MODEL_VERSION", value: spec.model.version },
+        { name: "MODEL_PATH", value: modelPath },
+        ...(c.env ?? []),
+      ],
+      ports: [{ name: exposed ? "http" : "model", containerPort: c.port, protocol: "TCP" }],
+      readinessProbe: { httpGet: { path: probePath, port: c.port }, periodSeconds: 5, failureThreshold: 3 },
+      startupProbe: { httpGet: { path: probePath, port: c.port }, periodSeconds: 5, failureThreshold: 120 },
+      resources,
+      securityContext: restrictedContainer,
+      volumeMounts: [
+        { name: "models", mountPath: paths.models, readOnly: true },
+        { name: "tmp", mountPath: "/tmp" },
+      ],
+    };
+  }
+  const args = [
+    "serve",
+    "--model",
+    `${spec.model.name}=${modelPath}@${spec.model.version}`,
+    "--host",
+    "0.0.0.0",
+    "--port",
+    String(ports.serve),
+    "--workers",
+    String(rt.workers),
+    "--request-timeout-ms",
+    String(rt.requestTimeoutMs),
+    "--execution-provider",
+    rt.executionProvider,
+    ...(rt.intraOpThreads ? ["--intra-op-threads", String(rt.intraOpThreads)] : []),
+    ...(rt.batching
+      ? [
+          "--max-batch-size",
+          String(rt.batching.maxBatchSize),
+          "--max-queue-delay-ms",
+          String(rt.batching.maxQueueDelayMs),
+        ]
+      : []),
+    ...(rt.allowCpuFallback ? ["--allow-cpu-fallback"] : []),
+  ];
+  return {
+    name: "serve",
+    image: rt.image ?? cfg.image,
+    imagePullPolicy: cfg.imagePullPolicy,
+    args,
+    ports: [{ name: exposed ? "http" : "serve", containerPort: ports.serve, protocol: "TCP" }],
+    readinessProbe: {
+      httpGet: { path: "/v2/health/ready", port: ports.serve },
+      periodSeconds: 5,
+      failureThreshold: 3,
+    },
+    livenessProbe: {
+      httpGet: { path: "/v2/health/live", port: ports.serve },
+      periodSeconds: 10,
+      failureThreshold: 6,
+    },
+    startupProbe: {
+      httpGet: { path: "/v2/health/live", port: ports.serve },
+      periodSeconds: 5,
+      failureThreshold: 120,
+    },
+    resources,
+    securityContext: restrictedContainer,
+    volumeMounts: [
+      { name: "models", mountPath: paths.models, readOnly: true },
+      { name: "tmp", mountPath: "/tmp" },
+    ],
+  };
+}
+
+/** The inference logger as a native sidecar (an init container that keeps running: restartPolicy Always). */
+function loggerContainer(md: ModelDeployment, cfg: RenderConfig, spec: RevisionSpec): Container {
+  const lg = spec.logging;
+  const upstreamPort = spec.runtime.container?.port ?? ports.serve;
+  const ns = md.metadata.namespace ?? "default";
+  const stable = `http://${md.metadata.name}-stable.${ns}.svc.${cfg.clusterDomain}:${ports.service}`;
+  const args = [
+    "logger",
+    "--listen",
+    `0.0.0.0:${ports.logger}`,
+    "--upstream",
+    `http://127.0.0.1:${upstreamPort}`,
+    "--sink",
+    lg.sink ?? cfg.defaultSink,
+    "--spool-dir",
+    paths.spool,
+    "--model",
+    spec.model.name,
+    "--model-version",
+    spec.model.version,
+    "--revision",
+    "$(MODELSHIP_REVISION)",
+    "--sample-rate",
+    String(lg.sampleRate),
+    "--max-payload-bytes",
+    String(lg.maxPayloadBytes),
+    // Every revision falls back to the stable Service: a canary's failures are served by stable, a stable
+    // pod's by another stable replica. The logger marks fallback requests so they never fall back again.
+    "--fallback-upstream",
+    stable,
+    ...(lg.redact ?? []).flatMap((p) => ["--redact", p]),
+    ...(lg.headers ?? []).flatMap((h) => ["--header-allowlist", h]),
+    ...(spec.model.features ? ["--features", JSON.stringify(spec.model.features)] : []),
+  ];
+  return {
+    name: "logger",
+    image: cfg.image,
+    imagePullPolicy: cfg.imagePullPolicy,
+    restartPolicy: "Always",
+    args,
+    env: [
+      {
+        name: "MODELSHIP_REVISION",
+        valueFrom: { fieldRef: { fieldPath: `metadata.labels['${labelKeys.revision}']` } },
+      },
+      { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+    ],
+    ports: [{ name: "http", containerPort: ports.logger, protocol: "TCP" }],
+    readinessProbe: { httpGet: { path: "/readyz", port: ports.logger }, periodSeconds: 5 },
+    livenessProbe: {
+      httpGet: { path: "/healthz", port: ports.logger },
+      periodSeconds: 10,
+      failureThreshold: 6,
+    },
+    resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+    securityContext: restrictedContainer,
+    volumeMounts: [
+      { name: "spool", mountPath: paths.spool },
+      { name: "tmp", mountPath: "/tmp" },
+    ],
+  };
+}
+
+/**
+ * The pod template of one revision, without its revision label: the revision id is a hash of exactly this,
+ * so nothing here may depend on time, role or replica count (a role change must not restart pods).
+ */
+export function podTemplate(md: ModelDeployment, cfg: RenderConfig, spec: RevisionSpec): K8sObject {
+  const name = md.metadata.name;
+  const claim = pvcClaim(spec.model.uri);
+  const gpu = spec.resources.gpu;
+  const useGpu = gpu !== undefined && gpu.count > 0;
+  const sched = spec.scheduling;
+  const nodeSelector: Record<string, string> = { ...(sched?.nodeSelector ?? {}) };
+  if (useGpu && gpu.product) nodeSelector["nvidia.com/gpu.product"] = gpu.product;
+  const tolerations = [
+    ...(useGpu && gpu.tolerateTaint
+      ? [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]
+      : []),
+    ...(sched?.tolerations ?? []),
+  ];
+  const logging = spec.logging.enabled;
+  return {
+    metadata: {
+      labels: {
+        ...commonLabels(name, "inference"),
+        [labelKeys.version]: labelValue(spec.model.version),
+        [labelKeys.modelVersion]: labelValue(spec.model.version),
+      },
+      annotations: {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": String(spec.runtime.container ? spec.runtime.container.port : ports.serve),
+        "prometheus.io/path": "/metrics",
+        "kubectl.kubernetes.io/default-container": spec.runtime.container ? "model" : "serve",
+      },
+    },
+    spec: {
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: 30,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        runAsGroup: 65532,
+        fsGroup: 65532,
+        seccompProfile: { type: "RuntimeDefault" },
+      },
+      ...(Object.keys(nodeSelector).length ? { nodeSelector } : {}),
+      ...(tolerations.length ? { tolerations } : {}),
+      ...(sched?.affinity ? { affinity: sched.affinity } : {}),
+      ...(sched?.priorityClassName ? { priorityClassName: sched.priorityClassName } : {}),
+      initContainers: [
+        fetchContainer(cfg, spec.model.uri, paths.modelFile, spec.model.sha256, spec.model.credentialsSecret),
+        ...(logging ? [loggerContainer(md, cfg, spec)] : []),
+      ],
+      containers: [serveContainer(cfg, spec, !logging)],
+      volumes: [
+        { name: "models", emptyDir: {} },
+        { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } },
+        ...(logging ? [{ name: "spool", emptyDir: { sizeLimit: "1Gi" } }] : []),
+        ...(claim
+          ? [{ name: `pvc-${claim}`, persistentVolumeClaim: { claimName: claim, readOnly: true } }]
+          : []),
+      ],
+    },
+  };
+}

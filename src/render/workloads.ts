@@ -1,0 +1,98 @@
+import type { ModelDeployment } from "../api/v1alpha1/index.js";
+import { ports } from "./config.js";
+import { commonLabels, labelKeys, labelValue, podSelector } from "./labels.js";
+import type { K8sObject } from "./object.js";
+import type { Revision } from "./revision.js";
+import type { PlannedRevision, RevisionRole } from "./plan.js";
+
+export function deployment(md: ModelDeployment, rev: Revision, planned: PlannedRevision): K8sObject {
+  const name = md.metadata.name;
+  const tmplMeta = rev.template.metadata ?? {};
+  const gpu = (planned.spec.resources.gpu?.count ?? 0) > 0;
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: {
+      name: rev.deploymentName,
+      namespace: md.metadata.namespace,
+      labels: {
+        ...commonLabels(name, "inference"),
+        [labelKeys.revision]: rev.id,
+        [labelKeys.modelVersion]: labelValue(planned.spec.model.version),
+      },
+    },
+    spec: {
+      replicas: planned.replicas,
+      revisionHistoryLimit: 1,
+      progressDeadlineSeconds: md.spec.rollout.progressDeadlineSeconds,
+      selector: { matchLabels: podSelector(name, rev.id) },
+      // GPUs are scarce: replace a GPU pod only after its old one is gone rather than asking for a spare GPU.
+      strategy: {
+        type: "RollingUpdate",
+        rollingUpdate: gpu ? { maxSurge: 0, maxUnavailable: 1 } : { maxSurge: "25%", maxUnavailable: 0 },
+      },
+      template: {
+        ...rev.template,
+        metadata: { ...tmplMeta, labels: { ...(tmplMeta.labels ?? {}), [labelKeys.revision]: rev.id } },
+      },
+    },
+  };
+}
+
+function service(
+  md: ModelDeployment,
+  name: string,
+  selector: Record<string, string>,
+  role: string,
+): K8sObject {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name,
+      namespace: md.metadata.namespace,
+      labels: { ...commonLabels(md.metadata.name, "inference"), "modelship.io/service-role": role },
+    },
+    spec: {
+      type: "ClusterIP",
+      selector,
+      ports: [
+        { name: "http", port: ports.service, targetPort: "http", protocol: "TCP", appProtocol: "http" },
+      ],
+    },
+  };
+}
+
+/**
+ * Services: `<md>` is the endpoint clients call; `<md>-stable` and `<md>-canary`/`<md>-preview` select one
+ * revision each, for routers and for the logger's fallback. With the plain-Service provider the endpoint
+ * selects every revision (traffic splits by replica ratio); with a router, or for blue-green, only stable.
+ */
+export function services(md: ModelDeployment, revs: { role: RevisionRole; id: string }[]): K8sObject[] {
+  const name = md.metadata.name;
+  const stable = revs.find((r) => r.role === "stable");
+  const splitByReplicas = md.spec.traffic.provider === "service" && md.spec.rollout.strategy !== "blueGreen";
+  const out = [
+    service(
+      md,
+      name,
+      splitByReplicas || !stable ? podSelector(name) : podSelector(name, stable.id),
+      "endpoint",
+    ),
+  ];
+  for (const r of revs) out.push(service(md, `${name}-${r.role}`, podSelector(name, r.id), r.role));
+  return out;
+}
+
+export function podDisruptionBudget(md: ModelDeployment): K8sObject {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: {
+      name: md.metadata.name,
+      namespace: md.metadata.namespace,
+      labels: commonLabels(md.metadata.name, "inference"),
+    },
+    spec: { maxUnavailable: 1, selector: { matchLabels: podSelector(md.metadata.name) } },
+  };
+}
