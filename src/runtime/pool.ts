@@ -100,6 +100,28 @@ class PoolWorker {
       this.post({ kind: "run", id, key, feeds }, transferList(feeds));
     });
   }
+
+  /** Resolves when no run is outstanding: terminating a thread inside session.run aborts the process. */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) {
+      await Promise.allSettled(
+        [...this.pending.values()].map(
+          (p) =>
+            new Promise<void>((r) => {
+              const { resolve, reject } = p;
+              p.resolve = (v) => {
+                resolve(v);
+                r();
+              };
+              p.reject = (e) => {
+                reject(e);
+                r();
+              };
+            }),
+        ),
+      );
+    }
+  }
 }
 
 export interface PoolOptions {
@@ -198,6 +220,11 @@ export class WorkerPool {
   async close(): Promise<void> {
     this.closing = true;
     this.idle = [];
-    await Promise.all(this.workers.filter(Boolean).map((w) => w.thread.terminate()));
+    await Promise.all(
+      this.workers.filter(Boolean).map(async (w) => {
+        await w.settled();
+        await w.thread.terminate();
+      }),
+    );
   }
 }

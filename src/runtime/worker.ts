@@ -15,6 +15,9 @@ import {
 const port = parentPort;
 if (port === null) throw new Error("runtime/worker.ts must run in a worker thread");
 
+// onnxruntime colours its native error text; strip the escapes before the message reaches logs and probes.
+const ANSI_COLOUR = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g");
+
 const sessions = new Map<string, ort.InferenceSession>();
 
 function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
@@ -40,7 +43,7 @@ async function load(models: { key: string; path: string }[], settings: SessionSe
     try {
       session = await create(m.path, settings, provider);
     } catch (err) {
-      const message = (err as Error).message.replace(/\x1b\[[0-9;]*m/g, "").trim();
+      const message = (err as Error).message.replace(ANSI_COLOUR, "").trim();
       if (provider !== "cuda") {
         send({ kind: "load-error", key: m.key, message });
         return;
@@ -91,7 +94,8 @@ async function run(id: number, key: string, feeds: Record<string, TensorValue>):
     for (const [name, t] of Object.entries(feeds))
       ortFeeds[name] = new ort.Tensor(t.type, t.data as never, t.dims);
     const t0 = performance.now();
-    const result = await session.run(ortFeeds);
+    // Run errors go back to the caller (and the client); onnxruntime's own stderr copy would be noise.
+    const result = await session.run(ortFeeds, { logSeverityLevel: 4 });
     const computeMs = performance.now() - t0;
     const outputs: Record<string, TensorValue> = {};
     for (const [name, t] of Object.entries(result)) {

@@ -191,3 +191,21 @@ export function writeModel(model: BuiltModel, dir: string, file = "model.onnx"):
   writeFileSync(path, model.bytes);
   return path;
 }
+
+/**
+ * y[i] = table[indices[i]]: input "indices" int64 [batch], output "y" float32 [batch]. An index outside
+ * the table makes onnxruntime fail the run, which tests use to inject a request that fails inside the model.
+ */
+export function gatherModel(table: number[]): BuiltModel {
+  return {
+    bytes: encodeModel({
+      name: "gather",
+      inputs: [{ name: "indices", dtype: "int64", shape: ["batch"] }],
+      outputs: [{ name: "y", dtype: "float32", shape: ["batch"] }],
+      nodes: [{ op: "Gather", inputs: ["table", "indices"], outputs: ["y"], attributes: { axis: 0 } }],
+      initializers: [
+        { name: "table", dtype: "float32", dims: [table.length], data: Float32Array.from(table) },
+      ],
+    }),
+  };
+}
