@@ -2,6 +2,10 @@ import { parseCommandArgs, UsageError, type Command } from "./command.js";
 
 /** Every command, loaded lazily so `modelship serve` never pays for the controller's imports. */
 const commands: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
+  serve: {
+    summary: "Serve ONNX models over the Open Inference Protocol v2",
+    load: () => import("./serve.js"),
+  },
   logger: { summary: "Inference logger sidecar (proxy, events, spool)", load: () => import("./logger.js") },
   collector: { summary: "Inference event store (dedupe, export)", load: () => import("./collector.js") },
 };
