@@ -131,12 +131,11 @@ export class EventStore {
    */
   async *read(model: string, since: Date, until: Date, type?: string): AsyncGenerator<string> {
     const root = join(this.opts.dir, safeSegment(model));
-    const fromDate = since.toISOString().slice(0, 10);
-    const toDate = until.toISOString().slice(0, 10);
     const fromHour = Math.floor(since.getTime() / 3_600_000);
     const toHour = Math.floor(until.getTime() / 3_600_000);
     for (const date of await subdirs(root)) {
-      if (date < fromDate || date > toDate) continue;
+      const day = Date.parse(`${date}T00:00:00Z`) / 3_600_000;
+      if (!(day + 23 >= fromHour && day <= toHour)) continue;
       for (const hour of await subdirs(join(root, date))) {
         const h = Math.floor(Date.parse(`${date}T${hour}:00:00Z`) / 3_600_000);
         if (!(h >= fromHour && h <= toHour)) continue;

@@ -219,8 +219,11 @@ export class Spool {
    * spool holds nothing on disk.
    */
   async next(): Promise<Segment | undefined> {
-    if (this.sealed.length === 0 && this.active !== undefined && this.flushing === undefined)
+    if (this.sealed.length === 0 && this.active !== undefined) {
+      while (this.flushing !== undefined) await this.flushing;
+      // no await between the check and seal() detaching the active segment: a flush cannot slip in
       await this.seal();
+    }
     return this.sealed[0];
   }
 
