@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Creates (once) a Python venv with moto's S3-compatible server for the fetch tests; prints the moto_server path.
+# Exits non-zero with a reason on stderr when python3, venv or the package index is unavailable.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../../.." && pwd)"
+venv="$root/.cache/moto-venv"
+if [ ! -x "$venv/bin/moto_server" ]; then
+  command -v python3 >/dev/null || { echo "python3 not found" >&2; exit 3; }
+  rm -rf "$venv"
+  python3 -m venv "$venv" >&2 || { echo "python3 -m venv failed" >&2; exit 3; }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.*" >&2 || { echo "pip install moto[server] failed" >&2; exit 3; }
+fi
+echo "$venv/bin/moto_server"
