@@ -2,6 +2,7 @@ import { parseCommandArgs, UsageError, type Command } from "./command.js";
 
 /** Every command, loaded lazily so `modelship serve` never pays for the controller's imports. */
 const commands: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
+  fetch: { summary: "Download and verify a model (init container)", load: () => import("./fetch.js") },
   serve: {
     summary: "Serve ONNX models over the Open Inference Protocol v2",
     load: () => import("./serve.js"),
