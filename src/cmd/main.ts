@@ -2,6 +2,7 @@ import { parseCommandArgs, UsageError, type Command } from "./command.js";
 
 /** Every command, loaded lazily so `modelship serve` never pays for the controller's imports. */
 const commands: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
+  controller: { summary: "Run the operator: reconcile ModelDeployments", load: () => import("./controller.js") },
   fetch: { summary: "Download and verify a model (init container)", load: () => import("./fetch.js") },
   serve: {
     summary: "Serve ONNX models over the Open Inference Protocol v2",
@@ -9,6 +10,19 @@ const commands: Record<string, { summary: string; load: () => Promise<{ command:
   },
   logger: { summary: "Inference logger sidecar (proxy, events, spool)", load: () => import("./logger.js") },
   collector: { summary: "Inference event store (dedupe, export)", load: () => import("./collector.js") },
+  crds: {
+    summary: "Print or write the generated CustomResourceDefinitions",
+    load: () => import("./crds.js"),
+  },
+  render: {
+    summary: "Render a ModelDeployment into Kubernetes objects (offline)",
+    load: () => import("./render.js"),
+  },
+  baseline: { summary: "Profile training data into a drift baseline", load: () => import("./baseline.js") },
+  drift: {
+    summary: "Evaluate drift of logged inference events against a baseline",
+    load: () => import("./drift.js"),
+  },
 };
 
 function topUsage(): string {

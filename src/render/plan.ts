@@ -11,7 +11,8 @@ export type RevisionSpec = Pick<
   feedback: boolean;
 };
 
-export type RevisionRole = "stable" | "canary" | "preview";
+/** "old": a previous revision kept running (no Service of its own) until its successor is available. */
+export type RevisionRole = "stable" | "canary" | "preview" | "old";
 
 export interface PlannedRevision {
   role: RevisionRole;

@@ -2,8 +2,10 @@ import type { ModelDeployment } from "../api/v1alpha1/index.js";
 import { ports } from "./config.js";
 import { commonLabels, labelKeys, labelValue, podSelector } from "./labels.js";
 import type { K8sObject } from "./object.js";
-import type { Revision } from "./revision.js";
+import { canonicalJSON, type Revision } from "./revision.js";
 import type { PlannedRevision, RevisionRole } from "./plan.js";
+
+export const revisionSpecAnnotation = "modelship.io/revision-spec";
 
 export function deployment(md: ModelDeployment, rev: Revision, planned: PlannedRevision): K8sObject {
   const name = md.metadata.name;
@@ -20,6 +22,8 @@ export function deployment(md: ModelDeployment, rev: Revision, planned: PlannedR
         [labelKeys.revision]: rev.id,
         [labelKeys.modelVersion]: labelValue(planned.spec.model.version),
       },
+      // The spec this revision was created from, so it can be rendered again after the spec has moved on.
+      annotations: { [revisionSpecAnnotation]: canonicalJSON(planned.spec) },
     },
     spec: {
       replicas: planned.replicas,
@@ -80,7 +84,8 @@ export function services(md: ModelDeployment, revs: { role: RevisionRole; id: st
       "endpoint",
     ),
   ];
-  for (const r of revs) out.push(service(md, `${name}-${r.role}`, podSelector(name, r.id), r.role));
+  for (const r of revs)
+    if (r.role !== "old") out.push(service(md, `${name}-${r.role}`, podSelector(name, r.id), r.role));
   return out;
 }
 

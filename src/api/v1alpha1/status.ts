@@ -79,6 +79,13 @@ export const ModelDeploymentStatus = z
     revisions: z.array(RevisionStatus).max(8).optional(),
     history: z.array(HistoryEntry).max(20).optional(),
     drift: DriftStatus.optional(),
+    rollout: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .meta({ "x-kubernetes-preserve-unknown-fields": true })
+      .describe(
+        "Bookkeeping of the rollout state machine (step start times, analysis counts, handled requests).",
+      ),
     message: z.string().max(4096).optional(),
   })
   .describe("Observed state, written by the controller (and the drift job) through /status.");

@@ -1,0 +1,105 @@
+import { ControllerConfig, controllerDefaults } from "../controller/config.js";
+import { Manager } from "../controller/manager.js";
+import { KubeClient, loadKubeConfig } from "../k8s/client.js";
+import { createLogger } from "../platform/log.js";
+import { createRegistry } from "../platform/metrics.js";
+import { onShutdown } from "../platform/shutdown.js";
+import { intFlag, stringFlag, UsageError, type Command, type ParsedArgs } from "./command.js";
+
+const env = (name: string) => process.env[`MODELSHIP_${name}`];
+
+function configFrom(args: ParsedArgs): ControllerConfig {
+  const d = controllerDefaults;
+  const leaderElect = stringFlag(args, "leader-elect") ?? env("LEADER_ELECT");
+  const raw = {
+    kubeconfig: stringFlag(args, "kubeconfig"),
+    namespaces: (stringFlag(args, "namespaces") ?? env("NAMESPACES") ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+    workers: intFlag(args, "workers", Number(env("WORKERS") ?? d.workers), 1),
+    leaderElect: leaderElect === undefined ? d.leaderElect : leaderElect !== "false",
+    leaderElectionNamespace:
+      stringFlag(args, "leader-election-namespace") ??
+      env("POD_NAMESPACE") ??
+      process.env.POD_NAMESPACE ??
+      d.leaderElectionNamespace,
+    leaderElectionId: stringFlag(args, "leader-election-id") ?? d.leaderElectionId,
+    metricsBindAddress:
+      stringFlag(args, "metrics-bind-address") ?? env("METRICS_BIND_ADDRESS") ?? d.metricsBindAddress,
+    resyncSeconds: intFlag(args, "resync-seconds", d.resyncSeconds, 1),
+    image: stringFlag(args, "image") ?? env("IMAGE") ?? d.image,
+    defaultSink: stringFlag(args, "default-sink") ?? env("DEFAULT_SINK") ?? d.defaultSink,
+    eventsUrl: stringFlag(args, "events-url") ?? env("EVENTS_URL") ?? d.eventsUrl,
+    clusterDomain: stringFlag(args, "cluster-domain") ?? d.clusterDomain,
+    logLevel: stringFlag(args, "log-level") ?? env("LOG_LEVEL") ?? d.logLevel,
+  };
+  const r = ControllerConfig.safeParse(raw);
+  if (!r.success)
+    throw new UsageError(r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n"));
+  return r.data;
+}
+
+export const command: Command = {
+  name: "controller",
+  summary: "Run the operator: reconcile ModelDeployments into their children",
+  usage: [
+    "Usage: modelship controller [flags]",
+    "",
+    "Reconciles ModelDeployments. Uses in-cluster config, or --kubeconfig / KUBECONFIG.",
+    "  --kubeconfig FILE                 kubeconfig to use",
+    "  --namespaces a,b                  watch only these namespaces (default: all)",
+    "  --workers N                       concurrent reconciles (default 4)",
+    "  --leader-elect true|false         use a Lease so one replica leads (default true)",
+    "  --leader-election-namespace NS    where the Lease lives (default $POD_NAMESPACE or modelship-system)",
+    "  --leader-election-id NAME         Lease name (default modelship-controller)",
+    "  --metrics-bind-address HOST:PORT  /metrics, /healthz, /readyz (default 0.0.0.0:8080)",
+    "  --resync-seconds N                periodic full resync (default 600)",
+    "  --image IMAGE                     modelship image for model pods and jobs",
+    "  --default-sink URL                inference event sink when a ModelDeployment names none",
+    "  --events-url URL                  collector export URL read by drift jobs",
+    "  --cluster-domain DOMAIN           (default cluster.local)",
+    "  --log-level LEVEL                 trace|debug|info|warn|error",
+    "Each flag can also come from MODELSHIP_<FLAG_IN_CAPS>, e.g. MODELSHIP_WORKERS.",
+  ].join("\n"),
+  options: {
+    kubeconfig: { type: "string" },
+    namespaces: { type: "string" },
+    workers: { type: "string" },
+    "leader-elect": { type: "string" },
+    "leader-election-namespace": { type: "string" },
+    "leader-election-id": { type: "string" },
+    "metrics-bind-address": { type: "string" },
+    "resync-seconds": { type: "string" },
+    image: { type: "string" },
+    "default-sink": { type: "string" },
+    "events-url": { type: "string" },
+    "cluster-domain": { type: "string" },
+    "log-level": { type: "string" },
+  },
+  async run(args) {
+    const config = configFrom(args);
+    const log = createLogger({ name: "controller", level: config.logLevel });
+    const registry = createRegistry("controller");
+    let kc;
+    try {
+      kc = loadKubeConfig(config.kubeconfig);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, "Could not load a kubeconfig");
+      return 1;
+    }
+    const client = await KubeClient.create(kc, registry);
+    const { signal } = onShutdown(log);
+    log.info(
+      {
+        server: client.server,
+        namespaces: config.namespaces.length ? config.namespaces : "all",
+        leaderElect: config.leaderElect,
+      },
+      "Starting controller",
+    );
+    const code = await new Manager({ config, client, log, registry }).run(signal);
+    await client.close();
+    return code;
+  },
+};

@@ -1,0 +1,42 @@
+import { z } from "zod";
+import { defaultRenderConfig } from "../render/config.js";
+
+/** Controller settings from flags (and MODELSHIP_* env), validated with messages that name the flag. */
+export const ControllerConfig = z.object({
+  kubeconfig: z.string().optional(),
+  namespaces: z
+    .array(
+      z
+        .string()
+        .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "--namespaces: each entry must be a namespace name"),
+    )
+    .describe("Empty: watch every namespace (cluster mode)."),
+  workers: z.number().int().min(1, "--workers must be >= 1").max(64),
+  leaderElect: z.boolean(),
+  leaderElectionNamespace: z.string().min(1),
+  leaderElectionId: z.string().min(1),
+  metricsBindAddress: z
+    .string()
+    .regex(/^[^:]*:\d+$/, "--metrics-bind-address must look like 0.0.0.0:8080 or :8080"),
+  resyncSeconds: z.number().int().min(10, "--resync-seconds must be >= 10"),
+  image: z.string().min(1),
+  defaultSink: z.string().min(1),
+  eventsUrl: z.string().min(1),
+  clusterDomain: z.string().min(1),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error"]),
+});
+export type ControllerConfig = z.infer<typeof ControllerConfig>;
+
+export const controllerDefaults = {
+  workers: 4,
+  leaderElect: true,
+  leaderElectionNamespace: "modelship-system",
+  leaderElectionId: "modelship-controller",
+  metricsBindAddress: "0.0.0.0:8080",
+  resyncSeconds: 600,
+  image: defaultRenderConfig.image,
+  defaultSink: defaultRenderConfig.defaultSink,
+  eventsUrl: defaultRenderConfig.eventsUrl,
+  clusterDomain: defaultRenderConfig.clusterDomain,
+  logLevel: "info" as const,
+};

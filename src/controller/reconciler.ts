@@ -1,0 +1,407 @@
+import type { Logger } from "pino";
+import { Counter, Histogram, type Registry } from "prom-client";
+import {
+  apiVersion,
+  formatErrors,
+  kind,
+  parseModelDeployment,
+  type ModelDeployment,
+} from "../api/v1alpha1/index.js";
+import type { KubeClient, KubeObject } from "../k8s/client.js";
+import { isNotFound } from "../k8s/errors.js";
+import type { Cache } from "../k8s/informer.js";
+import {
+  apiVersionOf,
+  childKinds,
+  resourcePath,
+  resourceTypes,
+  typeOf,
+  type ResourceType,
+} from "../k8s/resources.js";
+import { isSubset } from "../k8s/subset.js";
+import type { RenderConfig } from "../render/config.js";
+import { labelKeys, podSelector, selectorString } from "../render/labels.js";
+import type { K8sObject } from "../render/object.js";
+import { pvcClaim } from "../render/pod.js";
+import { revisionSpecOf } from "../render/plan.js";
+import { render } from "../render/render.js";
+import { revisionOf } from "../render/revision.js";
+import { decide } from "../rollout/decide.js";
+import {
+  requestAnnotations,
+  type ObservedRevision,
+  type RolloutContext,
+  type RolloutDecision,
+} from "../rollout/types.js";
+import { Reasons } from "./conditions.js";
+import type { EventRecorder } from "./events.js";
+import { observeRevision } from "./revisions.js";
+import { controllerConditionTypes, desiredStatus, type Problem } from "./status.js";
+
+export const fieldManager = "modelship-controller";
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  informers: Map<string, Cache>;
+  /** Kinds whose CRDs are installed (optional kinds are skipped otherwise). */
+  availableKinds: () => Set<string>;
+  renderConfig: RenderConfig;
+  events: EventRecorder;
+  log: Logger;
+  registry: Registry;
+  now?: () => Date;
+}
+
+/** A spec-level problem re-checked slowly: the user must change something (or create the PVC) first. */
+const problemRetryMs = 60_000;
+
+/**
+ * Reconcile(key): gather from caches -> decide (pure rollout) -> render (pure) -> apply what differs ->
+ * prune what is no longer desired -> write status if it changed. Level-based and idempotent.
+ */
+export class Reconciler {
+  readonly writes: Counter<"kind" | "verb">;
+  private readonly duration: Histogram<"result">;
+  private readonly now: () => Date;
+
+  constructor(private readonly d: ReconcilerDeps) {
+    this.now = d.now ?? (() => new Date());
+    this.writes = new Counter({
+      name: "modelship_controller_writes_total",
+      help: "Write calls made by reconciles, by kind and verb (a steady state makes none)",
+      labelNames: ["kind", "verb"] as const,
+      registers: [d.registry],
+    });
+    this.duration = new Histogram({
+      name: "modelship_reconcile_duration_seconds",
+      help: "Time spent in one reconcile, by result",
+      labelNames: ["result"] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+      registers: [d.registry],
+    });
+  }
+
+  private informer(t: ResourceType): Cache | undefined {
+    return this.d.informers.get(t.kind);
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const end = this.duration.startTimer();
+    try {
+      const r = await this.reconcileKey(key);
+      end({ result: r.requeueAfterMs ? "requeue" : "success" });
+      return r;
+    } catch (err) {
+      end({ result: "error" });
+      throw err;
+    }
+  }
+
+  private async reconcileKey(key: string): Promise<ReconcileResult> {
+    const [namespace, name] = key.split("/") as [string, string];
+    const raw = this.informer(resourceTypes.ModelDeployment)?.get(namespace, name);
+    if (!raw || raw.metadata?.deletionTimestamp) return {}; // children go with it (owner references + GC)
+    const log = this.d.log.child({ kind, namespace, name });
+    const parsed = parseModelDeployment(raw);
+    if (!parsed.ok) {
+      // The API server's schema and CEL rules should make this impossible; if it happens, say so and wait.
+      const message = formatErrors(parsed.errors);
+      log.warn({ errors: parsed.errors }, "ModelDeployment is invalid");
+      await this.writeStatusIfChanged(
+        raw,
+        {
+          ...((raw.status as object) ?? {}),
+          observedGeneration: raw.metadata?.generation,
+          phase: "Degraded",
+          message,
+        },
+        [{ type: "Degraded", status: "True", reason: Reasons.InvalidSpec, message }],
+      );
+      return { requeueAfterMs: problemRetryMs };
+    }
+    const md = parsed.value;
+    const now = this.now();
+    const cfg = this.d.renderConfig;
+
+    // Gather.
+    const owned = (t: ResourceType) =>
+      this.informer(t)?.list(
+        (o) =>
+          o.metadata?.namespace === namespace &&
+          o.metadata?.labels?.[labelKeys.deployment] === name &&
+          (o.metadata?.ownerReferences ?? []).some((r) => r.uid === md.metadata.uid),
+      ) ?? [];
+    const deployments = owned(resourceTypes.Deployment);
+    const observed: ObservedRevision[] = [];
+    for (const dep of deployments) {
+      const ready =
+        ((dep as { status?: { readyReplicas?: number } }).status?.readyReplicas ?? 0) >=
+        ((dep as { spec?: { replicas?: number } }).spec?.replicas ?? 0);
+      const pods = ready
+        ? []
+        : await this.listPods(namespace, name, dep.metadata?.labels?.[labelKeys.revision]);
+      const rev = observeRevision(dep, pods);
+      if (rev) observed.push(rev);
+    }
+    const problems = await this.checkEnvironment(md);
+
+    // Decide.
+    const desiredSpec = revisionSpecOf(md.spec);
+    const desiredId = revisionOf(md, cfg, desiredSpec).id;
+    const annotations = md.metadata.annotations ?? {};
+    const ctx: RolloutContext = {
+      md,
+      desired: { id: desiredId, spec: desiredSpec },
+      observed,
+      measurements: [],
+      requests: {
+        ...(annotations[requestAnnotations.promote]
+          ? { promote: annotations[requestAnnotations.promote] }
+          : {}),
+        ...(annotations[requestAnnotations.abort] ? { abort: annotations[requestAnnotations.abort] } : {}),
+        ...(annotations[requestAnnotations.retry] ? { retry: annotations[requestAnnotations.retry] } : {}),
+      },
+    };
+    const decision: RolloutDecision = decide(ctx, now);
+    const { objects, revisions } = render(md, decision.plan, cfg);
+
+    // Never half-apply: a spec-level problem stops before the first write.
+    if (problems.length === 0) {
+      await this.applyAll(md, objects, log);
+      await this.prune(objects, decision, owned, log);
+    }
+
+    // Status.
+    const status = desiredStatus({
+      md,
+      decision: problems.length ? undefined : decision,
+      rendered: revisions,
+      observed,
+      problems,
+      clusterDomain: cfg.clusterDomain,
+      now: now.toISOString(),
+    });
+    const changed = await this.writeStatusIfChanged(raw, status);
+    if (changed) await this.recordTransitions(raw, md, status.conditions ?? []);
+    for (const e of problems.length ? [] : decision.events)
+      await this.d.events.record(raw, e.type, e.reason, e.message);
+    if (problems.length > 0) {
+      for (const p of problems) await this.d.events.record(raw, "Warning", p.reason, p.message);
+      return { requeueAfterMs: problemRetryMs };
+    }
+    return decision.requeueAfterMs ? { requeueAfterMs: decision.requeueAfterMs } : {};
+  }
+
+  private async listPods(namespace: string, md: string, revision?: string): Promise<KubeObject[]> {
+    const list = await this.d.client.get<{ items: KubeObject[] }>(
+      resourcePath(resourceTypes.Pod, namespace),
+      {
+        labelSelector: selectorString(podSelector(md, revision)),
+      },
+    );
+    return list.items;
+  }
+
+  /** Things a valid spec can still get wrong about the cluster: a missing PVC, a GPU nobody has, a router not installed. */
+  private async checkEnvironment(md: ModelDeployment): Promise<Problem[]> {
+    const problems: Problem[] = [];
+    const ns = md.metadata.namespace ?? "default";
+    const claim = pvcClaim(md.spec.model.uri);
+    if (claim) {
+      try {
+        await this.d.client.get(resourcePath(resourceTypes.PersistentVolumeClaim, ns, claim));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        problems.push({
+          reason: Reasons.PVCNotFound,
+          message: `spec.model.uri: PersistentVolumeClaim ${ns}/${claim} does not exist; create it or fix the uri`,
+        });
+      }
+    }
+    const gpu = md.spec.resources.gpu;
+    const nodes = this.informer(resourceTypes.Node);
+    if (gpu && gpu.count > 0 && nodes?.hasSynced) {
+      const all = nodes.list();
+      if (gpu.product && !all.some((n) => n.metadata?.labels?.["nvidia.com/gpu.product"] === gpu.product)) {
+        const offered =
+          [...new Set(all.map((n) => n.metadata?.labels?.["nvidia.com/gpu.product"]).filter(Boolean))].join(
+            ", ",
+          ) || "none";
+        problems.push({
+          reason: Reasons.GPUProductUnavailable,
+          message: `spec.resources.gpu.product: no node offers ${gpu.product} (offered: ${offered})`,
+        });
+      }
+      if (gpu.migProfile) {
+        const res = `nvidia.com/mig-${gpu.migProfile}`;
+        if (
+          !all.some(
+            (n) =>
+              ((n as { status?: { capacity?: Record<string, string> } }).status?.capacity ?? {})[res] !==
+              undefined,
+          )
+        )
+          problems.push({
+            reason: Reasons.MIGProfileUnavailable,
+            message: `spec.resources.gpu.migProfile: no node offers ${res}`,
+          });
+      }
+    }
+    const kinds = this.d.availableKinds();
+    const need = (k: string, what: string, field: string) => {
+      if (!kinds.has(k))
+        problems.push({
+          reason: Reasons.ProviderNotInstalled,
+          message: `${field}: ${what} (${k}) is not installed in this cluster`,
+        });
+    };
+    if (md.spec.traffic.provider === "gatewayAPI") need("HTTPRoute", "Gateway API", "spec.traffic.provider");
+    if (md.spec.traffic.provider === "istio") need("VirtualService", "Istio", "spec.traffic.provider");
+    const a = md.spec.autoscaling;
+    if (a && (a.minReplicas === 0 || a.concurrency !== undefined || a.requestsPerSecond !== undefined))
+      need("ScaledObject", "KEDA", "spec.autoscaling");
+    return problems;
+  }
+
+  private withOwner(md: ModelDeployment, o: K8sObject): K8sObject {
+    return {
+      ...o,
+      metadata: {
+        ...o.metadata,
+        ownerReferences: [
+          {
+            apiVersion,
+            kind,
+            name: md.metadata.name,
+            uid: md.metadata.uid,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
+      },
+    };
+  }
+
+  private async applyAll(md: ModelDeployment, objects: K8sObject[], log: Logger): Promise<void> {
+    const order = new Map(childKinds.map((t, i) => [t.kind, i]));
+    const sorted = [...objects].sort(
+      (a, b) => (order.get(a.kind ?? "") ?? 99) - (order.get(b.kind ?? "") ?? 99),
+    );
+    for (const o of sorted) {
+      const t = typeOf(o.apiVersion ?? "", o.kind ?? "");
+      if (!t) throw new Error(`renderer produced an unknown kind ${o.apiVersion}/${o.kind}`);
+      const desired = this.withOwner(md, o);
+      const live = this.informer(t)?.get(o.metadata?.namespace, o.metadata?.name ?? "");
+      if (live && isSubset(desired, live)) continue;
+      await this.d.client.apply(
+        resourcePath(t, o.metadata?.namespace, o.metadata?.name),
+        desired,
+        fieldManager,
+      );
+      this.writes.inc({ kind: t.kind, verb: "apply" });
+      log.info({ child: `${t.kind}/${o.metadata?.name}` }, live ? `Updated ${t.kind}` : `Created ${t.kind}`);
+    }
+  }
+
+  private async prune(
+    objects: K8sObject[],
+    decision: RolloutDecision,
+    owned: (t: ResourceType) => KubeObject[],
+    log: Logger,
+  ): Promise<void> {
+    const wanted = new Set(objects.map((o) => `${o.kind}/${o.metadata?.name}`));
+    const prunable = new Set(decision.prune);
+    for (const t of childKinds) {
+      if (!this.d.informers.has(t.kind)) continue;
+      for (const o of owned(t)) {
+        if (wanted.has(`${t.kind}/${o.metadata?.name}`) || o.metadata?.deletionTimestamp) continue;
+        if (t.kind === "Deployment") {
+          const rev = o.metadata?.labels?.[labelKeys.revision];
+          if (rev && !prunable.has(rev)) continue; // the rollout still wants it around
+        }
+        try {
+          await this.d.client.delete(resourcePath(t, o.metadata?.namespace, o.metadata?.name));
+          this.writes.inc({ kind: t.kind, verb: "delete" });
+          log.info({ child: `${t.kind}/${o.metadata?.name}` }, `Deleted ${t.kind}`);
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+      }
+    }
+  }
+
+  /** Server-side apply of the fields this controller owns in status, only when they changed. */
+  private async writeStatusIfChanged(
+    raw: KubeObject,
+    status: Record<string, unknown>,
+    extraConditions?: { type: string; status: string; reason: string; message: string }[],
+  ): Promise<boolean> {
+    const current = (raw.status ?? {}) as Record<string, unknown>;
+    let next = status;
+    if (extraConditions) {
+      const now = this.now().toISOString();
+      const conds = (
+        (current.conditions as { type: string; status: string; lastTransitionTime: string }[]) ?? []
+      ).filter((c) => !extraConditions.some((e) => e.type === c.type));
+      next = {
+        ...status,
+        conditions: [...conds, ...extraConditions.map((c) => ({ ...c, lastTransitionTime: now }))],
+      };
+    }
+    if (sameStatus(current, next)) return false;
+    const owned = {
+      ...next,
+      conditions: ((next.conditions as { type: string }[]) ?? []).filter((c) =>
+        controllerConditionTypes.has(c.type),
+      ),
+    };
+    delete (owned as Record<string, unknown>).drift; // written by the drift job under its own field manager
+    await this.d.client.apply(
+      resourcePath(resourceTypes.ModelDeployment, raw.metadata?.namespace, raw.metadata?.name, "status"),
+      {
+        apiVersion: apiVersionOf(resourceTypes.ModelDeployment),
+        kind,
+        metadata: { name: raw.metadata?.name, namespace: raw.metadata?.namespace },
+        status: owned,
+      },
+      fieldManager,
+    );
+    this.writes.inc({ kind: "ModelDeployment", verb: "status" });
+    return true;
+  }
+
+  private async recordTransitions(
+    raw: KubeObject,
+    md: ModelDeployment,
+    conditions: { type: string; status: string; reason: string; message: string }[],
+  ): Promise<void> {
+    const before = new Map(
+      ((md.status?.conditions ?? []) as { type: string; status: string }[]).map((c) => [c.type, c.status]),
+    );
+    for (const c of conditions) {
+      if (!controllerConditionTypes.has(c.type) || before.get(c.type) === c.status) continue;
+      if (c.type === "Ready" && c.status === "True")
+        await this.d.events.record(raw, "Normal", "Ready", c.message);
+      if (c.type === "Ready" && c.status === "False" && before.has("Ready"))
+        await this.d.events.record(raw, "Warning", c.reason, c.message);
+      if (c.type === "Degraded" && c.status === "True")
+        await this.d.events.record(raw, "Warning", c.reason, c.message);
+    }
+  }
+}
+
+/** Status equality ignoring key order and fields we do not write. */
+export function sameStatus(current: Record<string, unknown>, next: Record<string, unknown>): boolean {
+  const norm = (s: Record<string, unknown>) => {
+    const { drift: _d, ...rest } = s;
+    const conds = ((rest.conditions as { type: string }[]) ?? [])
+      .filter((c) => controllerConditionTypes.has(c.type))
+      .sort((a, b) => a.type.localeCompare(b.type));
+    return { ...rest, conditions: conds };
+  };
+  return isSubset(norm(next), norm(current)) && isSubset(norm(current), norm(next));
+}

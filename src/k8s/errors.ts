@@ -1,0 +1,28 @@
+/** An error answer from the API server, with its HTTP code and Status reason. */
+export class ApiError extends Error {
+  override name = "ApiError";
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly verb: string,
+    readonly path: string,
+  ) {
+    super(`${verb} ${path}: ${code} ${reason}: ${message}`);
+  }
+}
+
+export const isNotFound = (e: unknown): boolean => e instanceof ApiError && e.code === 404;
+export const isConflict = (e: unknown): boolean => e instanceof ApiError && e.code === 409;
+export const isGone = (e: unknown): boolean => e instanceof ApiError && e.code === 410;
+
+/** A spec that can never work as written: report it in status and retry slowly, never hot-loop. */
+export class TerminalError extends Error {
+  override name = "TerminalError";
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
