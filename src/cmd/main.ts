@@ -2,6 +2,7 @@ import { parseCommandArgs, UsageError, type Command } from "./command.js";
 
 /** Every command, loaded lazily so `modelship serve` never pays for the controller's imports. */
 const commands: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
+  batch: { summary: "Run batch predictions over a JSONL or CSV file", load: () => import("./batch.js") },
   controller: { summary: "Run the operator: reconcile ModelDeployments", load: () => import("./controller.js") },
   fetch: { summary: "Download and verify a model (init container)", load: () => import("./fetch.js") },
   serve: {

@@ -1,0 +1,194 @@
+// One drift run: load the baseline, stream the window's events through the worker pool, join feedback,
+// evaluate, and hand back the report. Bad input becomes a report with verdict "error" and a reason.
+import { openUri } from "../fetch/download.js";
+import type { Logger } from "../platform/log.js";
+import { evaluate, type Thresholds } from "./evaluate.js";
+import { DriftPool } from "./pool.js";
+import type { ProcessOptions } from "./process.js";
+import { parseBaseline, type Baseline } from "./profile.js";
+import { REPORT_FORMAT_VERSION, REPORT_KIND, type DriftReport } from "./report.js";
+import {
+  exportUrl,
+  lineChunks,
+  openFile,
+  openUrl,
+  windowFiles,
+  type EventSource,
+  type Window,
+} from "./sources.js";
+import { WindowState } from "./window.js";
+
+export interface DriftJobOptions {
+  baselineUri: string;
+  events: EventSource;
+  model: string;
+  window: Window;
+  thresholds: Thresholds;
+  workers: number;
+  log: Logger;
+  now: () => Date;
+  /** For s3:// baselines (S3-compatible endpoint) and credentials from the environment. */
+  endpoint?: string;
+  env?: Record<string, string | undefined>;
+  validateFirst?: number;
+  validateEvery?: number;
+  signal?: AbortSignal;
+}
+
+async function readAll(stream: AsyncIterable<Buffer | string>): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const p of stream) parts.push(typeof p === "string" ? Buffer.from(p) : p);
+  return Buffer.concat(parts).toString("utf8");
+}
+
+export async function loadBaseline(
+  uri: string,
+  opts: Pick<DriftJobOptions, "endpoint" | "env">,
+): Promise<Baseline> {
+  let text: string;
+  try {
+    text = await readAll(
+      await openUri(uri, { endpoint: opts.endpoint, pvcRoot: "/", env: opts.env ?? process.env }),
+    );
+  } catch (err) {
+    throw new Error(`cannot read baseline ${uri}: ${(err as Error).message}`, { cause: err });
+  }
+  return parseBaseline(text, uri);
+}
+
+/** A report for a run that could not evaluate anything (unreadable baseline, unreachable events). */
+export function errorReport(
+  o: Pick<DriftJobOptions, "model" | "window" | "baselineUri" | "thresholds">,
+  reason: string,
+  now: Date,
+): DriftReport {
+  const th = o.thresholds;
+  return {
+    apiVersion: "modelship.io/v1alpha1",
+    kind: REPORT_KIND,
+    formatVersion: REPORT_FORMAT_VERSION,
+    model: o.model,
+    generatedAt: now.toISOString(),
+    window: { since: o.window.since.toISOString(), until: o.window.until.toISOString() },
+    baseline: { uri: o.baselineUri },
+    settings: {
+      psiThreshold: th.psiThreshold,
+      pValue: th.pValue,
+      correction: th.correction,
+      missingRateJump: th.missingRateJump,
+      outOfRangeRate: th.outOfRangeRate,
+      accuracyDrop: th.accuracyDrop,
+      rmseIncrease: th.rmseIncrease,
+    },
+    verdict: "error",
+    score: 0,
+    reasons: [reason],
+    counts: {
+      lines: 0,
+      events: 0,
+      rows: 0,
+      withoutFeatures: 0,
+      failed: 0,
+      feedback: 0,
+      outsideWindow: 0,
+      invalid: 0,
+      schemaChecked: 0,
+      otherTypes: 0,
+    },
+    features: [],
+    integrity: { ok: true, issues: [], unexpectedFields: [], invalidSamples: [] },
+    notEvaluated: [{ subject: "all", reason }],
+  };
+}
+
+/** Streams every chunk of the window's events into the pool; returns the number of files read. */
+async function stream(
+  o: DriftJobOptions,
+  push: (chunk: Buffer, origin: string) => Promise<void>,
+): Promise<number> {
+  const src = o.events;
+  if (src.kind === "url") {
+    const url = exportUrl(src.url, o.model, o.window);
+    for await (const chunk of lineChunks(await openUrl(url, o.signal))) await push(chunk, url);
+    return 0;
+  }
+  let files: string[];
+  if (src.kind === "file") files = [src.file];
+  else {
+    const found = await windowFiles(src.dir, o.model, o.window);
+    if (!found.modelDirFound)
+      throw new Error(
+        `no events directory for model "${o.model}" under ${src.dir} (expected ${src.dir}/${o.model}/YYYY-MM-DD/HH/*.ndjson)`,
+      );
+    files = found.files;
+  }
+  for (const f of files) {
+    o.signal?.throwIfAborted();
+    for await (const chunk of lineChunks(openFile(f))) await push(chunk, f);
+  }
+  return files.length;
+}
+
+export async function runDriftJob(o: DriftJobOptions): Promise<DriftReport> {
+  const started = Date.now();
+  let baseline: Baseline;
+  try {
+    baseline = await loadBaseline(o.baselineUri, o);
+  } catch (err) {
+    o.log.error({ err, baseline: o.baselineUri }, "Failed to load baseline");
+    return errorReport(o, (err as Error).message, o.now());
+  }
+  const opts: ProcessOptions = {
+    since: o.window.since.getTime(),
+    until: o.window.until.getTime(),
+    validateFirst: o.validateFirst ?? 100,
+    validateEvery: o.validateEvery ?? 1000,
+  };
+  const state = new WindowState(baseline);
+  const pool = new DriftPool({ baseline, opts, mode: "scan" }, o.workers);
+  let files = 0;
+  try {
+    files = await stream(o, (c, origin) => pool.push(c, origin));
+    await pool.finish(state);
+  } catch (err) {
+    o.log.error({ err }, "Failed to read events");
+    return errorReport(o, `cannot read events: ${(err as Error).message}`, o.now());
+  } finally {
+    await pool.close();
+  }
+  o.log.info({ model: o.model, files, ...state.counters }, "Read window events");
+
+  let unmatched = 0;
+  if (state.feedback.size > 0) {
+    const truth = [...state.feedback];
+    const join = new DriftPool({ baseline, opts, mode: "join", truth }, o.workers);
+    const joined = new WindowState(baseline);
+    try {
+      await stream(o, (c, origin) => join.push(c, origin));
+      await join.finish(joined);
+    } finally {
+      await join.close();
+    }
+    state.quality.merge(joined.quality.state());
+    // The join pass counts matched feedback ids in its `feedback` counter.
+    unmatched = Math.max(0, state.feedback.size - joined.counters.feedback);
+    o.log.info(
+      { feedback: state.feedback.size, matched: joined.counters.feedback },
+      "Joined feedback to predictions",
+    );
+  }
+
+  const report = evaluate({
+    model: o.model,
+    window: o.window,
+    baselineUri: o.baselineUri,
+    baseline,
+    state,
+    thresholds: o.thresholds,
+    now: o.now(),
+    files: o.events.kind === "url" ? undefined : files,
+    unmatchedFeedback: unmatched,
+  });
+  report.durationMs = Date.now() - started;
+  return report;
+}

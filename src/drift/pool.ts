@@ -1,0 +1,109 @@
+// Spreads chunks over N worker threads (or processes them inline when N is 0), with at most a few
+// chunks in flight per worker so memory stays bounded whatever the window size.
+import { Worker } from "node:worker_threads";
+import { ChunkProcessor, JoinProcessor } from "./process.js";
+import { WindowState, type WindowStateData } from "./window.js";
+import type { WorkerInit } from "./worker.js";
+
+const fromSources = import.meta.url.endsWith(".ts");
+const workerUrl = new URL(fromSources ? "./worker.ts" : "./worker.js", import.meta.url);
+const IN_FLIGHT = 3;
+
+function createWorker(init: WorkerInit, index: number): Worker {
+  const name = `drift-${index}`;
+  if (!fromSources) return new Worker(workerUrl, { name, workerData: init });
+  // Node 20 does not apply the parent's --import tsx hooks to a worker's entry module: register them first.
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
+  return new Worker(boot, { eval: true, name, workerData: init });
+}
+
+interface Slot {
+  worker: Worker;
+  inFlight: number;
+  waiters: (() => void)[];
+  failed?: Error;
+  final?: (s: WindowStateData) => void;
+}
+
+export class DriftPool {
+  private readonly slots: Slot[] = [];
+  private readonly inline?: { state: WindowState; chunk: (b: Buffer, origin: string) => void };
+  private next = 0;
+
+  constructor(init: WorkerInit, workers: number) {
+    if (workers <= 0) {
+      const state = new WindowState(init.baseline);
+      if (init.mode === "scan") {
+        const p = new ChunkProcessor(state, init.opts);
+        this.inline = { state, chunk: (b, o) => p.processChunk(b, o) };
+      } else {
+        const p = new JoinProcessor(state, new Map(init.truth ?? []));
+        this.inline = { state, chunk: (b) => p.processChunk(b) };
+      }
+      return;
+    }
+    for (let i = 0; i < workers; i++) {
+      const worker = createWorker(init, i);
+      const slot: Slot = { worker, inFlight: 0, waiters: [] };
+      worker.on("message", (m: { type: string; state?: WindowStateData; message?: string }) => {
+        if (m.type === "done") {
+          slot.inFlight--;
+          slot.waiters.shift()?.();
+        } else if (m.type === "state") slot.final?.(m.state!);
+        else if (m.type === "error") this.fail(slot, new Error(`drift worker ${i} failed: ${m.message}`));
+      });
+      worker.on("error", (err) => this.fail(slot, err));
+      worker.on("exit", (code) => {
+        if (code !== 0) this.fail(slot, new Error(`drift worker ${i} exited with code ${code}`));
+      });
+      this.slots.push(slot);
+    }
+  }
+
+  private fail(slot: Slot, err: Error): void {
+    slot.failed ??= err;
+    for (const w of slot.waiters.splice(0)) w();
+    slot.final?.(undefined as never);
+  }
+
+  /** Hands a chunk (ending on a line boundary) to the next worker, waiting while it is busy. */
+  async push(chunk: Buffer, origin: string): Promise<void> {
+    if (this.inline) {
+      this.inline.chunk(chunk, origin);
+      return;
+    }
+    const slot = this.slots[this.next++ % this.slots.length]!;
+    while (slot.inFlight >= IN_FLIGHT && !slot.failed) await new Promise<void>((r) => slot.waiters.push(r));
+    if (slot.failed) throw slot.failed;
+    slot.inFlight++;
+    // Copy into a transferable buffer (chunks may be views into a larger pooled buffer).
+    const copy = new Uint8Array(chunk.length);
+    copy.set(chunk);
+    slot.worker.postMessage({ type: "chunk", buf: copy, origin }, [copy.buffer]);
+  }
+
+  /** Waits for every worker to finish and returns the merged state. */
+  async finish(baselineState: WindowState): Promise<WindowState> {
+    if (this.inline) {
+      baselineState.merge(this.inline.state.state());
+      return baselineState;
+    }
+    const states = await Promise.all(
+      this.slots.map(
+        (slot) =>
+          new Promise<WindowStateData>((resolve, reject) => {
+            if (slot.failed) return reject(slot.failed);
+            slot.final = (s) => (slot.failed ? reject(slot.failed) : resolve(s));
+            slot.worker.postMessage({ type: "end" });
+          }),
+      ),
+    );
+    for (const s of states) baselineState.merge(s);
+    return baselineState;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}

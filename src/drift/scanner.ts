@@ -1,0 +1,567 @@
+// A fast, allocation-light reader for InferenceEvent v1 lines. It walks the JSON structure of a line
+// byte by byte, decodes only what drift needs (type, id, time, data.features, data.predictions,
+// data.status, data.error) and feeds feature values straight into the window accumulators; everything
+// else is skipped without building objects. Any line it does not fully understand raises Fallback, and
+// the caller re-reads that line with JSON.parse and the zod schema, so odd input is slower, never wrong.
+import type { WindowState } from "./window.js";
+
+export class Fallback extends Error {
+  constructor(reason: string) {
+    super(reason);
+  }
+}
+
+const Q = 34; // "
+const BS = 92; // \
+const COMMA = 44;
+const COLON = 58;
+const LBRACE = 123;
+const RBRACE = 125;
+const LBRACK = 91;
+const RBRACK = 93;
+const POW10 = [
+  1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+  1e20, 1e21, 1e22,
+];
+
+const K_NUM = 0;
+const K_STR = 1;
+const K_TRUE = 2;
+const K_FALSE = 3;
+const K_MISSING = 4;
+const K_OTHER = 5;
+
+const KEY_TYPE = Buffer.from("type");
+const KEY_TIME = Buffer.from("time");
+const KEY_ID = Buffer.from("id");
+const KEY_DATA = Buffer.from("data");
+const KEY_FEATURES = Buffer.from("features");
+const KEY_PREDICTIONS = Buffer.from("predictions");
+const KEY_STATUS = Buffer.from("status");
+const KEY_ERROR = Buffer.from("error");
+export const INFERENCE_TYPE_BYTES = Buffer.from("io.modelship.inference.v1");
+
+export interface ScanResult {
+  kind: "inference" | "other";
+  /** Event time, ms since epoch (NaN when absent). */
+  time: number;
+}
+
+/** Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" quickly; other RFC 3339 forms go through Date.parse. */
+export function parseTime(s: string): number {
+  if (s.length >= 20 && s.charCodeAt(s.length - 1) === 90 && s[10] === "T") {
+    const y = +s.slice(0, 4);
+    const mo = +s.slice(5, 7);
+    const d = +s.slice(8, 10);
+    const h = +s.slice(11, 13);
+    const mi = +s.slice(14, 16);
+    const sec = +s.slice(17, 19);
+    let ms = 0;
+    if (s[19] === ".") {
+      const frac = s.slice(20, s.length - 1);
+      if (frac.length > 0 && /^\d+$/.test(frac)) ms = Math.floor(+frac.padEnd(3, "0").slice(0, 3));
+      else return Date.parse(s);
+    } else if (s.length !== 20) return Date.parse(s);
+    if ([y, mo, d, h, mi, sec].every(Number.isInteger)) return Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+  }
+  return Date.parse(s);
+}
+
+export class EventScanner {
+  private buf!: Buffer;
+  private pos = 0;
+  private end = 0;
+  private readonly names: Buffer[];
+  private readonly seen: Uint32Array;
+  private rowStamp = 0;
+  // Values are journaled and committed only when the whole line has been read, so a line that falls
+  // back to the slow path half-way leaves no trace in the accumulators.
+  private jSlot = new Int32Array(1024);
+  private jKind = new Uint8Array(1024);
+  private jNum = new Float64Array(1024);
+  private jStr: (string | undefined)[] = [];
+  private jn = 0;
+  private jUnexpected: string[] = [];
+  private jRows = 0;
+  private jFeatures = false;
+  private jFailed = false;
+
+  constructor(private readonly state: WindowState) {
+    this.names = state.features.map((f) => Buffer.from(f.name));
+    this.seen = new Uint32Array(state.features.length);
+  }
+
+  /**
+   * Reads one line. Window filtering needs the time before the data, so a line whose `data` comes
+   * before `type` and `time` (not how the logger writes) is left to the slow path.
+   */
+  scan(buf: Buffer, start: number, end: number, since: number, until: number): ScanResult {
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    let isInference: boolean | undefined;
+    let time = NaN;
+    let inWindow = false;
+    this.jn = 0;
+    this.jRows = 0;
+    this.jUnexpected.length = 0;
+    this.jFeatures = false;
+    this.jFailed = false;
+    this.ws();
+    this.expect(LBRACE);
+    this.ws();
+    if (this.peek() === RBRACE) throw new Fallback("empty object");
+    for (;;) {
+      const [ks, ke] = this.key();
+      if (this.keyIs(ks, ke, KEY_TYPE)) {
+        const [s, e] = this.stringBounds();
+        isInference = this.bytesEqual(s, e, INFERENCE_TYPE_BYTES);
+        if (!isInference) return { kind: "other", time };
+      } else if (this.keyIs(ks, ke, KEY_TIME)) {
+        const [s, e] = this.stringBounds();
+        time = parseTime(this.buf.toString("latin1", s, e));
+      } else if (this.keyIs(ks, ke, KEY_DATA)) {
+        if (isInference === undefined || Number.isNaN(time)) throw new Fallback("data before type/time");
+        if (!(time >= since && time < until)) {
+          this.state.counters.outsideWindow++;
+          return { kind: "inference", time };
+        }
+        this.data();
+        inWindow = true;
+      } else this.skipValue();
+      this.ws();
+      const c = this.next();
+      if (c === RBRACE) break;
+      if (c !== COMMA) throw new Fallback("expected , or }");
+    }
+    if (isInference !== true || Number.isNaN(time) || !inWindow) throw new Fallback("no type, time or data");
+    this.commit();
+    return { kind: "inference", time };
+  }
+
+  private push(slot: number, kind: number, num = 0, str?: string): void {
+    const n = this.jn;
+    if (n === this.jSlot.length) {
+      const grow = <T extends Int32Array | Uint8Array | Float64Array>(a: T, make: (len: number) => T): T => {
+        const b = make(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.jSlot = grow(this.jSlot, (l) => new Int32Array(l));
+      this.jKind = grow(this.jKind, (l) => new Uint8Array(l));
+      this.jNum = grow(this.jNum, (l) => new Float64Array(l));
+    }
+    this.jSlot[n] = slot;
+    this.jKind[n] = kind;
+    this.jNum[n] = num;
+    if (str !== undefined || this.jStr[n] !== undefined) this.jStr[n] = str;
+    this.jn = n + 1;
+  }
+
+  private commit(): void {
+    const st = this.state;
+    const feats = st.features;
+    const pred = st.prediction;
+    for (let i = 0; i < this.jn; i++) {
+      const slot = this.jSlot[i]!;
+      const f = slot < 0 ? pred! : feats[slot]!;
+      switch (this.jKind[i]) {
+        case K_NUM:
+          f.addNumber(this.jNum[i]!);
+          break;
+        case K_STR:
+          f.addString(this.jStr[i]!);
+          break;
+        case K_TRUE:
+          f.addBoolean(true);
+          break;
+        case K_FALSE:
+          f.addBoolean(false);
+          break;
+        case K_MISSING:
+          f.addMissing();
+          break;
+        default:
+          f.addOther();
+      }
+    }
+    for (const u of this.jUnexpected) st.addUnexpected(u);
+    st.counters.rows += this.jRows;
+    st.counters.events++;
+    if (!this.jFeatures) st.counters.withoutFeatures++;
+    if (this.jFailed) st.counters.failed++;
+  }
+
+  /** Reads only the top-level id (for the feedback join pass); undefined when absent. */
+  scanId(buf: Buffer, start: number, end: number): string | undefined {
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    this.ws();
+    this.expect(LBRACE);
+    this.ws();
+    if (this.peek() === RBRACE) return undefined;
+    for (;;) {
+      const [ks, ke] = this.key();
+      if (this.keyIs(ks, ke, KEY_ID)) {
+        const [s, e] = this.stringBounds();
+        return this.decode(s, e);
+      }
+      this.skipValue();
+      this.ws();
+      const c = this.next();
+      if (c === RBRACE) return undefined;
+      if (c !== COMMA) throw new Fallback("expected , or }");
+    }
+  }
+
+  private data(): void {
+    let hasFeatures = false;
+    let failed = false;
+    this.ws();
+    this.expect(LBRACE);
+    this.ws();
+    if (this.peek() === RBRACE) {
+      this.pos++;
+      throw new Fallback("empty data");
+    }
+    // Feature rows are counted as they are read; a failed request with features still describes inputs.
+    for (;;) {
+      const [ks, ke] = this.key();
+      this.ws();
+      if (this.keyIs(ks, ke, KEY_FEATURES)) {
+        if (this.peek() === LBRACK) {
+          hasFeatures = true;
+          this.featureRows();
+        } else this.skipValue();
+      } else if (this.keyIs(ks, ke, KEY_PREDICTIONS)) {
+        if (this.peek() === LBRACK) this.predictions();
+        else this.skipValue();
+      } else if (this.keyIs(ks, ke, KEY_STATUS)) {
+        const s = this.number();
+        if (s >= 400) failed = true;
+      } else if (this.keyIs(ks, ke, KEY_ERROR)) {
+        failed = true;
+        this.skipValue();
+      } else this.skipValue();
+      this.ws();
+      const c = this.next();
+      if (c === RBRACE) break;
+      if (c !== COMMA) throw new Fallback("expected , or } in data");
+    }
+    this.jFeatures = hasFeatures;
+    this.jFailed = failed;
+  }
+
+  private featureRows(): void {
+    this.expect(LBRACK);
+    this.ws();
+    if (this.peek() === RBRACK) {
+      this.pos++;
+      return;
+    }
+    for (;;) {
+      this.ws();
+      this.row();
+      this.ws();
+      const c = this.next();
+      if (c === RBRACK) return;
+      if (c !== COMMA) throw new Fallback("expected , or ] in features");
+    }
+  }
+
+  private row(): void {
+    const st = this.state;
+    const names = this.names;
+    const seen = this.seen;
+    const stamp = ++this.rowStamp;
+    this.jRows++;
+    this.expect(LBRACE);
+    this.ws();
+    let guess = 0;
+    if (this.peek() !== RBRACE) {
+      for (;;) {
+        const [ks, ke] = this.key();
+        const keyEscaped = this.escaped;
+        let slot = -1;
+        if (!keyEscaped && guess < names.length && this.bytesEqual(ks, ke, names[guess]!)) slot = guess;
+        else {
+          const s = st.slots.get(this.decode(ks, ke, keyEscaped));
+          if (s !== undefined) slot = s;
+        }
+        this.ws();
+        if (slot < 0) {
+          this.jUnexpected.push(this.decode(ks, ke, keyEscaped));
+          this.skipValue();
+        } else {
+          guess = slot + 1;
+          if (seen[slot] === stamp) throw new Fallback("duplicate key");
+          seen[slot] = stamp;
+          this.value(slot);
+        }
+        this.ws();
+        const c = this.next();
+        if (c === RBRACE) break;
+        if (c !== COMMA) throw new Fallback("expected , or } in feature row");
+      }
+    } else this.pos++;
+    for (let i = 0; i < seen.length; i++) if (seen[i] !== stamp) this.push(i, K_MISSING);
+  }
+
+  /** Journals one scalar value for a feature slot (-1: the prediction); containers count as "other". */
+  private value(slot: number): void {
+    const c = this.peek();
+    if (c === Q) {
+      const [s, e] = this.stringBounds();
+      this.push(slot, K_STR, 0, this.decode(s, e));
+    } else if (c === 110) {
+      this.literal("null");
+      this.push(slot, K_MISSING);
+    } else if (c === 116) {
+      this.literal("true");
+      this.push(slot, K_TRUE);
+    } else if (c === 102) {
+      this.literal("false");
+      this.push(slot, K_FALSE);
+    } else if (c === LBRACE || c === LBRACK) {
+      this.skipValue();
+      this.push(slot, K_OTHER);
+    } else this.push(slot, K_NUM, this.number());
+  }
+
+  /** One prediction per row: a scalar, or a one-element array holding one; anything else is "other". */
+  private predictions(): void {
+    const has = this.state.prediction !== undefined;
+    this.expect(LBRACK);
+    this.ws();
+    if (this.peek() === RBRACK) {
+      this.pos++;
+      return;
+    }
+    for (;;) {
+      this.ws();
+      if (!has) this.skipValue();
+      else if (this.peek() === LBRACK) {
+        const save = this.pos;
+        this.pos++;
+        this.ws();
+        const c = this.peek();
+        if (c === LBRACK || c === LBRACE || c === RBRACK) {
+          this.pos = save;
+          this.skipValue();
+          this.push(-1, K_OTHER);
+        } else {
+          const mark = this.jn;
+          this.value(-1);
+          this.ws();
+          if (this.peek() === RBRACK) this.pos++;
+          else {
+            this.jn = mark;
+            this.pos = save;
+            this.skipValue();
+            this.push(-1, K_OTHER);
+          }
+        }
+      } else this.value(-1);
+      this.ws();
+      const c2 = this.next();
+      if (c2 === RBRACK) return;
+      if (c2 !== COMMA) throw new Fallback("expected , or ] in predictions");
+    }
+  }
+
+  // --- lexical helpers -------------------------------------------------------------------------
+
+  private peek(): number {
+    if (this.pos >= this.end) throw new Fallback("truncated line");
+    return this.buf[this.pos]!;
+  }
+
+  private next(): number {
+    if (this.pos >= this.end) throw new Fallback("truncated line");
+    return this.buf[this.pos++]!;
+  }
+
+  private ws(): void {
+    const b = this.buf;
+    let p = this.pos;
+    while (p < this.end) {
+      const c = b[p]!;
+      if (c === 32 || c === 9 || c === 10 || c === 13) p++;
+      else break;
+    }
+    this.pos = p;
+  }
+
+  private expect(c: number): void {
+    if (this.pos >= this.end || this.buf[this.pos] !== c)
+      throw new Fallback(`expected ${String.fromCharCode(c)}`);
+    this.pos++;
+  }
+
+  private literal(word: "null" | "true" | "false"): void {
+    const b = this.buf;
+    for (let i = 0; i < word.length; i++)
+      if (b[this.pos + i] !== word.charCodeAt(i)) throw new Fallback("bad literal");
+    this.pos += word.length;
+  }
+
+  /** Reads `"key"` then `:`; returns the key's byte bounds (escaped keys go to the slow path). */
+  private key(): [number, number] {
+    this.ws();
+    const [s, e] = this.stringBounds();
+    this.ws();
+    this.expect(COLON);
+    return [s, e];
+  }
+
+  private keyIs(s: number, e: number, k: Buffer): boolean {
+    return this.bytesEqual(s, e, k);
+  }
+
+  private bytesEqual(s: number, e: number, k: Buffer): boolean {
+    if (e - s !== k.length) return false;
+    const b = this.buf;
+    for (let i = 0; i < k.length; i++) if (b[s + i] !== k[i]) return false;
+    return true;
+  }
+
+  /** Whether the last string read had escapes (then it is decoded with JSON.parse). */
+  private escaped = false;
+
+  /** Bounds of a string's raw content (without the quotes). */
+  private stringBounds(): [number, number] {
+    this.expect(Q);
+    const b = this.buf;
+    const s = this.pos;
+    const end = this.end;
+    let esc = false;
+    let p = s;
+    for (; p < end; p++) {
+      const c = b[p]!;
+      if (c === Q) break;
+      if (c === BS) {
+        esc = true;
+        p++;
+      }
+    }
+    if (p >= end) throw new Fallback("unterminated string");
+    this.escaped = esc;
+    this.pos = p + 1;
+    return [s, p];
+  }
+
+  private decode(s: number, e: number, escaped = this.escaped): string {
+    if (!escaped) return this.buf.toString("utf8", s, e);
+    return JSON.parse(this.buf.toString("utf8", s - 1, e + 1)) as string;
+  }
+
+  /** Returns the index of the closing quote of the string opening at p. */
+  private skipString(p: number): number {
+    const b = this.buf;
+    const end = this.end;
+    for (p++; p < end; p++) {
+      const c = b[p]!;
+      if (c === Q) return p;
+      if (c === BS) p++;
+    }
+    throw new Fallback("unterminated string");
+  }
+
+  private skipValue(): void {
+    this.ws();
+    const b = this.buf;
+    const c = this.peek();
+    if (c === Q) {
+      this.pos = this.skipString(this.pos) + 1;
+      return;
+    }
+    if (c === LBRACE || c === LBRACK) {
+      let depth = 0;
+      const end = this.end;
+      for (let p = this.pos; p < end; p++) {
+        const x = b[p]!;
+        if (x === Q) p = this.skipString(p);
+        else if (x === LBRACE || x === LBRACK) depth++;
+        else if (x === RBRACE || x === RBRACK) {
+          if (--depth === 0) {
+            this.pos = p + 1;
+            return;
+          }
+        }
+      }
+      throw new Fallback("unterminated container");
+    }
+    // number or literal
+    let p = this.pos;
+    while (p < this.end) {
+      const x = b[p]!;
+      if (x === COMMA || x === RBRACE || x === RBRACK || x === 32 || x === 9 || x === 10 || x === 13) break;
+      p++;
+    }
+    if (p === this.pos) throw new Fallback("empty value");
+    this.pos = p;
+  }
+
+  /**
+   * A JSON number. Up to 15 significant digits with a decimal exponent within +-22 are exact with one
+   * IEEE multiply or divide (Clinger's fast path); anything longer goes through Number().
+   */
+  private number(): number {
+    const b = this.buf;
+    const start = this.pos;
+    let p = start;
+    let neg = false;
+    if (b[p] === 45) {
+      neg = true;
+      p++;
+    }
+    let m = 0;
+    let digits = 0;
+    let scale = 0;
+    let c = b[p]!;
+    if (c < 48 || c > 57) throw new Fallback("bad number");
+    while (p < this.end && (c = b[p]!) >= 48 && c <= 57) {
+      if (m !== 0 || c !== 48) digits++;
+      m = m * 10 + (c - 48);
+      p++;
+    }
+    if (p < this.end && b[p] === 46) {
+      p++;
+      const fs = p;
+      while (p < this.end && (c = b[p]!) >= 48 && c <= 57) {
+        if (m !== 0 || c !== 48) digits++;
+        m = m * 10 + (c - 48);
+        scale++;
+        p++;
+      }
+      if (p === fs) throw new Fallback("bad number");
+    }
+    let exp = 0;
+    if (p < this.end && (b[p] === 101 || b[p] === 69)) {
+      p++;
+      let eneg = false;
+      if (b[p] === 45 || b[p] === 43) {
+        eneg = b[p] === 45;
+        p++;
+      }
+      const es = p;
+      while (p < this.end && (c = b[p]!) >= 48 && c <= 57) {
+        exp = exp * 10 + (c - 48);
+        p++;
+        if (exp > 100000) break;
+      }
+      if (p === es) throw new Fallback("bad number");
+      if (eneg) exp = -exp;
+    }
+    this.pos = p;
+    const e10 = exp - scale;
+    if (digits <= 15 && e10 >= -22 && e10 <= 22) {
+      const v = e10 >= 0 ? m * POW10[e10]! : m / POW10[-e10]!;
+      return neg ? -v : v;
+    }
+    const v = Number(b.toString("latin1", start, p));
+    if (!Number.isFinite(v)) throw new Fallback("number out of range");
+    return v;
+  }
+}

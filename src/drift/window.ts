@@ -1,0 +1,291 @@
+// Per-window accumulators: what a drift run counts while streaming events, in memory bounded by the
+// baseline (bins, reference sample, category caps), never by the number of events. Each worker fills
+// its own WindowState; states merge by addition.
+import { KsGrid } from "./ks.js";
+import type { Baseline, FeatureProfile } from "./profile.js";
+import { QualityAccumulator, type QualityState } from "./quality.js";
+import { binOf } from "./values.js";
+
+/** Distinct window categories tracked per feature; the rest are counted as overflow. */
+export const MAX_WINDOW_CATEGORIES = 10000;
+/** Distinct unexpected field names tracked. */
+const MAX_UNEXPECTED = 1000;
+const MAX_ERROR_SAMPLES = 5;
+
+export interface TypeCounts {
+  number: number;
+  string: number;
+  boolean: number;
+  other: number;
+}
+
+export interface FeatureWindowState {
+  name: string;
+  count: number;
+  missing: number;
+  types: TypeCounts;
+  belowMin: number;
+  aboveMax: number;
+  min: number;
+  max: number;
+  sum: number;
+  bins?: Float64Array;
+  ksBelow?: Float64Array;
+  ksEqual?: Float64Array;
+  categories?: [string, number][];
+  overflow: number;
+}
+
+export class FeatureWindow {
+  count = 0;
+  missing = 0;
+  types: TypeCounts = { number: 0, string: 0, boolean: 0, other: 0 };
+  belowMin = 0;
+  aboveMax = 0;
+  min = Infinity;
+  max = -Infinity;
+  sum = 0;
+  overflow = 0;
+  readonly bins?: Float64Array;
+  readonly edges?: readonly number[];
+  readonly grid?: KsGrid;
+  readonly categories?: Map<string, number>;
+  private readonly lo: number;
+  private readonly hi: number;
+
+  constructor(
+    readonly name: string,
+    readonly profile: FeatureProfile,
+  ) {
+    if (profile.type === "numeric") {
+      this.edges = profile.bins.edges;
+      this.bins = new Float64Array(profile.bins.counts.length);
+      this.grid = new KsGrid(profile.sample.values);
+      this.lo = profile.min;
+      this.hi = profile.max;
+    } else {
+      this.categories = new Map();
+      this.lo = -Infinity;
+      this.hi = Infinity;
+    }
+  }
+
+  addNumber(x: number): void {
+    this.count++;
+    this.types.number++;
+    if (this.bins) {
+      this.bins[binOf(this.edges!, x)]!++;
+      this.grid!.add(x);
+      if (x < this.lo) this.belowMin++;
+      else if (x > this.hi) this.aboveMax++;
+      if (x < this.min) this.min = x;
+      if (x > this.max) this.max = x;
+      this.sum += x;
+    } else this.addCategory(String(x));
+  }
+
+  addString(s: string): void {
+    this.count++;
+    this.types.string++;
+    if (this.categories) this.addCategory(s);
+  }
+
+  addBoolean(b: boolean): void {
+    this.count++;
+    this.types.boolean++;
+    if (this.categories) this.addCategory(b ? "true" : "false");
+  }
+
+  addMissing(): void {
+    this.count++;
+    this.missing++;
+  }
+
+  addOther(): void {
+    this.count++;
+    this.types.other++;
+  }
+
+  /** Adds any JSON value (the generic path). */
+  addValue(v: unknown): void {
+    if (v === null || v === undefined) this.addMissing();
+    else if (typeof v === "number") {
+      if (Number.isFinite(v)) this.addNumber(v);
+      else this.addMissing();
+    } else if (typeof v === "string") this.addString(v);
+    else if (typeof v === "boolean") this.addBoolean(v);
+    else this.addOther();
+  }
+
+  private addCategory(c: string): void {
+    const m = this.categories!;
+    const prev = m.get(c);
+    if (prev !== undefined) m.set(c, prev + 1);
+    else if (m.size < MAX_WINDOW_CATEGORIES) m.set(c, 1);
+    else this.overflow++;
+  }
+
+  state(): FeatureWindowState {
+    return {
+      name: this.name,
+      count: this.count,
+      missing: this.missing,
+      types: { ...this.types },
+      belowMin: this.belowMin,
+      aboveMax: this.aboveMax,
+      min: this.min,
+      max: this.max,
+      sum: this.sum,
+      bins: this.bins,
+      ksBelow: this.grid?.below,
+      ksEqual: this.grid?.equal,
+      categories: this.categories ? [...this.categories] : undefined,
+      overflow: this.overflow,
+    };
+  }
+
+  merge(s: FeatureWindowState): void {
+    this.count += s.count;
+    this.missing += s.missing;
+    for (const k of ["number", "string", "boolean", "other"] as const) this.types[k] += s.types[k];
+    this.belowMin += s.belowMin;
+    this.aboveMax += s.aboveMax;
+    this.min = Math.min(this.min, s.min);
+    this.max = Math.max(this.max, s.max);
+    this.sum += s.sum;
+    this.overflow += s.overflow;
+    if (this.bins && s.bins) for (let i = 0; i < this.bins.length; i++) this.bins[i]! += s.bins[i]!;
+    if (this.grid && s.ksBelow && s.ksEqual) this.grid.merge({ below: s.ksBelow, equal: s.ksEqual });
+    if (this.categories && s.categories) {
+      for (const [c, n] of s.categories) {
+        const prev = this.categories.get(c);
+        if (prev !== undefined) this.categories.set(c, prev + n);
+        else if (this.categories.size < MAX_WINDOW_CATEGORIES) this.categories.set(c, n);
+        else this.overflow += n;
+      }
+    }
+  }
+}
+
+export interface WindowCounters {
+  /** Lines read. */
+  lines: number;
+  /** Inference events inside the window. */
+  events: number;
+  /** Feature rows (batch rows) inside the window. */
+  rows: number;
+  /** Inference events without a features array (no feature schema, or a failed request). */
+  withoutFeatures: number;
+  /** Inference events whose request failed (status >= 400 or an error). */
+  failed: number;
+  feedback: number;
+  outsideWindow: number;
+  /** Lines that are not JSON or do not match the InferenceEvent v1 / feedback schema. */
+  invalid: number;
+  /** Lines checked against the full zod schema (every line on the slow path, a sample on the fast one). */
+  schemaChecked: number;
+  /** Other event types, ignored. */
+  otherTypes: number;
+}
+
+export interface WindowStateData {
+  counters: WindowCounters;
+  features: FeatureWindowState[];
+  prediction?: FeatureWindowState;
+  unexpected: [string, number][];
+  invalidSamples: string[];
+  feedback: [string, unknown][];
+  quality?: QualityState;
+}
+
+export class WindowState {
+  counters: WindowCounters = {
+    lines: 0,
+    events: 0,
+    rows: 0,
+    withoutFeatures: 0,
+    failed: 0,
+    feedback: 0,
+    outsideWindow: 0,
+    invalid: 0,
+    schemaChecked: 0,
+    otherTypes: 0,
+  };
+  readonly features: FeatureWindow[];
+  readonly slots = new Map<string, number>();
+  readonly prediction?: FeatureWindow;
+  readonly unexpected = new Map<string, number>();
+  readonly invalidSamples: string[] = [];
+  /** Ground truth by inference event id, from feedback events in the window. */
+  readonly feedback = new Map<string, unknown>();
+  readonly quality = new QualityAccumulator();
+
+  constructor(readonly baseline: Baseline) {
+    this.features = Object.entries(baseline.features).map(([name, p], i) => {
+      this.slots.set(name, i);
+      return new FeatureWindow(name, p);
+    });
+    if (baseline.prediction)
+      this.prediction = new FeatureWindow(baseline.prediction.field, baseline.prediction.profile);
+  }
+
+  addUnexpected(name: string): void {
+    const prev = this.unexpected.get(name);
+    if (prev !== undefined) this.unexpected.set(name, prev + 1);
+    else if (this.unexpected.size < MAX_UNEXPECTED) this.unexpected.set(name, 1);
+  }
+
+  addInvalid(message: string): void {
+    this.counters.invalid++;
+    if (this.invalidSamples.length < MAX_ERROR_SAMPLES) this.invalidSamples.push(message);
+  }
+
+  /** Feeds one row of features given as a plain object (the generic path). */
+  addRow(row: Record<string, unknown>): void {
+    this.counters.rows++;
+    const seen = new Uint8Array(this.features.length);
+    for (const [k, v] of Object.entries(row)) {
+      const slot = this.slots.get(k);
+      if (slot === undefined) {
+        this.addUnexpected(k);
+        continue;
+      }
+      seen[slot] = 1;
+      this.features[slot]!.addValue(v);
+    }
+    for (let i = 0; i < seen.length; i++) if (!seen[i]) this.features[i]!.addMissing();
+  }
+
+  /** One prediction per row: a scalar, or a one-element array; anything else counts as an "other" type. */
+  addPrediction(v: unknown): void {
+    if (!this.prediction) return;
+    this.prediction.addValue(Array.isArray(v) && v.length === 1 ? v[0] : v);
+  }
+
+  state(): WindowStateData {
+    return {
+      counters: { ...this.counters },
+      features: this.features.map((f) => f.state()),
+      prediction: this.prediction?.state(),
+      unexpected: [...this.unexpected],
+      invalidSamples: this.invalidSamples.slice(),
+      feedback: [...this.feedback],
+      quality: this.quality.state(),
+    };
+  }
+
+  merge(s: WindowStateData): void {
+    for (const k of Object.keys(this.counters) as (keyof WindowCounters)[]) this.counters[k] += s.counters[k];
+    s.features.forEach((f, i) => this.features[i]!.merge(f));
+    if (this.prediction && s.prediction) this.prediction.merge(s.prediction);
+    for (const [k, n] of s.unexpected) {
+      const prev = this.unexpected.get(k);
+      if (prev !== undefined) this.unexpected.set(k, prev + n);
+      else if (this.unexpected.size < MAX_UNEXPECTED) this.unexpected.set(k, n);
+    }
+    for (const m of s.invalidSamples)
+      if (this.invalidSamples.length < MAX_ERROR_SAMPLES) this.invalidSamples.push(m);
+    for (const [id, gt] of s.feedback) this.feedback.set(id, gt);
+    if (s.quality) this.quality.merge(s.quality);
+  }
+}
