@@ -11,7 +11,6 @@ import {
   type DriftReport,
   type FeatureResult,
   type QualityResult,
-  type TestResult,
 } from "./report.js";
 import type { FeatureWindow, WindowState } from "./window.js";
 

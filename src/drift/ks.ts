@@ -152,19 +152,50 @@ export class KsGrid {
     this.n1 = sortedReference.length;
     this.below = new Float64Array(vals.length + 1);
     this.equal = new Float64Array(vals.length);
+    const u = vals.length;
+    this.lo = u ? vals[0]! : 0;
+    this.hi = u ? vals[u - 1]! : 0;
+    this.nb = Math.max(16, 4 * u);
+    this.scale = u > 1 && this.hi > this.lo ? this.nb / (this.hi - this.lo) : 0;
+    // start[b]: first value >= the lower boundary of bucket b; start[nb] = u.
+    this.start = new Uint32Array(this.nb + 1);
+    let j = 0;
+    for (let b = 0; b <= this.nb; b++) {
+      const boundary = this.lo + b / this.scale;
+      while (j < u && vals[j]! < boundary) j++;
+      this.start[b] = b === this.nb ? u : j;
+    }
   }
+
+  private readonly lo: number;
+  private readonly hi: number;
+  private readonly nb: number;
+  private readonly scale: number;
+  private readonly start: Uint32Array;
 
   add(x: number): void {
     const v = this.values;
-    let lo = 0;
-    let hi = v.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (v[mid]! < x) lo = mid + 1;
-      else hi = mid;
+    const u = v.length;
+    let j: number;
+    if (u === 0 || x > this.hi) j = u;
+    else if (x <= this.lo) j = 0;
+    else {
+      // Bucket lookup narrows the search to the few reference values near x, then a binary search
+      // inside the bucket (exact whatever the rounding of the bucket index).
+      const b = Math.min(this.nb - 1, Math.floor((x - this.lo) * this.scale));
+      let lo = this.start[b]!;
+      let hi = this.start[b + 1]!;
+      if (lo > 0 && v[lo - 1]! >= x) lo = 0;
+      if (hi < u && v[hi]! < x) hi = u;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (v[mid]! < x) lo = mid + 1;
+        else hi = mid;
+      }
+      j = lo;
     }
-    if (lo < v.length && v[lo] === x) this.equal[lo]!++;
-    else this.below[lo]!++;
+    if (j < u && v[j] === x) this.equal[j]!++;
+    else this.below[j]!++;
   }
 
   merge(other: { below: ArrayLike<number>; equal: ArrayLike<number> }): void {

@@ -57,14 +57,12 @@ export function topFindings(report: DriftReport) {
     (f) => f.psi !== undefined && !Number.isNaN(f.psi),
   );
   all.sort((a, b) => Number(b.verdict === "drift") - Number(a.verdict === "drift") || b.psi! - a.psi!);
-  return all
-    .slice(0, MAX_FEATURES)
-    .map((f) => ({
-      name: truncate(f.name, 128),
-      statistic: "psi",
-      value: Number(f.psi!.toFixed(6)),
-      drifted: f.verdict === "drift",
-    }));
+  return all.slice(0, MAX_FEATURES).map((f) => ({
+    name: truncate(f.name, 128),
+    statistic: "psi",
+    value: Number(f.psi!.toFixed(6)),
+    drifted: f.verdict === "drift",
+  }));
 }
 
 export function buildStatusPatch(

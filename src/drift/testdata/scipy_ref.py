@@ -30,7 +30,56 @@ def chi2(a, b):
     return {"statistic": float(res.statistic), "pValue": float(res.pvalue), "dof": int(res.dof)}
 
 
+def report(baseline_file, events_file):
+    """Recomputes a drift report's statistics from the raw files: the baseline JSON and an NDJSON file."""
+    with open(baseline_file) as f:
+        base = json.load(f)
+    values = {name: [] for name in base["features"]}
+    with open(events_file) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            ev = json.loads(line)
+            if ev.get("type") != "io.modelship.inference.v1":
+                continue
+            for row in ev["data"].get("features") or []:
+                for name in values:
+                    v = row.get(name)
+                    if v is not None:
+                        values[name].append(v)
+    out = {}
+    for name, prof in base["features"].items():
+        vals = values[name]
+        if prof["type"] == "numeric":
+            x = np.asarray([v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)], dtype=float)
+            if len(x) == 0:
+                continue
+            edges = np.asarray(prof["bins"]["edges"], dtype=float)
+            counts = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)
+            r = stats.ks_2samp(np.asarray(prof["sample"]["values"], dtype=float), x)
+            out[name] = {
+                "psi": psi(prof["bins"]["counts"], counts),
+                "jsd": float(distance.jensenshannon(prof["bins"]["counts"], counts, base=2)),
+                "statistic": float(r.statistic),
+                "pValue": float(r.pvalue),
+            }
+        elif prof["type"] in ("categorical", "boolean"):
+            cats = list(prof["categories"].keys())
+            conv = [("true" if v else "false") if isinstance(v, bool) else str(v) for v in vals]
+            win = [sum(1 for v in conv if v == c) for c in cats]
+            other = len(conv) - sum(win)
+            b = [prof["categories"][c] for c in cats] + [prof["otherCount"]]
+            w = win + [other]
+            res = chi2(b, w)
+            out[name] = {"psi": psi(b, w), "jsd": float(distance.jensenshannon(b, w, base=2)), "statistic": res["statistic"], "pValue": res["pValue"]}
+    return out
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "report":
+        json.dump(report(sys.argv[2], sys.argv[3]), sys.stdout)
+        return
     cases = json.load(sys.stdin)
     out = {"ks": [], "chi2": [], "psi": [], "jsd": [], "kstwo": []}
     for c in cases.get("ks", []):
