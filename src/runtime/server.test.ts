@@ -350,7 +350,7 @@ describe("dynamic batching", () => {
   test("a request that fails inside the model does not fail its batch-mates", async () => {
     const server = await startServer(
       [{ name: "g", version: "1", path: writeModel(gatherModel([10, 20, 30]), dir, "gather.onnx") }],
-      { maxBatchSize: 8, maxQueueDelayMs: 200 },
+      { maxBatchSize: 8, maxQueueDelayMs: 1000 },
     );
     try {
       const send = (idx: number[]) =>
@@ -413,17 +413,15 @@ describe("overload and slow models", () => {
       maxBodyBytes: 64 << 20,
     });
     try {
-      // One running, one queued; the third finds the queue full.
-      const running = post(`${server.url}/v2/models/slow/infer`, slowBody(3000));
-      await new Promise((r) => setTimeout(r, 200));
-      const queued = post(`${server.url}/v2/models/slow/infer`, slowBody(1));
-      await new Promise((r) => setTimeout(r, 200));
-      const rejected = await post(`${server.url}/v2/models/slow/infer`, slowBody(1));
-      assert.equal(rejected.status, 503);
-      assert.equal(rejected.headers.get("retry-after"), "1");
-      assert.match(String(rejected.body.error), /queued \(--max-queue\)/);
-      assert.equal((await running).status, 200);
-      assert.equal((await queued).status, 200);
+      // At most one running and one queued: of four concurrent requests, some must find the queue full.
+      const results = await Promise.all(
+        Array.from({ length: 4 }, () => post(`${server.url}/v2/models/slow/infer`, slowBody(2000))),
+      );
+      const rejected = results.filter((r) => r.status === 503);
+      assert.ok(rejected.length >= 1, `statuses: ${results.map((r) => r.status).join(",")}`);
+      assert.ok(results.filter((r) => r.status === 200).length >= 2);
+      assert.equal(rejected[0]!.headers.get("retry-after"), "1");
+      assert.match(String(rejected[0]!.body.error), /queued \(--max-queue\)/);
     } finally {
       await server.close();
     }
