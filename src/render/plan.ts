@@ -6,7 +6,7 @@ import type { ModelDeployment, ModelDeploymentSpec } from "../api/v1alpha1/index
  */
 export type RevisionSpec = Pick<
   ModelDeploymentSpec,
-  "model" | "runtime" | "resources" | "scheduling" | "logging"
+  "model" | "runtime" | "resources" | "scheduling" | "logging" | "podMetadata"
 > & {
   feedback: boolean;
 };
@@ -42,6 +42,7 @@ export function revisionSpecOf(spec: ModelDeploymentSpec): RevisionSpec {
     resources: spec.resources,
     scheduling: spec.scheduling,
     logging: spec.logging,
+    podMetadata: spec.podMetadata,
     feedback: spec.monitoring?.feedback?.enabled ?? false,
   };
 }

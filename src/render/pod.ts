@@ -239,11 +239,13 @@ export function podTemplate(md: ModelDeployment, cfg: RenderConfig, spec: Revisi
   return {
     metadata: {
       labels: {
+        ...(spec.podMetadata?.labels ?? {}),
         ...commonLabels(name, "inference"),
         [labelKeys.version]: labelValue(spec.model.version),
         [labelKeys.modelVersion]: labelValue(spec.model.version),
       },
       annotations: {
+        ...(spec.podMetadata?.annotations ?? {}),
         "prometheus.io/scrape": "true",
         "prometheus.io/port": String(spec.runtime.container ? spec.runtime.container.port : ports.serve),
         "prometheus.io/path": "/metrics",

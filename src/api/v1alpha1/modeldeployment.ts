@@ -29,6 +29,15 @@ export const ModelDeploymentSpec = withRules(
     }),
     resources: Resources.default({ cpu: "1", memory: "2Gi" }),
     scheduling: Scheduling.optional(),
+    podMetadata: z
+      .object({
+        labels: z.record(z.string(), z.string()).optional(),
+        annotations: z.record(z.string(), z.string()).optional(),
+      })
+      .optional()
+      .describe(
+        "Extra labels and annotations for inference pods (e.g. for a service mesh or cost allocation).",
+      ),
     replicas: z
       .number()
       .int()
