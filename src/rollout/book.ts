@@ -57,6 +57,8 @@ export interface Book {
   waitingForCapacity?: boolean;
   /** Reason of the last pause, to emit the event once. */
   pausedReason?: string;
+  /** Reason of the failure the rollout holds at (autoRollback off), to emit the event once. */
+  failedReason?: string;
 }
 
 /** Reads status.rollout into a fresh copy (decide() mutates its copy, never the context). */

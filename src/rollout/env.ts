@@ -122,6 +122,7 @@ export function clearCandidate(book: Book): void {
     "previewReadyAt",
     "promoteRequested",
     "pausedReason",
+    "failedReason",
   ] as const) {
     delete book[k];
   }

@@ -30,7 +30,7 @@ export function promoteCandidate(
   book.promotedRevision = cand.id;
   book.promotedAt = env.time;
   book.previous = { id: stable.id, spec: stable.spec };
-  if (scaleDownDelaySeconds > 0 && stable.obs) {
+  if (scaleDownDelaySeconds > 0 && stable.obs && stable.obs.replicas > 0) {
     book.scaleDown = {
       id: stable.id,
       spec: stable.spec,

@@ -42,13 +42,13 @@ export function failCandidate(
   hold: RolloutDecision,
 ): RolloutDecision {
   if (env.ctx.md.spec.rollout.autoRollback) return rollBack(env, stable, candidate, reason, message);
-  if (env.book.pausedReason !== reason) {
+  if (env.book.failedReason !== reason) {
     env.events.push({
       type: "Warning",
       reason: "RolloutDegraded",
       message: `revision ${candidate.id}: ${reason}: ${message}; autoRollback is off: run modelship abort or promote`,
     });
-    env.book.pausedReason = reason;
+    env.book.failedReason = reason;
   }
   const { requeueAfterMs: _r, ...rest } = hold;
   return {

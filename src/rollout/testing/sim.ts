@@ -71,8 +71,8 @@ export class Sim {
 
   /** Changes the model version (a new revision). */
   release(version: string, patch: (md: ModelDeployment) => void = () => {}): this {
-    this.md.spec.model.version = version;
-    this.md.spec.model.uri = `pvc://store/fraud/${version}/model.onnx`;
+    // a fresh model object: specs already handed out (observed revisions) must not change with it
+    this.md.spec.model = { ...this.md.spec.model, version, uri: `pvc://store/fraud/${version}/model.onnx` };
     patch(this.md);
     this.md.metadata.generation = (this.md.metadata.generation ?? 1) + 1;
     return this;
@@ -148,7 +148,7 @@ export class Sim {
       const h = this.health.get(r.spec.model.version) ?? "ready";
       const o: ObservedRevision = this.observed.get(id) ?? {
         id,
-        spec: r.spec,
+        spec: structuredClone(r.spec),
         replicas: 0,
         readyReplicas: 0,
         availableReplicas: 0,
