@@ -38,6 +38,7 @@ export class ChunkProcessor {
       if (end < 0) end = buf.length;
       let e = end;
       if (e > start && buf[e - 1] === 13) e--;
+      while (e > start && (buf[start] === 32 || buf[start] === 9)) start++;
       if (e > start) this.line(buf, start, e, origin);
       start = end + 1;
     }

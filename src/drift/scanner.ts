@@ -292,6 +292,8 @@ export class EventScanner {
         this.ws();
         if (slot < 0) {
           this.jUnexpected.push(this.decode(ks, ke, keyEscaped));
+          const v = this.peek();
+          if (v === LBRACE || v === LBRACK) throw new Fallback("non-scalar feature value");
           this.skipValue();
         } else {
           guess = slot + 1;
@@ -324,6 +326,8 @@ export class EventScanner {
       this.literal("false");
       this.push(slot, K_FALSE);
     } else if (c === LBRACE || c === LBRACK) {
+      // Feature values are scalars in InferenceEvent v1; the slow path reports the schema break.
+      if (slot >= 0) throw new Fallback("non-scalar feature value");
       this.skipValue();
       this.push(slot, K_OTHER);
     } else this.push(slot, K_NUM, this.number());
