@@ -288,6 +288,8 @@ export class ModelServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    // While draining, every answer closes its connection so keep-alive clients move to other pods.
+    if (this.draining) res.shouldKeepAlive = false;
     const route = matchRoute(req.method ?? "GET", req.url ?? "/");
     switch (route.kind) {
       case "live":
@@ -425,15 +427,15 @@ export class ModelServer {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    const drained = this.scheduler?.drain() ?? Promise.resolve();
+    const drained = (this.scheduler?.drain() ?? Promise.resolve()).then(async () => {
+      // Nothing is in flight: connections still open are idle keep-alives (or about to be); close them.
+      this.server.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 1_000));
+      this.server.closeAllConnections();
+    });
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<"timeout">(
-      (resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)),
-    );
-    const outcome = await Promise.race([
-      Promise.all([drained, closed]).then(() => "drained" as const),
-      timeout,
-    ]);
+    const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)));
+    const outcome = await Promise.race([Promise.all([drained, closed]).then(() => "drained" as const), timeout]);
     clearTimeout(timer);
     if (outcome === "timeout") {
       this.opts.log.warn({ inFlight: this.scheduler?.inFlight ?? 0 }, "Drain timed out, closing connections");
