@@ -173,29 +173,39 @@ export class KsGrid {
   private readonly scale: number;
   private readonly start: Uint32Array;
 
-  add(x: number): void {
+  /** Index of the first distinct reference value >= x (values.length when x is above them all). */
+  locate(x: number): number {
     const v = this.values;
     const u = v.length;
-    let j: number;
-    if (u === 0 || x > this.hi) j = u;
-    else if (x <= this.lo) j = 0;
-    else {
-      // Bucket lookup narrows the search to the few reference values near x, then a binary search
-      // inside the bucket (exact whatever the rounding of the bucket index).
-      const b = Math.min(this.nb - 1, Math.floor((x - this.lo) * this.scale));
-      let lo = this.start[b]!;
-      let hi = this.start[b + 1]!;
-      if (lo > 0 && v[lo - 1]! >= x) lo = 0;
-      if (hi < u && v[hi]! < x) hi = u;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (v[mid]! < x) lo = mid + 1;
-        else hi = mid;
-      }
-      j = lo;
+    if (u === 0 || x > this.hi) return u;
+    if (x <= this.lo) return 0;
+    // A bucket lookup narrows the search to the few reference values near x, then a binary search
+    // inside the bucket (exact whatever the rounding of the bucket index).
+    const b = Math.min(this.nb - 1, Math.floor((x - this.lo) * this.scale));
+    let lo = this.start[b]!;
+    let hi = this.start[b + 1]!;
+    if (lo > 0 && v[lo - 1]! >= x) lo = 0;
+    if (hi < u && v[hi]! < x) hi = u;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (v[mid]! < x) lo = mid + 1;
+      else hi = mid;
     }
-    if (j < u && v[j] === x) this.equal[j]!++;
-    else this.below[j]!++;
+    return lo;
+  }
+
+  /** Counts x, located at j by locate(); returns whether x equals the reference value there. */
+  addAt(j: number, x: number): boolean {
+    if (j < this.values.length && this.values[j] === x) {
+      this.equal[j]!++;
+      return true;
+    }
+    this.below[j]!++;
+    return false;
+  }
+
+  add(x: number): void {
+    this.addAt(this.locate(x), x);
   }
 
   merge(other: { below: ArrayLike<number>; equal: ArrayLike<number> }): void {

@@ -29,7 +29,6 @@ interface Slot {
 export class DriftPool {
   private readonly slots: Slot[] = [];
   private readonly inline?: { state: WindowState; chunk: (b: Buffer, origin: string) => void };
-  private next = 0;
 
   constructor(init: WorkerInit, workers: number) {
     if (workers <= 0) {
@@ -49,7 +48,7 @@ export class DriftPool {
       worker.on("message", (m: { type: string; state?: WindowStateData; message?: string }) => {
         if (m.type === "done") {
           slot.inFlight--;
-          slot.waiters.shift()?.();
+          for (const s of this.slots) s.waiters.splice(0).forEach((w) => w());
         } else if (m.type === "state") slot.final?.(m.state!);
         else if (m.type === "error") this.fail(slot, new Error(`drift worker ${i} failed: ${m.message}`));
       });
@@ -73,14 +72,34 @@ export class DriftPool {
       this.inline.chunk(chunk, origin);
       return;
     }
-    const slot = this.slots[this.next++ % this.slots.length]!;
-    while (slot.inFlight >= IN_FLIGHT && !slot.failed) await new Promise<void>((r) => slot.waiters.push(r));
-    if (slot.failed) throw slot.failed;
+    // The least busy worker gets the chunk; when all are full, wait for whichever finishes first.
+    let slot = this.leastBusy();
+    while (slot.inFlight >= IN_FLIGHT && !slot.failed) {
+      await new Promise<void>((r) => {
+        let done = false;
+        const wake = () => {
+          if (!done) {
+            done = true;
+            r();
+          }
+        };
+        for (const s of this.slots) s.waiters.push(wake);
+      });
+      slot = this.leastBusy();
+    }
+    const failed = this.slots.find((s) => s.failed);
+    if (failed) throw failed.failed;
     slot.inFlight++;
     // Copy into a transferable buffer (chunks may be views into a larger pooled buffer).
     const copy = new Uint8Array(chunk.length);
     copy.set(chunk);
     slot.worker.postMessage({ type: "chunk", buf: copy, origin }, [copy.buffer]);
+  }
+
+  private leastBusy(): Slot {
+    let best = this.slots[0]!;
+    for (const s of this.slots) if (s.inFlight < best.inFlight) best = s;
+    return best;
   }
 
   /** Waits for every worker to finish and returns the merged state. */

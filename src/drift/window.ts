@@ -47,7 +47,10 @@ export class FeatureWindow {
   sum = 0;
   overflow = 0;
   readonly bins?: Float64Array;
-  readonly edges?: readonly number[];
+  readonly edges?: Float64Array;
+  /** PSI bin of the values equal to grid value j, and of those strictly between values j-1 and j (-1: an edge splits it). */
+  private readonly binEqual?: Int32Array;
+  private readonly binBelow?: Int32Array;
   readonly grid?: KsGrid;
   readonly categories?: Map<string, number>;
   private readonly lo: number;
@@ -58,9 +61,21 @@ export class FeatureWindow {
     readonly profile: FeatureProfile,
   ) {
     if (profile.type === "numeric") {
-      this.edges = profile.bins.edges;
+      const edges = Float64Array.from(profile.bins.edges);
+      this.edges = edges;
       this.bins = new Float64Array(profile.bins.counts.length);
-      this.grid = new KsGrid(profile.sample.values);
+      const grid = new KsGrid(profile.sample.values);
+      this.grid = grid;
+      const u = grid.values;
+      this.binEqual = new Int32Array(u.length);
+      this.binBelow = new Int32Array(u.length + 1);
+      for (let j = 0; j <= u.length; j++) {
+        if (j < u.length) this.binEqual[j] = binOf(edges, u[j]!);
+        const lo = j === 0 ? -Infinity : u[j - 1]!;
+        const hi = j === u.length ? Infinity : u[j]!;
+        const split = edges.some((e) => e > lo && e < hi);
+        this.binBelow[j] = split ? -1 : j === 0 ? binOf(edges, -Infinity) : binOf(edges, lo);
+      }
       this.lo = profile.min;
       this.hi = profile.max;
     } else {
@@ -74,8 +89,16 @@ export class FeatureWindow {
     this.count++;
     this.types.number++;
     if (this.bins) {
-      this.bins[binOf(this.edges!, x)]!++;
-      this.grid!.add(x);
+      // One search serves both the KS grid and the PSI bins (precomputed per grid interval).
+      const grid = this.grid!;
+      const j = grid.locate(x);
+      let bin: number;
+      if (grid.addAt(j, x)) bin = this.binEqual![j]!;
+      else {
+        bin = this.binBelow![j]!;
+        if (bin < 0) bin = binOf(this.edges!, x);
+      }
+      this.bins[bin]!++;
       if (x < this.lo) this.belowMin++;
       else if (x > this.hi) this.aboveMax++;
       if (x < this.min) this.min = x;
