@@ -20,6 +20,10 @@ const commands: Record<string, { summary: string; load: () => Promise<{ command:
     load: () => import("./render.js"),
   },
   baseline: { summary: "Profile training data into a drift baseline", load: () => import("./baseline.js") },
+  status: { summary: "Show a rollout: steps, weights, analysis, history", load: () => import("./status.js") },
+  promote: { summary: "Promote a paused rollout (--full: skip remaining steps)", load: () => import("./promote.js") },
+  abort: { summary: "Abort a rollout: traffic back to stable", load: () => import("./abort.js") },
+  retry: { summary: "Retry a rolled-back candidate from step 0", load: () => import("./retry.js") },
   drift: {
     summary: "Evaluate drift of logged inference events against a baseline",
     load: () => import("./drift.js"),
