@@ -1,6 +1,8 @@
 # The peer server for bench/runtime: KServe's Python model server with an onnxruntime session,
 # speaking the same Open Inference Protocol v2 JSON on /v2/models/{name}/infer.
 import argparse
+import logging
+import uuid
 
 import kserve
 import numpy as np
@@ -27,7 +29,7 @@ class OnnxModel(kserve.Model):
         names = [o.name for o in self.session.get_outputs()]
         results = self.session.run(names, feeds)
         outputs = [InferOutput(name=n, shape=list(r.shape), datatype="FP32", data=r.flatten().tolist()) for n, r in zip(names, results)]
-        return InferResponse(model_name=self.name, infer_outputs=outputs, response_id=payload.id)
+        return InferResponse(model_name=self.name, infer_outputs=outputs, response_id=payload.id or str(uuid.uuid4()))
 
 
 if __name__ == "__main__":
@@ -37,4 +39,7 @@ if __name__ == "__main__":
     a = p.parse_args()
     model = OnnxModel("mlp", a.model_path)
     model.load()
-    kserve.ModelServer(http_port=a.port, workers=1, enable_grpc=False, enable_latency_logging=False).start([model])
+    server = kserve.ModelServer(http_port=a.port, workers=1, enable_grpc=False, enable_latency_logging=False)
+    # Per-request trace lines would cost the peer CPU that modelship (which logs no per-request lines) does not pay.
+    logging.getLogger("kserve.trace").setLevel(logging.WARNING)
+    server.start([model])

@@ -291,9 +291,10 @@ if (process.env.BENCH_SKIP_PEER !== "1") {
       const infer = `${url}/v2/models/mlp/infer`;
       const c1 = await repeat("/infer, concurrency 1", () => runLoad(infer, "POST", 1, SECONDS, bodyPath));
       const c16 = await repeat("/infer, concurrency 16", () => runLoad(infer, "POST", 16, SECONDS, bodyPath));
+      if (!(c16.rps > 0)) throw new Error(`every request failed (${c16.errors} errors)`);
       peer = { c1, c16 };
     } catch (err) {
-      peer = { unavailable: `KServe server did not start: ${(err as Error).message}` };
+      peer = { unavailable: `KServe server failed: ${(err as Error).message}` };
     } finally {
       await stop(child);
     }

@@ -99,6 +99,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     });
     req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     req.on("error", reject);
+    // A client that hangs up mid-body must not leave this promise (and its in-flight gauge) pending.
+    req.on("close", () => {
+      if (!req.complete)
+        reject(new HttpError(400, "client closed the connection before sending the whole body"));
+    });
   });
 }
 
@@ -434,8 +439,13 @@ export class ModelServer {
       this.server.closeAllConnections();
     });
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)));
-    const outcome = await Promise.race([Promise.all([drained, closed]).then(() => "drained" as const), timeout]);
+    const timeout = new Promise<"timeout">(
+      (resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)),
+    );
+    const outcome = await Promise.race([
+      Promise.all([drained, closed]).then(() => "drained" as const),
+      timeout,
+    ]);
     clearTimeout(timer);
     if (outcome === "timeout") {
       this.opts.log.warn({ inFlight: this.scheduler?.inFlight ?? 0 }, "Drain timed out, closing connections");
