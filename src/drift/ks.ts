@@ -133,8 +133,8 @@ export class KsGrid {
   readonly refCum: Float64Array;
   readonly n1: number;
   /** below[j]: window values in (values[j-1], values[j]); below[U]: above the last value. */
-  readonly below: Float64Array;
-  readonly equal: Float64Array;
+  readonly below: Uint32Array;
+  readonly equal: Uint32Array;
 
   constructor(sortedReference: ArrayLike<number>) {
     const vals: number[] = [];
@@ -150,12 +150,12 @@ export class KsGrid {
     this.values = Float64Array.from(vals);
     this.refCum = Float64Array.from(cum);
     this.n1 = sortedReference.length;
-    this.below = new Float64Array(vals.length + 1);
-    this.equal = new Float64Array(vals.length);
+    this.below = new Uint32Array(vals.length + 1);
+    this.equal = new Uint32Array(vals.length);
     const u = vals.length;
     this.lo = u ? vals[0]! : 0;
     this.hi = u ? vals[u - 1]! : 0;
-    this.nb = Math.max(16, 4 * u);
+    this.nb = Math.max(16, 2 * u);
     this.scale = u > 1 && this.hi > this.lo ? this.nb / (this.hi - this.lo) : 0;
     // start[b]: first value >= the lower boundary of bucket b; start[nb] = u.
     this.start = new Uint32Array(this.nb + 1);

@@ -460,16 +460,35 @@ export class EventScanner {
     return JSON.parse(this.buf.toString("utf8", s - 1, e + 1)) as string;
   }
 
-  /** Returns the index of the closing quote of the string opening at p. */
+  /** Returns the index of the closing quote of the string opening at p (native search for the quote). */
   private skipString(p: number): number {
     const b = this.buf;
-    const end = this.end;
-    for (p++; p < end; p++) {
-      const c = b[p]!;
-      if (c === Q) return p;
-      if (c === BS) p++;
+    for (;;) {
+      p = b.indexOf(Q, p + 1);
+      if (p < 0 || p >= this.end) throw new Fallback("unterminated string");
+      let bs = 0;
+      while (b[p - 1 - bs] === BS) bs++;
+      if (bs % 2 === 0) return p;
     }
-    throw new Fallback("unterminated string");
+  }
+
+  /**
+   * For an array of numbers starting at p ('['), the index of its ']' found with native searches
+   * (no quote, bracket or brace before it); -1 when the array holds anything else.
+   */
+  private numericArrayEnd(p: number): number {
+    const b = this.buf;
+    const c = b[p + 1]!;
+    if (!((c >= 48 && c <= 57) || c === 45)) return -1;
+    const close = b.indexOf(RBRACK, p + 1);
+    if (close < 0 || close >= this.end) return -1;
+    const q = b.indexOf(Q, p + 1);
+    if (q >= 0 && q < close) return -1;
+    const o = b.indexOf(LBRACK, p + 1);
+    if (o >= 0 && o < close) return -1;
+    const ob = b.indexOf(LBRACE, p + 1);
+    if (ob >= 0 && ob < close) return -1;
+    return close;
   }
 
   private skipValue(): void {
@@ -486,7 +505,17 @@ export class EventScanner {
       for (let p = this.pos; p < end; p++) {
         const x = b[p]!;
         if (x === Q) p = this.skipString(p);
-        else if (x === LBRACE || x === LBRACK) depth++;
+        else if (x === LBRACK) {
+          const close = this.numericArrayEnd(p);
+          if (close < 0) depth++;
+          else {
+            p = close;
+            if (depth === 0) {
+              this.pos = p + 1;
+              return;
+            }
+          }
+        } else if (x === LBRACE) depth++;
         else if (x === RBRACE || x === RBRACK) {
           if (--depth === 0) {
             this.pos = p + 1;

@@ -30,8 +30,8 @@ export interface FeatureWindowState {
   max: number;
   sum: number;
   bins?: Float64Array;
-  ksBelow?: Float64Array;
-  ksEqual?: Float64Array;
+  ksBelow?: Uint32Array;
+  ksEqual?: Uint32Array;
   categories?: [string, number][];
   overflow: number;
 }
@@ -49,8 +49,8 @@ export class FeatureWindow {
   readonly bins?: Float64Array;
   readonly edges?: Float64Array;
   /** PSI bin of the values equal to grid value j, and of those strictly between values j-1 and j (-1: an edge splits it). */
-  private readonly binEqual?: Int32Array;
-  private readonly binBelow?: Int32Array;
+  private readonly binEqual?: Int16Array;
+  private readonly binBelow?: Int16Array;
   readonly grid?: KsGrid;
   readonly categories?: Map<string, number>;
   private readonly lo: number;
@@ -67,8 +67,8 @@ export class FeatureWindow {
       const grid = new KsGrid(profile.sample.values);
       this.grid = grid;
       const u = grid.values;
-      this.binEqual = new Int32Array(u.length);
-      this.binBelow = new Int32Array(u.length + 1);
+      this.binEqual = new Int16Array(u.length);
+      this.binBelow = new Int16Array(u.length + 1);
       for (let j = 0; j <= u.length; j++) {
         if (j < u.length) this.binEqual[j] = binOf(edges, u[j]!);
         const lo = j === 0 ? -Infinity : u[j - 1]!;
