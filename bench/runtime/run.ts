@@ -189,7 +189,7 @@ const rawP50 = median(raws);
 console.log(`  ${"in-process session.run, batch 1".padEnd(44)} p50 ${rawP50.toFixed(3)} ms`);
 
 // --- modelship serve -------------------------------------------------------------------------------
-async function withServe<T>(extra: string[], fn: (url: string) => Promise<T>): Promise<T> {
+async function withServe<T>(extra: string[], fn: (url: string) => Promise<T>, model = modelPath): Promise<T> {
   const port = await freePort();
   const child = startServer(process.execPath, [
     "--import",
@@ -197,7 +197,7 @@ async function withServe<T>(extra: string[], fn: (url: string) => Promise<T>): P
     "bin/dev.ts",
     "serve",
     "--model",
-    `mlp=${modelPath}`,
+    `mlp=${model}`,
     "--host",
     "127.0.0.1",
     "--port",
@@ -244,7 +244,26 @@ const unbatched = await withServe(["--max-batch-size", "1"], async (url) =>
     runLoad(`${url}/v2/models/mlp/infer`, "POST", 32, SECONDS, bodyPath),
   ),
 );
-Object.assign(results, { hello1, hello16, rawP50, ours, unbatched });
+// The same comparison where inference, not HTTP + JSON, dominates a request: a wider MLP.
+const heavyPath = writeModel(mlpModel({ layers: [256, 2048, 2048, 10], seed: 3 }), dir, "mlp-heavy.onnx");
+console.log("modelship serve, heavier MLP 256-2048-2048-10 (inference dominates)");
+const heavyBatched = await withServe(
+  [],
+  (url) =>
+    repeat("/infer, concurrency 32 (batched)", () =>
+      runLoad(`${url}/v2/models/mlp/infer`, "POST", 32, SECONDS, bodyPath),
+    ),
+  heavyPath,
+);
+const heavyUnbatched = await withServe(
+  ["--max-batch-size", "1"],
+  (url) =>
+    repeat("/infer, concurrency 32, --max-batch-size 1", () =>
+      runLoad(`${url}/v2/models/mlp/infer`, "POST", 32, SECONDS, bodyPath),
+    ),
+  heavyPath,
+);
+Object.assign(results, { hello1, hello16, rawP50, ours, unbatched, heavyBatched, heavyUnbatched });
 
 // --- peer: KServe Python model server ----------------------------------------------------------------
 let peer: { c1: unknown; c16: { rps: number } } | { unavailable: string } = {
@@ -312,6 +331,8 @@ const batchRatio = ours.c32.rps / unbatched.rps;
 rows.push(["c32 batched rps / unbatched rps", batchRatio, ">= 3", batchRatio >= 3]);
 const batchP50 = ours.c32.p50 / unbatched.p50;
 rows.push(["c32 batched p50 / unbatched p50", batchP50, "<= 1", batchP50 <= 1]);
+const heavyRatio = heavyBatched.rps / heavyUnbatched.rps;
+rows.push(["heavy MLP: c32 batched rps / unbatched rps", heavyRatio, ">= 3", heavyRatio >= 3]);
 const healthRatio = ours.busy.p99 / ours.idle.p99;
 rows.push(["ready p99 under load / idle p99", healthRatio, "<= 2", healthRatio <= 2]);
 if (!("unavailable" in peer)) {
