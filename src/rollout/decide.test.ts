@@ -511,3 +511,17 @@ test("decide is pure: the same context and time give the same decision", () => {
   const b = JSON.stringify(sim.decide());
   assert.equal(a, b);
 });
+
+test("rolling: GPU pods that cannot be scheduled show WaitingForCapacity and are not rolled back", () => {
+  const sim = rolling();
+  const v1 = sim.md.status?.stableRevision;
+  sim.md.spec.resources.gpu = { count: 1, tolerateTaint: true };
+  sim.health.set("v2", "unschedulable");
+  sim.decide();
+  sim.advance(3_600_000).decide();
+  assert.equal(sim.condition("WaitingForCapacity")?.status, "True");
+  assert.equal(sim.condition("WaitingForCapacity")?.reason, reasons.insufficientGPU);
+  assert.equal(sim.condition("RolledBack")?.status, "False");
+  assert.equal(sim.last.status.phase, "Progressing");
+  assert.equal(sim.last.status.stableRevision, v1, "the old revision keeps serving");
+});

@@ -1,7 +1,7 @@
 import { decideBlueGreen } from "./bluegreen.js";
 import { writeBook } from "./book.js";
 import { decideCanary } from "./canary.js";
-import { reasons } from "./conditions.js";
+import { reasons, rolloutConditions } from "./conditions.js";
 import { clearCandidate, makeEnv, observedById, plannedRev, podFailure, type Env, type Rev } from "./env.js";
 import { rollBack, driftRollback } from "./rollback.js";
 import { decideRolling } from "./rolling.js";
@@ -91,6 +91,23 @@ function rollingWithRollback(env: Env, stable: Rev, cand: Rev): RolloutDecision 
     return rollBack(env, stable, cand, reasons.podsFailed, `${failure.reason}: ${failure.message}`);
   }
   const d = decideRolling(env.ctx, env.now);
+  // The same four conditions as the other strategies, so a RolledBack or WaitingForCapacity left from
+  // before flips to False, and GPU waits show here too.
+  const progressing = d.status.conditions.find((c) => c.type === "Progressing");
+  const waiting = cand.obs?.unschedulable;
+  d.status.conditions = rolloutConditions({
+    progressing: progressing
+      ? { status: progressing.status === "True", reason: progressing.reason, message: progressing.message }
+      : { status: true, reason: reasons.waitingForReplicas, message: `rolling out revision ${cand.id}` },
+    ...(waiting
+      ? {
+          waiting: {
+            reason: reasons.insufficientGPU,
+            message: `new pods cannot be scheduled: ${waiting.message}`,
+          },
+        }
+      : {}),
+  });
   if (d.status.stableRevision === cand.id) {
     env.book.promotedRevision = cand.id;
     env.book.promotedAt = env.time;
