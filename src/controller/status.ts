@@ -71,7 +71,7 @@ export function desiredStatus(i: StatusInput): ModelDeploymentStatus {
             type: "Degraded",
             status: "True",
             reason: Reasons.PodsFailing,
-            message: `revision ${failing.id}: ${failing.failed.message}`,
+            message: `revision ${failing.id}: ${failing.failed.reason}: ${failing.failed.message}`,
           }
         : { type: "Degraded", status: "False", reason: Reasons.AsExpected, message: "" };
 

@@ -1,4 +1,5 @@
 import type { ModelDeployment } from "../api/v1alpha1/index.js";
+import { canonicalJSON } from "./canonical-json.js";
 import { paths, ports, type RenderConfig } from "./config.js";
 import { commonLabels, labelKeys, labelValue } from "./labels.js";
 import type { RevisionSpec } from "./plan.js";
@@ -185,7 +186,8 @@ function loggerContainer(md: ModelDeployment, cfg: RenderConfig, spec: RevisionS
     stable,
     ...(lg.redact ?? []).flatMap((p) => ["--redact", p]),
     ...(lg.headers ?? []).flatMap((h) => ["--header-allowlist", h]),
-    ...(spec.model.features ? ["--features", JSON.stringify(spec.model.features)] : []),
+    // Canonical (sorted keys) so a revision rendered again from its stored spec hashes the same.
+    ...(spec.model.features ? ["--features", canonicalJSON(spec.model.features)] : []),
   ];
   return {
     name: "logger",

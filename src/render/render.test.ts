@@ -11,7 +11,7 @@ import type { K8sObject } from "./object.js";
 import { canaryPlan } from "./plan-file.js";
 import { revisionSpecOf, stablePlan } from "./plan.js";
 import { render } from "./render.js";
-import { revisionOf } from "./revision.js";
+import { canonicalJSON, revisionOf } from "./revision.js";
 
 // Goldens pin a fixed image so a version bump does not rewrite every file.
 const cfg: RenderConfig = { ...defaultRenderConfig, image: "modelship/modelship:golden" };
@@ -205,5 +205,14 @@ test("canary weights land in the HTTPRoute and sum to 100", () => {
         ["fraud-canary", w],
       ],
     );
+  }
+});
+
+test("a revision rendered again from its stored spec (the Deployment annotation) keeps its id", () => {
+  for (const f of examples) {
+    const md = load(f);
+    const spec = revisionSpecOf(md.spec);
+    const stored = JSON.parse(canonicalJSON(spec)) as typeof spec;
+    assert.equal(revisionOf(md, cfg, stored).id, revisionOf(md, cfg, spec).id, f);
   }
 });

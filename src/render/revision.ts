@@ -4,18 +4,9 @@ import type { RenderConfig } from "./config.js";
 import type { K8sObject } from "./object.js";
 import type { RevisionSpec } from "./plan.js";
 import { podTemplate } from "./pod.js";
+import { canonicalJSON } from "./canonical-json.js";
 
-/** JSON with object keys sorted, so equal templates hash equally whatever order they were built in. */
-export function canonicalJSON(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJSON).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJSON(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
+export { canonicalJSON };
 
 /** A revision id: 10 hex characters of the SHA-256 of its pod template. */
 export function templateHash(template: K8sObject): string {
