@@ -1,4 +1,5 @@
 import type { ModelDeployment } from "../api/v1alpha1/index.js";
+import { templatesDue } from "../rollout/due.js";
 import type { AnalysisMeasurement } from "../rollout/types.js";
 import { templateQuery, type SelectorConfig } from "./promql.js";
 import type { PrometheusClient } from "./prometheus.js";
@@ -64,6 +65,32 @@ export async function measureTemplates(
     }),
   );
   return { measurements, errors };
+}
+
+/**
+ * What the controller calls before decide(): the templates due now (from status.rollout), measured for the
+ * candidate in status.canaryRevision against status.stableRevision. Nothing due -> no queries.
+ */
+export async function measureDue(
+  prom: PrometheusClient,
+  md: ModelDeployment,
+  now: Date,
+  cfg: SelectorConfig,
+): Promise<MeasureResult> {
+  const templates = templatesDue(md, now);
+  const candidate = md.status?.canaryRevision;
+  if (templates.length === 0 || candidate === undefined) return { measurements: [], errors: [] };
+  return measureTemplates(
+    prom,
+    {
+      md,
+      templates,
+      candidate,
+      ...(md.status?.stableRevision ? { stable: md.status.stableRevision } : {}),
+      now,
+    },
+    cfg,
+  );
 }
 
 /** The rate window: the template's interval, but never shorter than the configured minimum. */

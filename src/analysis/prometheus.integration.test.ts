@@ -20,7 +20,7 @@ import { canaryMD, Sim } from "../rollout/testing/sim.js";
 import { judgeMeasurement } from "../rollout/analysis.js";
 import { slowModel, writeModel } from "../testing/onnx/builders.js";
 import { repoRoot } from "../testing/repo.js";
-import { measureTemplates } from "./measure.js";
+import { measureDue, measureTemplates } from "./measure.js";
 import { PrometheusClient } from "./prometheus.js";
 import { defaultSelectorConfig, type SelectorConfig } from "./promql.js";
 
@@ -266,17 +266,22 @@ describe(
 
     test("real measurements drive decide() to roll the canary back", async () => {
       const client = new PrometheusClient({ url: promUrl });
-      const sim = new Sim(md()).settle();
+      const sim = new Sim(md(), new Date().toISOString()).settle();
       sim.release("v2");
       sim.decide();
       sim.decide();
       assert.deepEqual(sim.last.measure, ["errors", "fallbacks"]);
-      const r = await measureTemplates(
-        client,
-        { md: sim.md, templates: sim.last.measure, candidate: CANARY, stable: STABLE, now: new Date() },
-        cfg,
+      // The revision ids of the real processes stand in for the simulated ones.
+      const asLive = structuredClone(sim.md);
+      asLive.status!.canaryRevision = CANARY;
+      asLive.status!.stableRevision = STABLE;
+      const r = await measureDue(client, asLive, sim.now, cfg);
+      assert.deepEqual(r.errors, []);
+      assert.deepEqual(
+        r.measurements.map((m) => m.template),
+        ["errors", "fallbacks"],
       );
-      for (const m of r.measurements) sim.measurements.push({ ...m, time: sim.now.toISOString() });
+      sim.measurements.push(...r.measurements);
       sim.decide();
       assert.equal(sim.last.status.phase, "RolledBack");
       assert.equal(sim.condition("RolledBack")?.reason, reasons.analysisFailed);

@@ -34,7 +34,6 @@ test("a first deployment goes straight to stable and is recorded as Promoted onc
   assert.equal(sim.md.status?.history?.[0]?.outcome, "Promoted");
   sim.decide();
   assert.equal(sim.md.status?.history?.length, 1, "recorded once");
-  assert.equal(sim.md.status?.history?.length, 1);
   assert.deepEqual(sim.last.events, []);
 });
 
