@@ -18,35 +18,43 @@ ours() {
   [[ "$(basename "$exe")" == "$2" && "$exe" == "$E2E_HOME/bin/"* ]]
 }
 
+# stop <component...>: SIGTERM together, then wait up to 15s, then SIGKILL.
 status=0
-for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-  c="${COMPONENTS[$i]}"
-  pid="$(read_pid "$c" || true)"
-  [[ -n "$pid" ]] || continue
-  if ! pid_alive "$pid"; then
-    continue
-  fi
-  if ! ours "$pid" "$c"; then
-    log "pid $pid recorded for $c now belongs to another program; leaving it alone."
-    continue
-  fi
-  kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 1 40); do
-    pid_alive "$pid" || break
-    sleep 0.25
+stop() {
+  local c pid pids=() names=()
+  for c in "$@"; do
+    pid="$(read_pid "$c" || true)"
+    [[ -n "$pid" ]] && pid_alive "$pid" || continue
+    if ! ours "$pid" "$c"; then
+      log "pid $pid recorded for $c now belongs to another program; leaving it alone."
+      continue
+    fi
+    kill -TERM "$pid" 2>/dev/null
+    pids+=("$pid")
+    names+=("$c")
   done
-  if pid_alive "$pid"; then
-    log "$c (pid $pid) did not stop within 10s; sending SIGKILL."
-    kill -KILL "$pid" 2>/dev/null
-    sleep 0.5
-  fi
-  if pid_alive "$pid"; then
-    log "Could not stop $c (pid $pid)."
-    status=1
-  else
-    log "Stopped $c (pid $pid)."
-  fi
-done
+  local i t
+  for i in "${!pids[@]}"; do
+    for t in $(seq 1 60); do
+      pid_alive "${pids[$i]}" || break
+      sleep 0.25
+    done
+    if pid_alive "${pids[$i]}"; then
+      log "${names[$i]} (pid ${pids[$i]}) did not stop within 15s; sending SIGKILL."
+      kill -KILL "${pids[$i]}" 2>/dev/null
+      sleep 0.5
+    fi
+    if pid_alive "${pids[$i]}"; then
+      log "Could not stop ${names[$i]} (pid ${pids[$i]})."
+      status=1
+    else
+      log "Stopped ${names[$i]} (pid ${pids[$i]})."
+    fi
+  done
+}
+# Clients first, etcd last so the API server can close its storage cleanly.
+stop kwok kube-scheduler kube-controller-manager kube-apiserver
+stop etcd
 
 if [[ $status == 0 ]]; then
   rm -rf "$E2E_HOME/logs-last"

@@ -49,12 +49,10 @@ elif [[ -x "$(resolve_bin_dir)/kubectl" ]]; then
   kubectl="$(resolve_bin_dir)/kubectl"
 fi
 
-applied=()
-for d in "$gw_dir" "$istio_dir"; do
-  # Server-side apply: Istio's CRDs are too large for the last-applied annotation.
-  mapfile -t -O "${#applied[@]}" applied < <("$kubectl" apply --server-side --force-conflicts \
-    --field-manager=modelship-e2e -o name -f "$d")
-done
+# Server-side apply: Istio's CRDs are too large for the last-applied annotation.
+applied_out="$("$kubectl" apply --server-side --force-conflicts --field-manager=modelship-e2e -o name \
+  -f "$gw_dir" -f "$istio_dir")"
+mapfile -t applied <<<"$applied_out"
 crds=()
 for a in "${applied[@]}"; do
   [[ "$a" == customresourcedefinition.* ]] && crds+=("$a")

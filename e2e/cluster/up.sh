@@ -142,7 +142,7 @@ etcd_healthy() {
   curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" --key "$PKI/apiserver-etcd-client.key" \
     "https://127.0.0.1:$ETCD_CLIENT_PORT/health" | grep -q '"health":"true"'
 }
-wait_until etcd "etcd is healthy" 60 etcd_healthy
+wait_until etcd "etcd is healthy" 90 etcd_healthy
 
 # --- kube-apiserver ---
 log "Starting kube-apiserver on https://127.0.0.1:$APISERVER_PORT."
@@ -157,9 +157,16 @@ start_component kube-apiserver \
   --authorization-mode=Node,RBAC --allow-privileged=true \
   --profiling=false --v=1
 api() { curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://127.0.0.1:$APISERVER_PORT$1"; }
-wait_until kube-apiserver "kube-apiserver is ready" 120 api /readyz
+wait_until kube-apiserver "kube-apiserver is ready" 180 api /readyz
 
 KUBECTL=("$BIN_DIR/kubectl" --kubeconfig="$STATE_DIR/admin.kubeconfig")
+
+# Third-party CRDs install in the background while the rest starts (the slowest step).
+crd_pid=""
+if [[ "${E2E_SKIP_CRDS:-}" != "1" ]]; then
+  KUBECONFIG="$STATE_DIR/admin.kubeconfig" bash "$E2E_CLUSTER_DIR/install-crds.sh" >"$LOG_DIR/install-crds.log" 2>&1 &
+  crd_pid=$!
+fi
 
 # --- kube-controller-manager ---
 log "Starting kube-controller-manager and kube-scheduler."
@@ -184,8 +191,8 @@ start_component kube-scheduler \
   --leader-elect=false --profiling=false --v=1
 
 healthz() { curl -fsSk "https://127.0.0.1:$1/healthz"; }
-wait_until kube-controller-manager "kube-controller-manager is healthy" 90 healthz "$KCM_PORT"
-wait_until kube-scheduler "kube-scheduler is healthy" 90 healthz "$SCHEDULER_PORT"
+wait_until kube-controller-manager "kube-controller-manager is healthy" 120 healthz "$KCM_PORT"
+wait_until kube-scheduler "kube-scheduler is healthy" 120 healthz "$SCHEDULER_PORT"
 
 # --- kwok and the fake nodes ---
 "${KUBECTL[@]}" create clusterrolebinding modelship-e2e:kwok --clusterrole=cluster-admin \
@@ -194,9 +201,8 @@ log "Starting kwok."
 start_component kwok \
   --kubeconfig="$STATE_DIR/kwok.kubeconfig" \
   --config="$E2E_CLUSTER_DIR/kwok/stages.yaml" \
-  --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
-  --server-address="127.0.0.1:$KWOK_PORT" --cidr=10.244.0.0/16 --node-ip=10.0.0.1
-wait_until kwok "kwok is serving" 60 curl -fsS "http://127.0.0.1:$KWOK_PORT/healthz"
+  --server-address="127.0.0.1:$KWOK_PORT"
+wait_until kwok "kwok is serving" 90 curl -fsS "http://127.0.0.1:$KWOK_PORT/healthz"
 
 "${KUBECTL[@]}" apply -f "$E2E_CLUSTER_DIR/nodes.yaml" >/dev/null
 nodes_ready() {
@@ -205,16 +211,17 @@ nodes_ready() {
     -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c '^True$')"
   [[ "$n" == "$(grep -c '^kind: Node' "$E2E_CLUSTER_DIR/nodes.yaml")" ]]
 }
-wait_until kwok "all fake nodes are Ready" 90 nodes_ready
+wait_until kwok "all fake nodes are Ready" 120 nodes_ready
 # Pods can only be created once the service-account controller made "default".
-wait_until kube-controller-manager "the default ServiceAccount exists" 90 \
+wait_until kube-controller-manager "the default ServiceAccount exists" 120 \
   "${KUBECTL[@]}" get serviceaccount default -n default
 
 cp "$STATE_DIR/admin.kubeconfig" "$KUBECONFIG_PATH"
 chmod 600 "$KUBECONFIG_PATH"
 
-if [[ "${E2E_SKIP_CRDS:-}" != "1" ]]; then
-  KUBECONFIG="$KUBECONFIG_PATH" bash "$E2E_CLUSTER_DIR/install-crds.sh" || failed "installing the Gateway API and Istio CRDs failed"
+if [[ -n "$crd_pid" ]]; then
+  wait "$crd_pid" || failed "installing the Gateway API and Istio CRDs failed" install-crds
+  tail -n 1 "$LOG_DIR/install-crds.log" >&2
 fi
 
 trap - INT TERM ERR
