@@ -23,16 +23,7 @@ if [[ -d "$STATE_DIR" ]]; then
   bash "$E2E_CLUSTER_DIR/down.sh"
 fi
 
-# --- Binaries: cached by version key, built on first use. ---
-BIN_DIR="$(resolve_bin_dir)"
-if [[ ! -f "$BIN_DIR/.complete" ]]; then
-  BIN_DIR="$(bash "$E2E_CLUSTER_DIR/build.sh")"
-fi
-for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl; do
-  [[ -x "$BIN_DIR/$b" ]] || die "$BIN_DIR/$b is missing; remove $BIN_DIR and run npm run cluster:up to rebuild."
-done
-
-# --- Ports: fail clearly instead of letting a component die with "address in use". ---
+# --- Ports: checked before any (long) build; fail clearly instead of "address in use". ---
 for spec in "kube-apiserver:$APISERVER_PORT:E2E_APISERVER_PORT" "etcd:$ETCD_CLIENT_PORT:E2E_ETCD_CLIENT_PORT" \
   "etcd peer:$ETCD_PEER_PORT:E2E_ETCD_PEER_PORT" "kube-controller-manager:$KCM_PORT:E2E_KCM_PORT" \
   "kube-scheduler:$SCHEDULER_PORT:E2E_SCHEDULER_PORT" "kwok:$KWOK_PORT:E2E_KWOK_PORT"; do
@@ -43,6 +34,15 @@ for spec in "kube-apiserver:$APISERVER_PORT:E2E_APISERVER_PORT" "etcd:$ETCD_CLIE
   Stop whatever listens there, or pick another port: $var=<free port> npm run cluster:up
   (another checkout's e2e cluster? run npm run cluster:down there)."
   fi
+done
+
+# --- Binaries: cached by version key, built on first use. ---
+BIN_DIR="$(resolve_bin_dir)"
+if [[ ! -f "$BIN_DIR/.complete" ]]; then
+  BIN_DIR="$(bash "$E2E_CLUSTER_DIR/build.sh")"
+fi
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl; do
+  [[ -x "$BIN_DIR/$b" ]] || die "$BIN_DIR/$b is missing; remove $BIN_DIR and run npm run cluster:up to rebuild."
 done
 
 mkdir -p "$PID_DIR" "$LOG_DIR"
