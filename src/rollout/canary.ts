@@ -171,6 +171,13 @@ export function decideCanary(env: Env, stable: Rev, cand: Rev): RolloutDecision 
     }
   }
   stop ??= { kind: "replicas", capped: false };
+  if (promote === "step") {
+    env.events.push({
+      type: "Normal",
+      reason: "PromoteIgnored",
+      message: `promote ends a pause or analysis step; step ${i + 1} is waiting for canary pods (use promote --full to skip every step)`,
+    });
+  }
 
   book.step = i;
   book.weight = tw;

@@ -525,3 +525,12 @@ test("rolling: GPU pods that cannot be scheduled show WaitingForCapacity and are
   assert.equal(sim.last.status.phase, "Progressing");
   assert.equal(sim.last.status.stableRevision, v1, "the old revision keeps serving");
 });
+
+test("a promote while a weight step waits for pods is reported, not silently dropped", () => {
+  const sim = rollout();
+  sim.health.set("v2", "pending");
+  sim.decide();
+  sim.request("promote").decide();
+  assert.ok(sim.last.events.some((e) => e.reason === "PromoteIgnored"));
+  assert.equal(sim.last.status.currentStepIndex, 0);
+});
