@@ -1,6 +1,8 @@
 // bench/runtime: the model server against baselines measured side by side in the same run.
-// Server processes are pinned to one core (taskset), load generators to the other. Every figure is the
-// median of REPS runs. Usage: npm run bench:runtime   (env: BENCH_REPS, BENCH_SECONDS, BENCH_SKIP_PEER=1)
+// Every server is started up front, pinned to one core (taskset); load generators run on the other.
+// Measurements are interleaved: each of REPS rounds runs every measurement once, so a burst of
+// outside load hits subject and baseline alike. Every figure is the median over the rounds.
+// Usage: npm run bench:runtime   (env: BENCH_REPS, BENCH_SECONDS, BENCH_SKIP_PEER=1)
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -22,6 +24,15 @@ interface LoadResult {
   p99: number;
   errors: number;
   statuses: Record<string, number>;
+}
+
+interface Figure {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  /** Server CPU time (all threads) per answered request, in microseconds. */
+  cpuUsPerReq: number;
 }
 
 function pin(cpu: string, cmd: string, args: string[]): [string, string[]] {
@@ -49,18 +60,30 @@ async function waitHttp(url: string, child: ChildProcess, seconds = 120): Promis
   throw new Error(`${url} not ready after ${seconds} s`);
 }
 
-function startServer(cmd: string, args: string[]): ChildProcess {
-  const [c, a] = pin(SERVER_CPU, cmd, args);
-  // taskset execs the command, so the child's pid is the server's.
-  measured = spawn(c, a, { stdio: ["ignore", "ignore", "inherit"], cwd: root });
-  return measured;
+interface Server {
+  child: ChildProcess;
+  url: string;
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const done = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
+/** Starts a pinned server on a free port; taskset execs the command, so the child's pid is the server's. */
+async function startServer(
+  cmd: string,
+  args: (port: number) => string[],
+  readyPath: string,
+): Promise<Server> {
+  const port = await freePort();
+  const [c, a] = pin(SERVER_CPU, cmd, args(port));
+  const child = spawn(c, a, { stdio: ["ignore", "ignore", "ignore"], cwd: root });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(url + readyPath, child);
+  return { child, url };
+}
+
+async function stop(s: Server | undefined): Promise<void> {
+  if (s === undefined || s.child.exitCode !== null) return;
+  const done = new Promise((r) => s.child.once("exit", r));
+  s.child.kill("SIGTERM");
+  const t = setTimeout(() => s.child.kill("SIGKILL"), 10_000);
   await done;
   clearTimeout(t);
 }
@@ -100,44 +123,11 @@ function cpuSeconds(pid: number | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** The server process being measured, so each figure can also report its CPU time per request. */
-let measured: ChildProcess | undefined;
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-interface Figure {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  /** Server CPU time per answered request, in microseconds: robust to a noisy shared machine. */
-  cpuUsPerReq: number;
-}
-
-async function repeat(label: string, fn: () => Promise<LoadResult>): Promise<Figure> {
-  await fn(); // warm-up run, not counted
-  const runs: (LoadResult & { cpuUs: number })[] = [];
-  for (let i = 0; i < REPS; i++) {
-    const c0 = cpuSeconds(measured?.pid);
-    const r = await fn();
-    runs.push({ ...r, cpuUs: ((cpuSeconds(measured?.pid) - c0) * 1e6) / Math.max(1, r.requests) });
-  }
-  const r = {
-    rps: median(runs.map((x) => x.rps)),
-    p50: median(runs.map((x) => x.p50)),
-    p99: median(runs.map((x) => x.p99)),
-    errors: runs.reduce((n, x) => n + x.errors, 0),
-    cpuUsPerReq: median(runs.map((x) => x.cpuUs)),
-  };
-  console.log(
-    `  ${label.padEnd(44)} rps ${r.rps.toFixed(0).padStart(6)}  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  ` +
-      `server cpu ${r.cpuUsPerReq.toFixed(0)} us/req  errors ${r.errors}`,
-  );
-  return r;
-}
 
 // --- setup -----------------------------------------------------------------------------------------
 const modelPath = writeModel(mlpModel({ layers: [256, 512, 512, 10], seed: 1 }), dir, "mlp.onnx");
+const heavyPath = writeModel(mlpModel({ layers: [256, 2048, 2048, 10], seed: 3 }), dir, "mlp-heavy.onnx");
 const rand = seededRandom(2);
 const bodyPath = join(dir, "body.json");
 writeFileSync(
@@ -154,198 +144,251 @@ writeFileSync(
   }),
 );
 console.log(
-  `bench/runtime: MLP 256-512-512-10 float32, ${REPS} runs x ${SECONDS} s per figure (median), ` +
+  `bench/runtime: MLP 256-512-512-10 float32; ${REPS} interleaved rounds x ${SECONDS} s per figure (median); ` +
     (pinned ? `servers on cpu ${SERVER_CPU}, load on cpu ${LOAD_CPU}` : "taskset missing: NOT pinned"),
 );
-const results: Record<string, unknown> = { reps: REPS, seconds: SECONDS, pinned };
 
-// --- baselines -------------------------------------------------------------------------------------
-console.log("baselines");
-const helloPort = await freePort();
-const hello = startServer(process.execPath, ["--import", "tsx", "bench/runtime/hello.ts", String(helloPort)]);
-const helloUrl = `http://127.0.0.1:${helloPort}/`;
-await waitHttp(helloUrl, hello);
-const hello1 = await repeat("node:http hello-world, concurrency 1", () =>
-  runLoad(helloUrl, "GET", 1, SECONDS),
-);
-const hello16 = await repeat("node:http hello-world, concurrency 16", () =>
-  runLoad(helloUrl, "GET", 16, SECONDS),
-);
-await stop(hello);
-
-const raws: number[] = [];
-for (let i = 0; i < REPS; i++) {
-  const [c, a] = pin(SERVER_CPU, process.execPath, [
-    "--import",
-    "tsx",
-    "bench/runtime/raw-run.ts",
-    modelPath,
-    "2000",
-  ]);
-  const r = spawnSync(c, a, { cwd: root, encoding: "utf8" });
-  raws.push((JSON.parse(r.stdout) as { p50: number }).p50);
-}
-const rawP50 = median(raws);
-console.log(`  ${"in-process session.run, batch 1".padEnd(44)} p50 ${rawP50.toFixed(3)} ms`);
-
-// --- modelship serve -------------------------------------------------------------------------------
-async function withServe<T>(extra: string[], fn: (url: string) => Promise<T>, model = modelPath): Promise<T> {
-  const port = await freePort();
-  const child = startServer(process.execPath, [
-    "--import",
-    "tsx",
-    "bin/dev.ts",
-    "serve",
-    "--model",
-    `mlp=${model}`,
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--workers",
-    "1",
-    "--intra-op-threads",
-    "1",
-    "--log-level",
-    "warn",
-    ...extra,
-  ]);
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitHttp(`${url}/v2/health/ready`, child);
-    return await fn(url);
-  } finally {
-    await stop(child);
-  }
-}
-
-console.log("modelship serve (1 worker, 1 intra-op thread; default batching: max 32, no added delay)");
-const ours = await withServe([], async (url) => {
-  const infer = `${url}/v2/models/mlp/infer`;
-  const c1 = await repeat("/infer, concurrency 1", () => runLoad(infer, "POST", 1, SECONDS, bodyPath));
-  const c16 = await repeat("/infer, concurrency 16", () => runLoad(infer, "POST", 16, SECONDS, bodyPath));
-  const c32 = await repeat("/infer, concurrency 32 (batched)", () =>
-    runLoad(infer, "POST", 32, SECONDS, bodyPath),
+const serve = (model: string, extra: string[] = []) =>
+  startServer(
+    process.execPath,
+    (port) => [
+      "--import",
+      "tsx",
+      "bin/dev.ts",
+      "serve",
+      "--model",
+      `mlp=${model}`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--workers",
+      "1",
+      "--intra-op-threads",
+      "1",
+      "--log-level",
+      "warn",
+      ...extra,
+    ],
+    "/v2/health/ready",
   );
-  const idle = await repeat("/v2/health/ready idle, concurrency 1", () =>
-    runLoad(`${url}/v2/health/ready`, "GET", 1, SECONDS),
-  );
-  const busy = await repeat("/v2/health/ready under /infer c32 load", async () => {
-    const [probe] = await Promise.all([
-      runLoad(`${url}/v2/health/ready`, "GET", 1, SECONDS),
-      runLoad(infer, "POST", 32, SECONDS + 1, bodyPath),
-    ]);
-    return probe;
-  });
-  return { c1, c16, c32, idle, busy };
-});
-const unbatched = await withServe(["--max-batch-size", "1"], async (url) =>
-  repeat("/infer, concurrency 32, --max-batch-size 1", () =>
-    runLoad(`${url}/v2/models/mlp/infer`, "POST", 32, SECONDS, bodyPath),
-  ),
-);
-// The same comparison where inference, not HTTP + JSON, dominates a request: a wider MLP.
-const heavyPath = writeModel(mlpModel({ layers: [256, 2048, 2048, 10], seed: 3 }), dir, "mlp-heavy.onnx");
-console.log("modelship serve, heavier MLP 256-2048-2048-10 (inference dominates)");
-const heavyBatched = await withServe(
-  [],
-  (url) =>
-    repeat("/infer, concurrency 32 (batched)", () =>
-      runLoad(`${url}/v2/models/mlp/infer`, "POST", 32, SECONDS, bodyPath),
-    ),
-  heavyPath,
-);
-const heavyUnbatched = await withServe(
-  ["--max-batch-size", "1"],
-  (url) =>
-    repeat("/infer, concurrency 32, --max-batch-size 1", () =>
-      runLoad(`${url}/v2/models/mlp/infer`, "POST", 32, SECONDS, bodyPath),
-    ),
-  heavyPath,
-);
-Object.assign(results, { hello1, hello16, rawP50, ours, unbatched, heavyBatched, heavyUnbatched });
 
-// --- peer: KServe Python model server ----------------------------------------------------------------
-let peer: { c1: unknown; c16: { rps: number } } | { unavailable: string } = {
-  unavailable: "skipped (BENCH_SKIP_PEER=1)",
-};
-if (process.env.BENCH_SKIP_PEER !== "1") {
+async function peerServer(): Promise<{ server?: Server; why?: string; version?: string }> {
+  if (process.env.BENCH_SKIP_PEER === "1") return { why: "skipped (BENCH_SKIP_PEER=1)" };
   const venv = join(root, ".cache/bench-runtime-venv");
   const py = join(venv, "bin/python");
   if (!existsSync(py) || spawnSync(py, ["-c", "import kserve, onnxruntime"]).status !== 0) {
     console.log("creating the KServe venv (python3 -m venv + pip install kserve onnxruntime numpy) ...");
     mkdirSync(join(root, ".cache"), { recursive: true });
     const mk = spawnSync("python3", ["-m", "venv", venv], { stdio: "inherit" });
-    const pip =
-      mk.status === 0
-        ? spawnSync(join(venv, "bin/pip"), ["install", "--quiet", "kserve", "onnxruntime", "numpy"], {
-            stdio: "inherit",
-          })
-        : mk;
-    if (pip.status !== 0) peer = { unavailable: "pip install kserve onnxruntime failed" };
+    if (mk.status !== 0) return { why: "python3 -m venv failed" };
+    const pip = spawnSync(join(venv, "bin/pip"), ["install", "--quiet", "kserve", "onnxruntime", "numpy"], {
+      stdio: "inherit",
+    });
+    if (pip.status !== 0) return { why: "pip install kserve onnxruntime numpy failed" };
   }
-  if (!("unavailable" in peer) || peer.unavailable.startsWith("skipped")) {
-    const port = await freePort();
-    const child = startServer(py, [
-      "bench/runtime/kserve_model.py",
-      "--model_path",
-      modelPath,
-      "--port",
-      String(port),
-    ]);
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await waitHttp(`${url}/v2/models/mlp/ready`, child);
-      const v = spawnSync(
-        py,
-        [
-          "-c",
-          "import kserve, onnxruntime; print(kserve.__version__ if hasattr(kserve,'__version__') else '?', onnxruntime.__version__)",
-        ],
-        { encoding: "utf8" },
-      );
-      console.log(
-        `KServe Python model server (kserve/onnxruntime ${v.stdout.trim()}, 1 worker, 1 intra-op thread)`,
-      );
-      const infer = `${url}/v2/models/mlp/infer`;
-      const c1 = await repeat("/infer, concurrency 1", () => runLoad(infer, "POST", 1, SECONDS, bodyPath));
-      const c16 = await repeat("/infer, concurrency 16", () => runLoad(infer, "POST", 16, SECONDS, bodyPath));
-      if (!(c16.rps > 0)) throw new Error(`every request failed (${c16.errors} errors)`);
-      peer = { c1, c16 };
-    } catch (err) {
-      peer = { unavailable: `KServe server failed: ${(err as Error).message}` };
-    } finally {
-      await stop(child);
-    }
+  const v = spawnSync(
+    py,
+    ["-c", "from importlib.metadata import version as v; print(v('kserve'), v('onnxruntime'))"],
+    {
+      encoding: "utf8",
+    },
+  );
+  try {
+    const server = await startServer(
+      py,
+      (port) => ["bench/runtime/kserve_model.py", "--model_path", modelPath, "--port", String(port)],
+      "/v2/models/mlp/ready",
+    );
+    return { server, version: v.stdout.trim() };
+  } catch (err) {
+    return { why: `KServe server failed to start: ${(err as Error).message}` };
   }
 }
-results.peer = peer;
 
-// --- ratios ------------------------------------------------------------------------------------------
-const rows: [string, number, string, boolean][] = [];
-const c1Ratio = ours.c1.p50 / (hello1.p50 + rawP50);
-rows.push(["c1 p50 / (hello p50 + session.run p50)", c1Ratio, "<= 1.3", c1Ratio <= 1.3]);
-const c16Ratio = ours.c16.rps / hello16.rps;
-rows.push(["c16 rps / hello-world c16 rps", c16Ratio, ">= 0.55", c16Ratio >= 0.55]);
-const batchRatio = ours.c32.rps / unbatched.rps;
-rows.push(["c32 batched rps / unbatched rps", batchRatio, ">= 3", batchRatio >= 3]);
-const batchP50 = ours.c32.p50 / unbatched.p50;
-rows.push(["c32 batched p50 / unbatched p50", batchP50, "<= 1", batchP50 <= 1]);
-const heavyRatio = heavyBatched.rps / heavyUnbatched.rps;
-rows.push(["heavy MLP: c32 batched rps / unbatched rps", heavyRatio, ">= 3", heavyRatio >= 3]);
-const healthRatio = ours.busy.p99 / ours.idle.p99;
-rows.push(["ready p99 under load / idle p99", healthRatio, "<= 2", healthRatio <= 2]);
-if (!("unavailable" in peer)) {
-  const peerRatio = ours.c16.rps / peer.c16.rps;
-  rows.push(["c16 rps / KServe c16 rps", peerRatio, ">= 3", peerRatio >= 3]);
-} else console.log(`peer: ${peer.unavailable}`);
-console.log("\nratios (one run; the machine may be shared, so read them as indicative)");
-for (const [name, v, target, ok] of rows)
-  console.log(
-    `  ${name.padEnd(44)} ${v.toFixed(2).padStart(7)}   target ${target.padEnd(8)} ${ok ? "met" : "NOT met"}`,
+const servers: Record<string, Server | undefined> = {};
+try {
+  servers.hello = await startServer(
+    process.execPath,
+    (port) => ["--import", "tsx", "bench/runtime/hello.ts", String(port)],
+    "/",
   );
-results.ratios = Object.fromEntries(rows.map(([n, v, t, ok]) => [n, { value: v, target: t, met: ok }]));
-mkdirSync(join(root, "bench/results"), { recursive: true });
-const out = join(root, "bench/results", `runtime-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-writeFileSync(out, JSON.stringify(results, null, 2));
-console.log(`\nwrote ${out}`);
+  servers.ours = await serve(modelPath);
+  servers.unbatched = await serve(modelPath, ["--max-batch-size", "1"]);
+  servers.heavy = await serve(heavyPath);
+  servers.heavyUnbatched = await serve(heavyPath, ["--max-batch-size", "1"]);
+  const peer = await peerServer();
+  servers.peer = peer.server;
+  if (peer.server)
+    console.log(
+      `peer: KServe Python model server (kserve, onnxruntime: ${peer.version}), 1 worker, 1 intra-op thread`,
+    );
+  else console.log(`peer: ${peer.why}`);
+
+  const infer = (s: string) => `${servers[s]!.url}/v2/models/mlp/infer`;
+  type Measure = { label: string; server: string; run: () => Promise<LoadResult> };
+  const measures: Measure[] = [
+    {
+      label: "hello-world, concurrency 1",
+      server: "hello",
+      run: () => runLoad(servers.hello!.url + "/", "GET", 1, SECONDS),
+    },
+    {
+      label: "hello-world, concurrency 16",
+      server: "hello",
+      run: () => runLoad(servers.hello!.url + "/", "GET", 16, SECONDS),
+    },
+    {
+      label: "serve /infer, concurrency 1",
+      server: "ours",
+      run: () => runLoad(infer("ours"), "POST", 1, SECONDS, bodyPath),
+    },
+    {
+      label: "serve /infer, concurrency 16",
+      server: "ours",
+      run: () => runLoad(infer("ours"), "POST", 16, SECONDS, bodyPath),
+    },
+    {
+      label: "serve /infer, concurrency 32 (batched)",
+      server: "ours",
+      run: () => runLoad(infer("ours"), "POST", 32, SECONDS, bodyPath),
+    },
+    {
+      label: "serve /infer, c32, --max-batch-size 1",
+      server: "unbatched",
+      run: () => runLoad(infer("unbatched"), "POST", 32, SECONDS, bodyPath),
+    },
+    {
+      label: "ready p99 idle, concurrency 1",
+      server: "ours",
+      run: () => runLoad(`${servers.ours!.url}/v2/health/ready`, "GET", 1, SECONDS),
+    },
+    {
+      label: "ready p99 under /infer c32 load",
+      server: "ours",
+      run: async () => {
+        const [probe] = await Promise.all([
+          runLoad(`${servers.ours!.url}/v2/health/ready`, "GET", 1, SECONDS),
+          runLoad(infer("ours"), "POST", 32, SECONDS + 1, bodyPath),
+        ]);
+        return probe;
+      },
+    },
+    {
+      label: "heavy MLP c32 (batched)",
+      server: "heavy",
+      run: () => runLoad(infer("heavy"), "POST", 32, SECONDS, bodyPath),
+    },
+    {
+      label: "heavy MLP c32, --max-batch-size 1",
+      server: "heavyUnbatched",
+      run: () => runLoad(infer("heavyUnbatched"), "POST", 32, SECONDS, bodyPath),
+    },
+  ];
+  if (servers.peer) {
+    measures.push(
+      {
+        label: "KServe /infer, concurrency 1",
+        server: "peer",
+        run: () => runLoad(infer("peer"), "POST", 1, SECONDS, bodyPath),
+      },
+      {
+        label: "KServe /infer, concurrency 16",
+        server: "peer",
+        run: () => runLoad(infer("peer"), "POST", 16, SECONDS, bodyPath),
+      },
+    );
+  }
+
+  // Round 0 warms every server up and is not counted.
+  const samples = new Map<string, (LoadResult & { cpuUs: number })[]>(measures.map((m) => [m.label, []]));
+  const raws: number[] = [];
+  for (let round = 0; round <= REPS; round++) {
+    process.stdout.write(round === 0 ? "warm-up round" : ` ${round}`);
+    for (const m of measures) {
+      const pid = servers[m.server]!.child.pid;
+      const c0 = cpuSeconds(pid);
+      const r = await m.run();
+      const cpuUs = ((cpuSeconds(pid) - c0) * 1e6) / Math.max(1, r.requests);
+      if (round > 0) samples.get(m.label)!.push({ ...r, cpuUs });
+    }
+    const [c, a] = pin(SERVER_CPU, process.execPath, [
+      "--import",
+      "tsx",
+      "bench/runtime/raw-run.ts",
+      modelPath,
+      "2000",
+    ]);
+    const raw = spawnSync(c, a, { cwd: root, encoding: "utf8" });
+    if (round > 0) raws.push((JSON.parse(raw.stdout) as { p50: number }).p50);
+  }
+  console.log("\n");
+
+  const fig: Record<string, Figure> = {};
+  for (const m of measures) {
+    const runs = samples.get(m.label)!;
+    const f = {
+      rps: median(runs.map((x) => x.rps)),
+      p50: median(runs.map((x) => x.p50)),
+      p99: median(runs.map((x) => x.p99)),
+      errors: runs.reduce((n, x) => n + x.errors, 0),
+      cpuUsPerReq: median(runs.map((x) => x.cpuUs)),
+    };
+    fig[m.label] = f;
+    console.log(
+      `  ${m.label.padEnd(40)} rps ${f.rps.toFixed(0).padStart(6)}  p50 ${f.p50.toFixed(3).padStart(8)} ms  ` +
+        `p99 ${f.p99.toFixed(3).padStart(8)} ms  server cpu ${f.cpuUsPerReq.toFixed(0).padStart(5)} us/req  errors ${f.errors}`,
+    );
+  }
+  const rawP50 = median(raws);
+  console.log(`  ${"in-process session.run, batch 1".padEnd(40)} p50 ${rawP50.toFixed(3)} ms`);
+
+  // --- ratios ----------------------------------------------------------------------------------------
+  const g = (l: string) => fig[l]!;
+  const rows: [string, number, string, boolean][] = [];
+  const add = (name: string, v: number, target: string, ok: boolean) => rows.push([name, v, target, ok]);
+  const c1 = g("serve /infer, concurrency 1").p50 / (g("hello-world, concurrency 1").p50 + rawP50);
+  add("c1 p50 / (hello p50 + session.run p50)", c1, "<= 1.3", c1 <= 1.3);
+  const c16 = g("serve /infer, concurrency 16").rps / g("hello-world, concurrency 16").rps;
+  add("c16 rps / hello-world c16 rps", c16, ">= 0.55", c16 >= 0.55);
+  const b = g("serve /infer, concurrency 32 (batched)").rps / g("serve /infer, c32, --max-batch-size 1").rps;
+  add("c32 batched rps / unbatched rps", b, ">= 3", b >= 3);
+  const bp = g("serve /infer, concurrency 32 (batched)").p50 / g("serve /infer, c32, --max-batch-size 1").p50;
+  add("c32 batched p50 / unbatched p50", bp, "<= 1", bp <= 1);
+  const hb = g("heavy MLP c32 (batched)").rps / g("heavy MLP c32, --max-batch-size 1").rps;
+  add("heavy MLP: c32 batched rps / unbatched rps", hb, ">= 3", hb >= 3);
+  const h = g("ready p99 under /infer c32 load").p99 / g("ready p99 idle, concurrency 1").p99;
+  add("ready p99 under load / idle p99", h, "<= 2", h <= 2);
+  if (fig["KServe /infer, concurrency 16"]) {
+    const p = g("serve /infer, concurrency 16").rps / g("KServe /infer, concurrency 16").rps;
+    add("c16 rps / KServe c16 rps", p, ">= 3", p >= 3);
+    const pc = g("KServe /infer, concurrency 16").cpuUsPerReq / g("serve /infer, concurrency 16").cpuUsPerReq;
+    add("KServe cpu/req / serve cpu/req at c16", pc, "(info)", true);
+  }
+  console.log("\nratios (one run on whatever machine this is; read them with its load in mind)");
+  for (const [name, v, target, ok] of rows) {
+    console.log(
+      `  ${name.padEnd(44)} ${v.toFixed(2).padStart(7)}   target ${target.padEnd(8)} ${target === "(info)" ? "" : ok ? "met" : "NOT met"}`,
+    );
+  }
+  mkdirSync(join(root, "bench/results"), { recursive: true });
+  const out = join(root, "bench/results", `runtime-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        reps: REPS,
+        seconds: SECONDS,
+        pinned,
+        rawP50,
+        figures: fig,
+        ratios: Object.fromEntries(rows.map(([n, v, t, ok]) => [n, { value: v, target: t, met: ok }])),
+      },
+      null,
+      2,
+    ),
+  );
+  console.log(`\nwrote ${out}`);
+} finally {
+  for (const s of Object.values(servers)) await stop(s);
+}
