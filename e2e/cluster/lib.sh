@@ -17,6 +17,10 @@ HELM_VERSION="v3.22.0"
 # Bump when the build flags change so cached binaries are rebuilt.
 BUILD_REVISION="1"
 
+# Published as the "kubernetes" Service endpoint (loopback is not a valid endpoint
+# address); nothing listens there: every component binds 127.0.0.1 only.
+APISERVER_ADVERTISE_ADDRESS="10.0.0.2"
+
 # Ports bound on 127.0.0.1. Overridable so two checkouts can run side by side.
 APISERVER_PORT="${E2E_APISERVER_PORT:-16443}"
 ETCD_CLIENT_PORT="${E2E_ETCD_CLIENT_PORT:-12379}"

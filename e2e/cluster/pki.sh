@@ -29,21 +29,28 @@ sign() {
     echo "extendedKeyUsage=$eku"
     [[ -n "$san" ]] && echo "subjectAltName=$san"
   } >"$name.ext"
-  openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 365 \
+  openssl x509 -req -in "$name.csr" -CA "${SIGNING_CA:-ca}.crt" -CAkey "${SIGNING_CA:-ca}.key" -CAcreateserial -sha256 -days 365 \
     -extfile "$name.ext" -out "$name.crt" 2>/dev/null
   rm -f "$name.csr" "$name.ext"
 }
 
+# Front-proxy CA: authenticates the API server to aggregated API servers (requestheader).
+newkey front-proxy-ca
+openssl req -x509 -new -key front-proxy-ca.key -sha256 -days 3650 -subj "/CN=modelship-e2e-front-proxy-ca" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+  -out front-proxy-ca.crt 2>/dev/null
+
 sign etcd-server "/CN=etcd-server" serverAuth "IP:127.0.0.1,DNS:localhost"
 sign apiserver-etcd-client "/CN=kube-apiserver-etcd-client" clientAuth
 sign apiserver "/CN=kube-apiserver" serverAuth \
-  "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  "IP:127.0.0.1,IP:$APISERVER_ADVERTISE_ADDRESS,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 # The admin is a real client certificate in system:masters (as kubeadm's admin.conf was).
 sign admin "/O=system:masters/CN=modelship-e2e-admin" clientAuth
 sign kube-controller-manager "/CN=system:kube-controller-manager" clientAuth
 sign kube-scheduler "/CN=system:kube-scheduler" clientAuth
 # kwok gets its rights from a ClusterRoleBinding created by up.sh, not from a group.
 sign kwok "/CN=modelship-e2e:kwok" clientAuth
+SIGNING_CA=front-proxy-ca sign front-proxy-client "/CN=front-proxy-client" clientAuth
 
 newkey sa
 openssl ec -in sa.key -pubout -out sa.pub 2>/dev/null
