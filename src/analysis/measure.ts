@@ -1,4 +1,5 @@
 import type { ModelDeployment } from "../api/v1alpha1/index.js";
+import type { Book } from "../rollout/book.js";
 import { templatesDue } from "../rollout/due.js";
 import type { AnalysisMeasurement } from "../rollout/types.js";
 import { templateQuery, type SelectorConfig } from "./promql.js";
@@ -21,7 +22,8 @@ export interface MeasureResult {
 /**
  * Takes one measurement of each template for the candidate (and for stable when the template compares
  * against it). A failing query is reported and measured as no data, so a Prometheus outage pauses a rollout
- * as inconclusive instead of failing it. driftScore reads the drift job's latest score from status.drift.
+ * as inconclusive instead of failing it. driftScore reads the drift job's latest score from status.drift, when
+ * that run finished after the analysis began (an older score is about stable's traffic: no data).
  */
 export async function measureTemplates(
   prom: PrometheusClient,
@@ -39,8 +41,14 @@ export async function measureTemplates(
         return { template: name, time };
       }
       if (t.metric === "driftScore") {
-        const score = md.status?.drift?.score;
-        return { template: name, time, ...(score !== undefined ? { value: score } : {}) };
+        // Only a drift run since this analysis began speaks about the candidate's traffic.
+        const drift = md.status?.drift;
+        const since = (md.status?.rollout as Book | undefined)?.analysis?.startedAt;
+        const fresh =
+          drift?.score !== undefined &&
+          (since === undefined ||
+            (drift.lastRun !== undefined && Date.parse(drift.lastRun) >= Date.parse(since)));
+        return { template: name, time, ...(fresh ? { value: drift.score } : {}) };
       }
       const one = async (revision: string): Promise<number | undefined> => {
         const q = templateQuery(t, revision, { ...cfg, window: windowFor(t.interval, cfg.window) });

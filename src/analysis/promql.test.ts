@@ -3,7 +3,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { AnalysisTemplate } from "../api/v1alpha1/index.js";
-import { windowFor } from "./measure.js";
+import { canaryMD } from "../rollout/testing/sim.js";
+import { measureTemplates, windowFor } from "./measure.js";
 import { PrometheusClient, PrometheusError } from "./prometheus.js";
 import { defaultSelectorConfig, templateQuery } from "./promql.js";
 
@@ -112,4 +113,28 @@ test("PrometheusClient: one number, no data, and every way a query can go wrong"
   await assert.rejects(c.queryNumber("html"), /502 with a body that is not JSON/);
   const closed = new PrometheusClient({ url: "http://127.0.0.1:1", timeoutMs: 30_000 });
   await assert.rejects(closed.queryNumber("one"), /did not answer/);
+});
+
+test("driftScore: the drift job's latest score, only from a run since the analysis began", async () => {
+  const md = canaryMD(
+    [{ analysis: { templates: ["drift"] } }],
+    {},
+    { analysis: [{ name: "drift", metric: "driftScore", max: 0.2 }] },
+  );
+  const c = new PrometheusClient({ url: "http://127.0.0.1:1" }); // never asked: no query for driftScore
+  const measure = () =>
+    measureTemplates(
+      c,
+      { md, templates: ["drift"], candidate: "abc", now: new Date("2026-01-01T01:00:00Z") },
+      cfg,
+    );
+  md.status = {
+    drift: { verdict: "drift", score: 0.4, lastRun: "2026-01-01T00:30:00Z" },
+    rollout: { analysis: { step: 0, startedAt: "2026-01-01T00:00:00Z", results: [] } },
+  };
+  assert.equal((await measure()).measurements[0]!.value, 0.4);
+  md.status.rollout = { analysis: { step: 0, startedAt: "2026-01-01T00:45:00Z", results: [] } };
+  const stale = await measure();
+  assert.equal(stale.measurements[0]!.value, undefined, "a run from before the analysis is about stable");
+  assert.deepEqual(stale.errors, []);
 });
