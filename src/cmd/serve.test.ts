@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { identityModel, slowModel, tempDir, writeModel } from "../testing/onnx/builders.js";
 
@@ -14,11 +14,13 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-/** Starts `modelship serve` on port 0 and resolves once it logged its URL. */
+/** Starts `modelship serve` on port 0 (from sources, or from dist/ with `compiled`) and resolves once it logged its URL. */
 function serve(...args: string[]): Promise<Running> {
+  const compiled = args[0] === "--compiled";
+  const entry = compiled ? ["bin/modelship.js"] : ["--import", "tsx", "bin/dev.ts"];
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "bin/dev.ts", "serve", "--host", "127.0.0.1", "--port", "0", ...args],
+    [...entry, "serve", "--host", "127.0.0.1", "--port", "0", ...args.slice(compiled ? 1 : 0)],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const logs: string[] = [];
@@ -174,5 +176,24 @@ test("cuda without the CUDA binaries: stays unready with the fix, unless --allow
   } finally {
     lenient.child.kill("SIGTERM");
     await lenient.exited;
+  }
+});
+
+test("the compiled CLI (dist/) runs its inference workers from dist too", async (t) => {
+  // CI builds dist/ in `npm ci` (the prepare script); a bare checkout may not have it.
+  if (!existsSync("dist/runtime/worker.js")) return t.skip("dist/ is not built (npm run build)");
+  const model = writeModel(identityModel({ dtype: "float32", shape: ["n", 2] }), dir, "compiled.onnx");
+  const s = await serve("--compiled", "--model", `m=${model}`);
+  try {
+    await waitFor(async () => ((await readyStatus(s.url)).status === 200 ? true : undefined), "ready");
+    const res = await fetch(`${s.url}/v2/models/m/infer`, {
+      method: "POST",
+      body: JSON.stringify({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 2], data: [1.5, -2] }] }),
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(((await res.json()) as { outputs: { data: number[] }[] }).outputs[0]!.data, [1.5, -2]);
+  } finally {
+    s.child.kill("SIGTERM");
+    assert.equal(await s.exited, 0);
   }
 });
