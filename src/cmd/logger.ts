@@ -11,7 +11,6 @@ import {
   parseUpstream,
   parseVariant,
 } from "../logger/config.js";
-import { renderEventJsonSchema } from "../logger/json-schema.js";
 import { parseRedactPaths } from "../logger/redact.js";
 import { DEFAULT_SYNC_INTERVAL_MS } from "../logger/spool.js";
 import {
@@ -82,6 +81,8 @@ export const command: Command = {
   },
   async run(args) {
     if (boolFlag(args, "print-event-schema")) {
+      // loaded only here: the running sidecar never loads zod
+      const { renderEventJsonSchema } = await import("../logger/json-schema.js");
       process.stdout.write(renderEventJsonSchema());
       return 0;
     }

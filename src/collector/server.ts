@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
-import { FEEDBACK_EVENT_TYPE, INFERENCE_EVENT_TYPE } from "../logger/event.js";
+import { FEEDBACK_EVENT_TYPE, INFERENCE_EVENT_TYPE } from "../logger/event-constants.js";
 import type { EventStore } from "./store.js";
 
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;

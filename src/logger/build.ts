@@ -5,12 +5,14 @@ import {
   FEEDBACK_EVENT_TYPE,
   INFERENCE_EVENT_TYPE,
   eventSource,
-  type ErrorType,
-  type FeatureSchema,
-  type FeedbackEvent,
-  type InferenceData,
-  type InferenceEvent,
-  type Variant,
+} from "./event-constants.js";
+import type {
+  ErrorType,
+  FeatureSchema,
+  FeedbackEvent,
+  InferenceData,
+  InferenceEvent,
+  Variant,
 } from "./event.js";
 import { mapFeatures } from "./features.js";
 import { parseRequest, parseResponse, predictionsOf, type ParsedBody, type Protocol } from "./oip.js";

@@ -1,4 +1,5 @@
-import { FeatureSchema, Variant } from "./event.js";
+import { FEATURE_TYPES, VARIANTS } from "./event-constants.js";
+import type { FeatureSchema, FeatureSpec, Variant } from "./event.js";
 
 /** Parses HOST:PORT, :PORT or PORT (host defaults to defaultHost); throws naming the flag. */
 export function parseListen(
@@ -24,26 +25,39 @@ export function parseFeatures(value: string | undefined): FeatureSchema {
   } catch {
     throw new Error(`--features must be JSON, e.g. '[{"name":"amount","type":"numeric"}]'`);
   }
-  const r = FeatureSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new Error(
-      `--features: ${issue?.path.join(".") || "value"}: ${issue?.message}; expected a JSON array of ` +
-        `{"name": string, "type": "numeric"|"categorical"|"boolean"|"string", "categories"?: string[]}`,
-    );
-  }
+  // checked by hand, not with the zod FeatureSchema: the sidecar does not load zod (memory)
+  const expected =
+    'expected a JSON array of {"name": string, "type": "numeric"|"categorical"|"boolean"|"string", "categories"?: string[]}';
+  if (!Array.isArray(raw)) throw new Error(`--features: value: not an array; ${expected}`);
+  const specs: FeatureSpec[] = raw.map((f: unknown, i) => {
+    const o = (typeof f === "object" && f !== null ? f : {}) as Record<string, unknown>;
+    if (typeof o.name !== "string" || o.name === "")
+      throw new Error(`--features: ${i}.name: must be a non-empty string; ${expected}`);
+    if (!(FEATURE_TYPES as readonly unknown[]).includes(o.type)) {
+      throw new Error(`--features: ${i}.type: must be one of ${FEATURE_TYPES.join(", ")}; ${expected}`);
+    }
+    const spec: FeatureSpec = { name: o.name, type: o.type as FeatureSpec["type"] };
+    if (o.categories !== undefined) {
+      if (!Array.isArray(o.categories) || !o.categories.every((c) => typeof c === "string")) {
+        throw new Error(`--features: ${i}.categories: must be an array of strings; ${expected}`);
+      }
+      spec.categories = o.categories as string[];
+    }
+    return spec;
+  });
   const names = new Set<string>();
-  for (const f of r.data) {
+  for (const f of specs) {
     if (names.has(f.name)) throw new Error(`--features: feature "${f.name}" is declared twice`);
     names.add(f.name);
   }
-  return r.data;
+  return specs;
 }
 
 export function parseVariant(value: string): Variant {
-  const r = Variant.safeParse(value);
-  if (!r.success) throw new Error(`--variant must be one of ${Variant.options.join(", ")}, got "${value}"`);
-  return r.data;
+  if (!(VARIANTS as readonly string[]).includes(value)) {
+    throw new Error(`--variant must be one of ${VARIANTS.join(", ")}, got "${value}"`);
+  }
+  return value as Variant;
 }
 
 export function parseSampleRate(value: number): number {

@@ -1,4 +1,12 @@
 import { z } from "zod";
+import {
+  EVENT_CONTENT_TYPE,
+  EVENT_SPEC_VERSION,
+  FEATURE_TYPES,
+  FEEDBACK_EVENT_TYPE,
+  INFERENCE_EVENT_TYPE,
+  VARIANTS,
+} from "./event-constants.js";
 
 /**
  * InferenceEvent v1: one CloudEvents 1.0 (structured mode) JSON object per request, and a feedback event
@@ -6,12 +14,15 @@ import { z } from "zod";
  * Schema in docs/inference-event.schema.json is generated from it (see src/logger/json-schema.ts).
  */
 
-export const EVENT_SPEC_VERSION = "1.0";
-export const INFERENCE_EVENT_TYPE = "io.modelship.inference.v1";
-export const FEEDBACK_EVENT_TYPE = "io.modelship.feedback.v1";
-export const EVENT_CONTENT_TYPE = "application/json";
+export {
+  EVENT_CONTENT_TYPE,
+  EVENT_SPEC_VERSION,
+  FEEDBACK_EVENT_TYPE,
+  INFERENCE_EVENT_TYPE,
+  eventSource,
+} from "./event-constants.js";
 
-export const Variant = z.enum(["stable", "canary", "shadow", "preview"]);
+export const Variant = z.enum(VARIANTS);
 export type Variant = z.infer<typeof Variant>;
 
 /** Why a request failed; every failure is an event, never a silent gap. */
@@ -50,7 +61,7 @@ export type FeatureValue = z.infer<typeof FeatureValue>;
 export const FeatureRow = z.record(z.string(), FeatureValue);
 export type FeatureRow = z.infer<typeof FeatureRow>;
 
-export const FeatureType = z.enum(["numeric", "categorical", "boolean", "string"]);
+export const FeatureType = z.enum(FEATURE_TYPES);
 export type FeatureType = z.infer<typeof FeatureType>;
 /** The ModelDeployment's feature schema, as the logger receives it with --features. */
 export const FeatureSpec = z.object({
@@ -153,11 +164,6 @@ export function isInferenceEvent(e: ModelshipEvent): e is InferenceEvent {
 
 export function isFeedbackEvent(e: ModelshipEvent): e is FeedbackEvent {
   return e.type === FEEDBACK_EVENT_TYPE;
-}
-
-/** The CloudEvents source for a logger: modelship[/namespace]/model/revision. */
-export function eventSource(model: string, revision: string, namespace?: string): string {
-  return ["modelship", namespace, model, revision].filter((s) => s !== undefined && s !== "").join("/");
 }
 
 /**

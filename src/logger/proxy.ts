@@ -8,7 +8,7 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
-import { Pool } from "undici";
+import { Pool } from "./undici-pool.js";
 import type { Logger } from "../platform/log.js";
 import {
   buildFeedbackEvent,
@@ -109,6 +109,15 @@ export class LoggerProxy {
   private readonly pool: Pool;
   private readonly fallbackPool: Pool | undefined;
   private readonly random: () => number;
+  private readonly metrics: LoggerMetrics;
+  /** Label children resolved once: the request path should not hash label sets. */
+  private readonly hot: {
+    spooled: { inc(): void };
+    dropped: { inc(): void };
+    sampledOut: { inc(): void };
+    duration: Record<string, { observe(v: number): void }>;
+    requests: Map<string, { inc(): void }>;
+  };
 
   constructor(private readonly opts: ProxyOptions) {
     this.pool = new Pool(opts.upstream, { connections: 256, keepAliveTimeout: 30_000 });
@@ -117,6 +126,17 @@ export class LoggerProxy {
         ? new Pool(opts.fallbackUpstream, { connections: 256, keepAliveTimeout: 30_000 })
         : undefined;
     this.random = opts.random ?? Math.random;
+    this.metrics = opts.metrics;
+    this.hot = {
+      spooled: opts.metrics.events.labels("spooled"),
+      dropped: opts.metrics.events.labels("dropped"),
+      sampledOut: opts.metrics.events.labels("sampled_out"),
+      duration: {
+        infer: opts.metrics.duration.labels("infer"),
+        other: opts.metrics.duration.labels("other"),
+      },
+      requests: new Map(),
+    };
     this.server = createServer({ keepAlive: true }, (req, res) => {
       this.handle(req, res).catch((err: Error) => {
         opts.log.error({ err, path: req.url }, "Failed to handle request");
@@ -163,29 +183,27 @@ export class LoggerProxy {
     const time = new Date();
     const body = await readBody(req);
 
-    const client = new AbortController();
-    res.on("close", () => {
-      if (!res.writableFinished) client.abort();
-    });
-    let attempt = await this.attempt(this.pool, method, url, req.headers, body, client.signal);
+    let attempt = await this.attempt(this.pool, method, url, req.headers, body);
     let fallback = false;
-    const reason =
-      this.fallbackPool !== undefined && !client.signal.aborted ? fallbackReason(attempt) : undefined;
+    // a client that hung up is not retried for: nobody would read the answer
+    const reason = this.fallbackPool !== undefined && !res.destroyed ? fallbackReason(attempt) : undefined;
     if (reason !== undefined && this.fallbackPool !== undefined) {
-      this.opts.metrics.fallbacks.inc({ reason });
+      this.metrics.fallbacks.labels(reason).inc();
       this.opts.log.debug({ reason, path, status: attempt.status }, "Retried request on fallback upstream");
       const first = attempt;
-      attempt = await this.attempt(this.fallbackPool, method, url, req.headers, body, client.signal);
+      attempt = await this.attempt(this.fallbackPool, method, url, req.headers, body);
       attempt.upstreamMs += first.upstreamMs;
       fallback = true;
     }
     const eventId = protocol !== undefined ? randomUUID() : undefined;
-    if (client.signal.aborted) {
+    if (res.destroyed) {
+      // the model still answered; only the client went away (upstream work is not cancelled)
       attempt.status = 499;
       attempt.error = { type: "client_aborted", message: "client closed the connection before the response" };
     } else {
       const headers: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(attempt.headers)) {
+      for (const k in attempt.headers) {
+        const v = attempt.headers[k];
         if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
       }
       headers["content-length"] = String(attempt.body.length);
@@ -195,14 +213,14 @@ export class LoggerProxy {
       res.end(attempt.body);
     }
     const totalMs = performance.now() - started;
-    this.opts.metrics.requests.inc({ kind, code: String(attempt.status) });
-    this.opts.metrics.duration.observe({ kind }, totalMs / 1000);
-    this.opts.metrics.overhead.observe(Math.max(0, totalMs - attempt.upstreamMs) / 1000);
+    this.countRequest(kind, attempt.status);
+    this.hot.duration[kind]?.observe(totalMs / 1000);
+    this.metrics.overhead.observe(Math.max(0, totalMs - attempt.upstreamMs) / 1000);
     if (protocol === undefined || eventId === undefined) return;
 
     // after the response went out: the event never adds latency, and the spool append never waits
     if (!shouldRecord(attempt.status, this.opts.event.sampleRate, this.random)) {
-      this.opts.metrics.events.inc({ result: "sampled_out" });
+      this.hot.sampledOut.inc();
       return;
     }
     const event = buildInferenceEvent(
@@ -225,7 +243,14 @@ export class LoggerProxy {
       this.opts.event,
     );
     const ok = this.opts.spool.append(JSON.stringify(event));
-    this.opts.metrics.events.inc({ result: ok ? "spooled" : "dropped" });
+    (ok ? this.hot.spooled : this.hot.dropped).inc();
+  }
+
+  private countRequest(kind: string, status: number): void {
+    const key = `${kind} ${status}`;
+    let c = this.hot.requests.get(key);
+    if (c === undefined) this.hot.requests.set(key, (c = this.metrics.requests.labels(kind, String(status))));
+    c.inc();
   }
 
   private async attempt(
@@ -234,26 +259,18 @@ export class LoggerProxy {
     url: string,
     headers: IncomingHttpHeaders,
     body: Buffer,
-    clientSignal: AbortSignal,
   ): Promise<Attempt> {
     const started = performance.now();
-    const ac = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort();
-    }, this.opts.upstreamTimeoutMs);
-    const onClientAbort = () => ac.abort();
-    clientSignal.addEventListener("abort", onClientAbort);
+    const timeout = this.opts.upstreamTimeoutMs;
     try {
       const res = await pool.request({
         method: method as "GET",
         path: url,
         headers: forwardHeaders(headers),
         body: method === "GET" || method === "HEAD" ? null : body,
-        signal: ac.signal,
-        headersTimeout: 0,
-        bodyTimeout: 0,
+        // waiting for the answer and for each body chunk are both bounded by the timeout
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
       });
       const buf = Buffer.from(await res.body.arrayBuffer());
       const a: Attempt = {
@@ -267,18 +284,19 @@ export class LoggerProxy {
       return a;
     } catch (err) {
       const upstreamMs = performance.now() - started;
-      if (timedOut) {
-        const msg = `upstream did not answer within ${this.opts.upstreamTimeoutMs} ms`;
+      const e = err as Error & { code?: string; cause?: { code?: string } };
+      const code = e.code ?? e.cause?.code ?? e.name;
+      if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
+        const msg = `upstream did not answer within ${timeout} ms`;
         return {
           status: 504,
-          headers: {},
+          headers: { "content-type": "application/json" },
           body: Buffer.from(JSON.stringify({ error: msg })),
           upstreamMs,
           error: { type: "timeout", message: msg },
         };
       }
-      const e = err as Error & { code?: string; cause?: { code?: string } };
-      const msg = `upstream unreachable: ${e.code ?? e.cause?.code ?? e.name}: ${e.message}`;
+      const msg = `upstream unreachable: ${code}: ${e.message}`;
       return {
         status: 502,
         headers: { "content-type": "application/json" },
@@ -286,9 +304,6 @@ export class LoggerProxy {
         upstreamMs,
         error: { type: "upstream_unreachable", message: msg },
       };
-    } finally {
-      clearTimeout(timer);
-      clientSignal.removeEventListener("abort", onClientAbort);
     }
   }
 
@@ -300,7 +315,7 @@ export class LoggerProxy {
     try {
       input = parseFeedback(JSON.parse(body.toString("utf8")));
     } catch (err) {
-      this.opts.metrics.requests.inc({ kind: "feedback", code: "400" });
+      this.metrics.requests.inc({ kind: "feedback", code: "400" });
       return jsonError(
         res,
         400,
@@ -309,12 +324,12 @@ export class LoggerProxy {
     }
     const event = buildFeedbackEvent(randomUUID(), new Date(), input, this.opts.event);
     if (!this.opts.spool.append(JSON.stringify(event))) {
-      this.opts.metrics.events.inc({ result: "dropped" });
-      this.opts.metrics.requests.inc({ kind: "feedback", code: "503" });
+      this.metrics.events.inc({ result: "dropped" });
+      this.metrics.requests.inc({ kind: "feedback", code: "503" });
       return jsonError(res, 503, "logger: spool full, feedback not recorded; retry later");
     }
-    this.opts.metrics.events.inc({ result: "spooled" });
-    this.opts.metrics.requests.inc({ kind: "feedback", code: "202" });
+    this.metrics.events.inc({ result: "spooled" });
+    this.metrics.requests.inc({ kind: "feedback", code: "202" });
     const out = JSON.stringify({ id: event.id, eventId: input.eventId });
     res.writeHead(202, { "content-type": "application/json", "content-length": Buffer.byteLength(out) });
     res.end(out);
@@ -323,9 +338,9 @@ export class LoggerProxy {
   private async ops(path: string, res: ServerResponse): Promise<void> {
     if (path === "/metrics") {
       const s = this.opts.spool;
-      this.opts.metrics.spoolBytes.set(s.bytes);
-      this.opts.metrics.spoolSegments.set(s.segments);
-      this.opts.metrics.spoolAge.set(s.oldestAgeSeconds(Date.now()));
+      this.metrics.spoolBytes.set(s.bytes);
+      this.metrics.spoolSegments.set(s.segments);
+      this.metrics.spoolAge.set(s.oldestAgeSeconds(Date.now()));
       const text = await this.opts.registry.metrics();
       res.writeHead(200, { "content-type": this.opts.registry.contentType });
       res.end(text);

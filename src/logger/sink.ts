@@ -1,4 +1,4 @@
-import { Pool } from "undici";
+import { Pool } from "./undici-pool.js";
 import type { Logger } from "../platform/log.js";
 import { eventKeys, partitionOf } from "./partition.js";
 import { PartitionedWriter } from "./partitioned-writer.js";

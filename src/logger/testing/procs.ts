@@ -22,8 +22,11 @@ export function tmp(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `modelship-${prefix}-`));
 }
 
-export function startCli(args: string[]): Cli {
-  const child = spawn(process.execPath, ["--import", "tsx", "bin/dev.ts", ...args], {
+/** How to run the CLI: from sources by default; the bench passes a compiled launcher instead. */
+export const DEV_LAUNCHER = ["--import", "tsx", "bin/dev.ts"];
+
+export function startCli(args: string[], launcher: string[] = DEV_LAUNCHER): Cli {
+  const child = spawn(process.execPath, [...launcher, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Record<string, unknown>[] = [];
@@ -90,22 +93,25 @@ export function startCli(args: string[]): Cli {
 }
 
 /** Starts `modelship serve` on a free port and waits until its models are ready. */
-export async function startServe(models: string[]): Promise<{ cli: Cli; url: string }> {
-  const cli = startCli([
-    "serve",
-    ...models.flatMap((m) => ["--model", m]),
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-  ]);
+export async function startServe(
+  models: string[],
+  launcher = DEV_LAUNCHER,
+  extra: string[] = [],
+): Promise<{ cli: Cli; url: string }> {
+  const cli = startCli(
+    ["serve", ...models.flatMap((m) => ["--model", m]), "--host", "127.0.0.1", "--port", "0", ...extra],
+    launcher,
+  );
   const started = await cli.waitForLog("Started model server");
   await cli.waitForLog("Became ready", 120_000);
   return { cli, url: started.url as string };
 }
 
-export async function startLoggerCli(args: string[]): Promise<{ cli: Cli; url: string }> {
-  const cli = startCli(["logger", "--listen", "127.0.0.1:0", ...args]);
+export async function startLoggerCli(
+  args: string[],
+  launcher = DEV_LAUNCHER,
+): Promise<{ cli: Cli; url: string }> {
+  const cli = startCli(["logger", "--listen", "127.0.0.1:0", ...args], launcher);
   const started = await cli.waitForLog("Started inference logger");
   return { cli, url: started.url as string };
 }
@@ -114,8 +120,12 @@ export async function startCollectorCli(
   dataDir: string,
   port = 0,
   extra: string[] = [],
+  launcher = DEV_LAUNCHER,
 ): Promise<{ cli: Cli; url: string }> {
-  const cli = startCli(["collector", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, ...extra]);
+  const cli = startCli(
+    ["collector", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, ...extra],
+    launcher,
+  );
   const started = await cli.waitForLog("Started event collector");
   return { cli, url: started.url as string };
 }
