@@ -15,6 +15,8 @@ export interface RunOptions {
   allowFailure?: boolean;
   /** Kill the child after this long; a guard against hangs, not an assertion. */
   timeoutMs?: number;
+  /** Environment for the child (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export class CommandError extends Error {
@@ -30,11 +32,15 @@ export class CommandError extends Error {
 export function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const command = [file, ...args].join(" ");
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], timeout: opts.timeoutMs ?? 120_000 });
+    const child = spawn(file, args, {
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      timeout: opts.timeoutMs ?? 120_000,
+      env: opts.env ?? process.env,
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.stdout?.on("data", (b: Buffer) => out.push(b));
+    child.stderr?.on("data", (b: Buffer) => err.push(b));
     child.on("error", (e) =>
       reject(new Error(`could not run ${file}: ${e.message} (is it built? run npm run cluster:up)`)),
     );
@@ -47,7 +53,11 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
       if (result.code !== 0 && !opts.allowFailure) reject(new CommandError(command, result));
       else resolvePromise(result);
     });
-    child.stdin.end(opts.input ?? "");
+    if (child.stdin) {
+      // A child that exits without reading its input must not crash the test with EPIPE.
+      child.stdin.on("error", () => {});
+      child.stdin.end(opts.input);
+    }
   });
 }
 
