@@ -99,7 +99,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchSummary> {
   const sig = models[0]!.signature;
   const batchable = isBatchable(sig);
   const batchSize = batchable ? opts.batchSize : 1;
-  if (!batchable) log.warn({ model: key }, "Model has a fixed first dimension, so rows run one at a time");
+  if (!batchable) log.warn({ model: key }, "Chose one row per batch: the model has a fixed first dimension");
   const scheduler = new Scheduler(pool);
   scheduler.addModel(key, {
     batchable: false,
@@ -177,7 +177,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchSummary> {
       lastReport = now;
       log.info(
         { rows, predicted, rejected, rowsPerSec: Math.round(rows / ((now - started) / 1000)) },
-        "Predicting rows",
+        "Predicted rows so far",
       );
     }
   };

@@ -142,7 +142,7 @@ describe("fetch over HTTP from a real local server", () => {
     const dest = tempDir();
     const { log, lines } = captureLogger();
     await fetchModel(opts(`${base}/slow.onnx`, dest, { log, progressIntervalMs: 1 }));
-    const progress = lines.filter((l) => l.msg === "Downloading model");
+    const progress = lines.filter((l) => l.msg === "Downloaded part of model");
     assert.ok(progress.length >= 1, "at least one progress line");
     assert.equal(progress[0]!.total, payload.length);
     assert.equal(typeof progress[0]!.percent, "number");

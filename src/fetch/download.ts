@@ -193,7 +193,7 @@ export async function fetchModel(opts: FetchOptions): Promise<FetchResult> {
                   percent: total ? Math.round((bytes / total) * 1000) / 10 : undefined,
                   mbPerSec: Math.round(mbps * 10) / 10,
                 },
-                "Downloading model",
+                "Downloaded part of model",
               );
             }
             cb(null, chunk);

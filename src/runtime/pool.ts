@@ -179,7 +179,7 @@ export class WorkerPool {
           this.idle = this.idle.filter((x) => x !== worker);
           if (this.closing) return;
           // A worker died (a native crash in a model): replace it so capacity comes back.
-          this.opts.log.error({ worker: index, err }, "Inference worker exited, restarting it");
+          this.opts.log.error({ worker: index, err }, "Restarting inference worker after it exited");
           this.spawn(index).catch((e: Error) =>
             this.opts.log.error({ worker: index, err: e }, "Failed to restart inference worker"),
           );

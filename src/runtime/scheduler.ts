@@ -205,7 +205,7 @@ export class Scheduler {
         if (parts === null) {
           if (!this.warned.has(q.key)) {
             this.warned.add(q.key);
-            this.warn(q.key, "Model outputs do not follow the batch dimension; batching turned off for it");
+            this.warn(q.key, "Turned off batching: model outputs do not follow the batch dimension");
           }
           q.policy.batchable = false;
           this.retrySolo(q, live);

@@ -247,7 +247,7 @@ export class ModelServer {
       // Some models reject all-zero inputs; the session is loaded, so this is worth a warning, not a refusal.
       this.opts.log.warn(
         { model: e.spec.name, version: e.spec.version, err },
-        "Warm-up run with zero inputs failed",
+        "Failed warm-up run with zero inputs",
       );
     }
   }
@@ -448,7 +448,10 @@ export class ModelServer {
     ]);
     clearTimeout(timer);
     if (outcome === "timeout") {
-      this.opts.log.warn({ inFlight: this.scheduler?.inFlight ?? 0 }, "Drain timed out, closing connections");
+      this.opts.log.warn(
+        { inFlight: this.scheduler?.inFlight ?? 0 },
+        "Timed out draining, closed connections",
+      );
       this.server.closeAllConnections();
     }
     await this.pool?.close();
