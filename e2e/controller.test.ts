@@ -62,6 +62,40 @@ async function waitCondition(
   );
 }
 
+/** A claim bound to a static PersistentVolume: the e2e cluster has no storage provisioner. */
+async function boundClaim(namespace: string, name: string) {
+  const pv = `${namespace}-${name}`;
+  await kubectlApply(
+    [
+      {
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name: pv },
+        spec: {
+          capacity: { storage: "1Gi" },
+          accessModes: ["ReadOnlyMany"],
+          storageClassName: "",
+          hostPath: { path: `/tmp/${pv}` },
+          claimRef: { namespace, name },
+        },
+      },
+      {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: { name, namespace },
+        spec: {
+          accessModes: ["ReadOnlyMany"],
+          storageClassName: "",
+          volumeName: pv,
+          resources: { requests: { storage: "1Gi" } },
+        },
+      },
+    ]
+      .map((o) => JSON.stringify(o))
+      .join("\n"),
+  );
+}
+
 async function children(ns: string, name: string, kind: string): Promise<Obj[]> {
   const list = await kubectlJson<{ items: Obj[] }>([
     "get",
@@ -283,14 +317,7 @@ describe("a running controller", () => {
         events.items.some((e) => e.reason === "PVCNotFound"),
         "an Event says why",
       );
-      await kubectlApply(
-        JSON.stringify({
-          apiVersion: "v1",
-          kind: "PersistentVolumeClaim",
-          metadata: { name: "model-store", namespace: ns.name },
-          spec: { accessModes: ["ReadOnlyMany"], resources: { requests: { storage: "1Gi" } } },
-        }),
-      );
+      await boundClaim(ns.name, "model-store");
       // The slow retry (60 s) picks it up; the claim's own event does not trigger a reconcile.
       await waitCondition(ns.name, "frompvc", "Degraded", "False", undefined, 150_000);
     },
@@ -363,14 +390,7 @@ describe("a running controller", () => {
     async () => {
       if (clusterEnv().bundled)
         await run("bash", [join(repoRoot, "e2e/cluster/install-crds.sh")], { timeoutMs: 300_000 });
-      await kubectlApply(
-        JSON.stringify({
-          apiVersion: "v1",
-          kind: "PersistentVolumeClaim",
-          metadata: { name: "model-store", namespace: ns.name },
-          spec: { accessModes: ["ReadOnlyMany"], resources: { requests: { storage: "1Gi" } } },
-        }),
-      ).catch(() => undefined);
+      await boundClaim(ns.name, "model-store");
       const ready = { "canary.yaml": "fraud", "bluegreen.yaml": "churn" } as const;
       for (const [file, name] of Object.entries(ready)) {
         await apply(example(file, ns.name));

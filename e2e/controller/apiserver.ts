@@ -15,9 +15,9 @@ export async function restartApiServer(): Promise<void> {
   await waitFor(
     "kube-apiserver exited",
     () => {
+      // Gone, or a zombie nobody reaps (its parent was the setsid'd start script).
       try {
-        process.kill(pid, 0);
-        return false;
+        return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
       } catch {
         return true;
       }
