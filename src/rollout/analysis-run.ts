@@ -25,11 +25,17 @@ export function runAnalysis(env: Env, step: number, names: string[]): AnalysisRu
     book.analysis = { step, startedAt: env.time, results: [] };
   }
   const run = book.analysis;
-  const templates = names.map((n) => {
-    const t = (ctx.md.spec.rollout.analysis ?? []).find((a) => a.name === n);
-    if (!t) throw new Error(`analysis template ${n} is not in spec.rollout.analysis`);
-    return t;
-  });
+  const defined = ctx.md.spec.rollout.analysis ?? [];
+  const missing = names.filter((n) => !defined.some((a) => a.name === n));
+  if (missing.length) {
+    // The API checks canary steps' names; blueGreen.analysis is not cross-checked, so say it here.
+    return {
+      phase: "Inconclusive",
+      due: [],
+      summary: `analysis template ${missing.join(", ")} is not in spec.rollout.analysis: add it or fix the name`,
+    };
+  }
+  const templates = names.map((n) => defined.find((a) => a.name === n)!);
   const started = Date.parse(run.startedAt);
   const phaseOf = (name: string) => {
     const t = templates.find((x) => x.name === name)!;

@@ -534,3 +534,13 @@ test("a promote while a weight step waits for pods is reported, not silently dro
   assert.ok(sim.last.events.some((e) => e.reason === "PromoteIgnored"));
   assert.equal(sim.last.status.currentStepIndex, 0);
 });
+
+test("blue-green analysis naming a missing template pauses with a clear message instead of failing reconcile", () => {
+  const sim = blueGreen({ autoPromote: true, analysis: { templates: ["nosuch"] } });
+  sim.decide();
+  sim.decide();
+  assert.equal(sim.last.status.phase, "Paused");
+  assert.equal(sim.condition("Paused")?.reason, reasons.analysisInconclusive);
+  assert.match(sim.condition("Paused")?.message ?? "", /nosuch is not in spec.rollout.analysis/);
+  assert.deepEqual(templatesDue(sim.md, sim.now), []);
+});
