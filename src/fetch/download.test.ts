@@ -14,6 +14,7 @@ import { ChecksumError, fetchModel, type FetchOptions } from "./download.js";
 
 const payload = randomBytes(300_000);
 const digest = createHash("sha256").update(payload).digest("hex");
+const big = randomBytes(8 << 20);
 
 /** A logger whose JSON lines the test can read. */
 function captureLogger() {
@@ -67,6 +68,9 @@ describe("fetch over HTTP from a real local server", () => {
           res.writeHead(200, { "content-length": payload.length });
           res.write(payload.subarray(0, 1000), () => res.destroy());
         } else res.writeHead(200, { "content-length": payload.length }).end(payload);
+      } else if (path === "/close.onnx") {
+        // The whole body at once, then FIN: a reader under backpressure must still finish (nodejs/undici#5360).
+        res.writeHead(200, { "content-length": big.length, connection: "close" }).end(big);
       } else if (path === "/moved") {
         res.writeHead(302, { location: "/model.onnx" }).end();
       } else if (path === "/slow.onnx") {
@@ -108,6 +112,14 @@ describe("fetch over HTTP from a real local server", () => {
     assert.ok(readFileSync(r.path).equals(payload));
     assert.equal(lines.filter((l) => l.msg === "Failed download attempt, retrying").length, 2);
     noTempFiles(dest);
+  });
+
+  test("a large body followed by connection close completes under backpressure", async () => {
+    const dest = tempDir();
+    const r = await fetchModel(
+      opts(`${base}/close.onnx`, dest, { sha256: createHash("sha256").update(big).digest("hex") }),
+    );
+    assert.equal(r.bytes, big.length);
   });
 
   test("a 404 fails at once without retrying", async () => {

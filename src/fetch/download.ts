@@ -5,7 +5,8 @@ import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Agent, interceptors, request, type Dispatcher } from "undici";
+import { get as httpGetPlain } from "node:http";
+import { get as httpsGet } from "node:https";
 import type { Logger } from "../platform/log.js";
 import { isRetryableStatus, PermanentError, withRetry } from "./retry.js";
 import { signV4, type Credentials } from "./sigv4.js";
@@ -53,24 +54,54 @@ interface Opened {
 
 const CLOUD_STORAGE = "https://storage.googleapis.com";
 
-let dispatcher: Dispatcher | undefined;
-function httpDispatcher(): Dispatcher {
-  dispatcher ??= new Agent({ headersTimeout: 60_000, bodyTimeout: 120_000 }).compose(
-    interceptors.redirect({ maxRedirections: 5 }),
-  );
-  return dispatcher;
-}
+const MAX_REDIRECTS = 5;
+const HEADERS_TIMEOUT_MS = 60_000;
+const IDLE_TIMEOUT_MS = 120_000;
 
-async function httpGet(url: string, headers: Record<string, string>): Promise<Opened> {
-  const res = await request(url, { method: "GET", headers, dispatcher: httpDispatcher() });
-  if (res.statusCode !== 200) {
-    const text = (await res.body.text().catch(() => "")).slice(0, 300).replace(/\s+/g, " ");
-    const msg = `GET ${url} answered ${res.statusCode}${text ? `: ${text}` : ""}`;
-    if (isRetryableStatus(res.statusCode)) throw new Error(msg);
-    throw new PermanentError(msg);
-  }
-  const len = Number(res.headers["content-length"]);
-  return { stream: res.body, total: Number.isFinite(len) ? len : undefined };
+/**
+ * GET with node:http(s). Not undici: undici 7 (7.30.2, the last 7.x) throws an uncatchable assertion when a
+ * server closes the connection while a backpressured body is paused (nodejs/undici#5360, fixed in 8.x),
+ * which is exactly a large model streamed to disk from a store that sends Connection: close.
+ */
+function httpGet(url: string, headers: Record<string, string>, redirects = 0): Promise<Opened> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const get = target.protocol === "https:" ? httpsGet : httpGetPlain;
+    const req = get(target, { headers, timeout: HEADERS_TIMEOUT_MS }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 300 && status < 400 && res.headers.location) {
+        res.resume();
+        if (redirects >= MAX_REDIRECTS) {
+          reject(new PermanentError(`GET ${url}: more than ${MAX_REDIRECTS} redirects`));
+          return;
+        }
+        // Signed headers belong to the first host only; a redirect target gets none of them.
+        resolve(httpGet(new URL(res.headers.location, target).toString(), {}, redirects + 1));
+        return;
+      }
+      if (status !== 200) {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (text = (text + c).slice(0, 300)));
+        res.on("error", () => {});
+        res.on("end", () => {
+          const msg = `GET ${url} answered ${status}${text ? `: ${text.replace(/\s+/g, " ").trim()}` : ""}`;
+          reject(isRetryableStatus(status) ? new Error(msg) : new PermanentError(msg));
+        });
+        return;
+      }
+      // From here on the body stream reports stalls and resets itself.
+      req.setTimeout(IDLE_TIMEOUT_MS, () =>
+        req.destroy(new Error(`GET ${url}: no data for ${IDLE_TIMEOUT_MS} ms`)),
+      );
+      const len = Number(res.headers["content-length"]);
+      resolve({ stream: res, total: Number.isFinite(len) ? len : undefined });
+    });
+    req.on("timeout", () =>
+      req.destroy(new Error(`GET ${url}: no response headers within ${HEADERS_TIMEOUT_MS} ms`)),
+    );
+    req.on("error", reject);
+  });
 }
 
 function credentialsFrom(env: FetchOptions["env"]): Credentials | undefined {
