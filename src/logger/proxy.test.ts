@@ -227,8 +227,18 @@ test("sampling drops successes only; non-inference routes are proxied without ev
     identity(req, body, res);
   });
   const p = await proxy({ upstream: up.url, event: { sampleRate: 0 } });
-  for (let i = 0; i < 5; i++) await (await post(p.url, oneRow)).text();
-  await (await post(p.url, '{"fail":1}')).text();
+  for (let i = 0; i < 5; i++) {
+    const r = await post(p.url, oneRow);
+    assert.equal(
+      r.headers.get("x-modelship-event-id"),
+      null,
+      "no event id for a request that is not recorded",
+    );
+    await r.text();
+  }
+  const failed = await post(p.url, '{"fail":1}');
+  assert.ok(failed.headers.get("x-modelship-event-id"), "failures are recorded and carry their event id");
+  await failed.text();
   const ready = await fetch(`${p.url}/v2/health/ready`);
   assert.equal(ready.status, 200);
   const events = await p.events();

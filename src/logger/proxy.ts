@@ -195,7 +195,10 @@ export class LoggerProxy {
       attempt.upstreamMs += first.upstreamMs;
       fallback = true;
     }
-    const eventId = protocol !== undefined ? randomUUID() : undefined;
+    // decided before answering, so only recorded requests carry an event id to send feedback for
+    const status = res.destroyed ? 499 : attempt.status;
+    const record = protocol !== undefined && shouldRecord(status, this.opts.event.sampleRate, this.random);
+    const eventId = record ? randomUUID() : undefined;
     if (res.destroyed) {
       // the model still answered; only the client went away (upstream work is not cancelled)
       attempt.status = 499;
@@ -216,13 +219,13 @@ export class LoggerProxy {
     this.countRequest(kind, attempt.status);
     this.hot.duration[kind]?.observe(totalMs / 1000);
     this.metrics.overhead.observe(Math.max(0, totalMs - attempt.upstreamMs) / 1000);
-    if (protocol === undefined || eventId === undefined) return;
-
-    // after the response went out: the event never adds latency, and the spool append never waits
-    if (!shouldRecord(attempt.status, this.opts.event.sampleRate, this.random)) {
+    if (protocol === undefined) return;
+    if (eventId === undefined) {
       this.hot.sampledOut.inc();
       return;
     }
+
+    // after the response went out: the event never adds latency, and the spool append never waits
     const event = buildInferenceEvent(
       {
         id: eventId,
