@@ -11,7 +11,8 @@ export async function restartApiServer(): Promise<void> {
   const pid = Number(readFileSync(pidFile, "utf8").trim());
   const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
   const cwd = readlinkSync(`/proc/${pid}/cwd`);
-  process.kill(pid, "SIGTERM");
+  // A crash, not a graceful drain (which can hold watches open for a minute): SIGKILL.
+  process.kill(pid, "SIGKILL");
   await waitFor(
     "kube-apiserver exited",
     () => {
