@@ -32,6 +32,7 @@ function configFrom(args: ParsedArgs): ControllerConfig {
     defaultSink: stringFlag(args, "default-sink") ?? env("DEFAULT_SINK") ?? d.defaultSink,
     eventsUrl: stringFlag(args, "events-url") ?? env("EVENTS_URL") ?? d.eventsUrl,
     clusterDomain: stringFlag(args, "cluster-domain") ?? d.clusterDomain,
+    prometheusUrl: stringFlag(args, "prometheus-url") ?? env("PROMETHEUS_URL"),
     logLevel: stringFlag(args, "log-level") ?? env("LOG_LEVEL") ?? d.logLevel,
   };
   const r = ControllerConfig.safeParse(raw);
@@ -59,6 +60,7 @@ export const command: Command = {
     "  --default-sink URL                inference event sink when a ModelDeployment names none",
     "  --events-url URL                  collector export URL read by drift jobs",
     "  --cluster-domain DOMAIN           (default cluster.local)",
+    "  --prometheus-url URL              Prometheus that canary analysis queries (scrapes model pods)",
     "  --log-level LEVEL                 trace|debug|info|warn|error",
     "Each flag can also come from MODELSHIP_<FLAG_IN_CAPS>, e.g. MODELSHIP_WORKERS.",
   ].join("\n"),
@@ -75,6 +77,7 @@ export const command: Command = {
     "default-sink": { type: "string" },
     "events-url": { type: "string" },
     "cluster-domain": { type: "string" },
+    "prometheus-url": { type: "string" },
     "log-level": { type: "string" },
   },
   async run(args) {

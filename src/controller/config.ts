@@ -23,6 +23,9 @@ export const ControllerConfig = z.object({
   defaultSink: z.string().min(1),
   eventsUrl: z.string().min(1),
   clusterDomain: z.string().min(1),
+  prometheusUrl: z
+    .url("--prometheus-url must be a URL such as http://prometheus.monitoring.svc:9090")
+    .optional(),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfig>;

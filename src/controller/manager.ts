@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
+import { PrometheusClient } from "../analysis/prometheus.js";
 import type { KubeClient, KubeObject } from "../k8s/client.js";
 import { CacheSet, Informer } from "../k8s/informer.js";
 import { childKinds, resourceTypes, type ResourceType } from "../k8s/resources.js";
@@ -74,6 +75,7 @@ export class Manager {
       events: new EventRecorder(d.client, d.log),
       log: d.log,
       registry,
+      ...(config.prometheusUrl ? { prometheus: new PrometheusClient({ url: config.prometheusUrl }) } : {}),
     });
     if (config.leaderElect) {
       this.leader = new LeaderElector({

@@ -26,6 +26,10 @@ import { pvcClaim } from "../render/pod.js";
 import { revisionSpecOf } from "../render/plan.js";
 import { render } from "../render/render.js";
 import { revisionOf } from "../render/revision.js";
+import { measureDue } from "../analysis/measure.js";
+import type { PrometheusClient } from "../analysis/prometheus.js";
+import { defaultSelectorConfig } from "../analysis/promql.js";
+import { freeGPUs } from "../rollout/capacity.js";
 import { decide } from "../rollout/decide.js";
 import {
   requestAnnotations,
@@ -53,6 +57,8 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   log: Logger;
   registry: Registry;
+  /** Where canary analysis reads metrics; without it analysis steps pause as inconclusive. */
+  prometheus?: PrometheusClient;
   now?: () => Date;
 }
 
@@ -166,6 +172,16 @@ export class Reconciler {
         ...(annotations[requestAnnotations.retry] ? { retry: annotations[requestAnnotations.retry] } : {}),
       },
     };
+    if (this.d.prometheus) {
+      const m = await measureDue(this.d.prometheus, md, now, {
+        ...defaultSelectorConfig,
+        matchers: { namespace },
+      });
+      ctx.measurements = m.measurements;
+      for (const e of m.errors) log.warn({ template: e.template, err: e.message }, "Analysis query failed");
+    }
+    const gpus = await this.freeGPUsFor(md, desiredId);
+    if (gpus !== undefined) ctx.freeGPUs = gpus;
     const decision: RolloutDecision = decide(ctx, now);
     const { objects, revisions } = render(md, decision.plan, cfg);
 
@@ -194,6 +210,32 @@ export class Reconciler {
       return { requeueAfterMs: problemRetryMs };
     }
     return decision.requeueAfterMs ? { requeueAfterMs: decision.requeueAfterMs } : {};
+  }
+
+  /** Free GPUs of the kind the desired revision asks for, only while a GPU rollout is under way. */
+  private async freeGPUsFor(md: ModelDeployment, desiredId: string): Promise<number | undefined> {
+    const gpu = md.spec.resources.gpu;
+    if (!gpu || gpu.count === 0) return undefined;
+    const rolling =
+      md.status?.stableRevision !== undefined &&
+      (md.status.stableRevision !== desiredId || md.status.canaryRevision !== undefined);
+    if (!rolling) return undefined;
+    const resource = gpu.migProfile ? `nvidia.com/mig-${gpu.migProfile}` : "nvidia.com/gpu";
+    const nodes = (this.informer(resourceTypes.Node)?.list() ?? []).filter((n) => {
+      const alloc = (n as { status?: { allocatable?: Record<string, string> } }).status?.allocatable ?? {};
+      return (
+        Number(alloc[resource] ?? 0) > 0 &&
+        (!gpu.product || n.metadata?.labels?.["nvidia.com/gpu.product"] === gpu.product)
+      );
+    });
+    const pods: KubeObject[] = [];
+    for (const n of nodes) {
+      const list = await this.d.client.get<{ items: KubeObject[] }>(resourcePath(resourceTypes.Pod), {
+        fieldSelector: `spec.nodeName=${n.metadata?.name}`,
+      });
+      pods.push(...list.items);
+    }
+    return freeGPUs(nodes as never, pods as never, resource, gpu.product);
   }
 
   private async listPods(namespace: string, md: string, revision?: string): Promise<KubeObject[]> {
