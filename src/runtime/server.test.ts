@@ -347,6 +347,39 @@ describe("dynamic batching", () => {
     }
   });
 
+  test("two workers with batching off answer concurrent requests correctly", async () => {
+    const model = mlpModel({ layers: [8, 16, 3], seed: 6 });
+    const server = await startServer(
+      [{ name: "m", version: "1", path: writeModel(model, dir, "two.onnx") }],
+      {
+        workers: 2,
+        maxBatchSize: 1,
+      },
+    );
+    try {
+      const rand = seededRandom(10);
+      const rows = Array.from({ length: 20 }, () => Array.from({ length: 8 }, () => Math.fround(rand())));
+      const results = await Promise.all(
+        rows.map((r) =>
+          post(`${server.url}/v2/models/m/infer`, {
+            inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: r }],
+          }),
+        ),
+      );
+      results.forEach((res, i) => {
+        assert.equal(res.status, 200);
+        const want = mlpReference(model, rows[i]!);
+        (outputsOf(res.body)[0]!.data as number[]).forEach((v, j) =>
+          assert.ok(Math.abs(v - want[j]!) < 1e-4),
+        );
+      });
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(text, /modelship_inference_batch_size_count\{[^}]*\} 20$/m);
+    } finally {
+      await server.close();
+    }
+  });
+
   test("a request that fails inside the model does not fail its batch-mates", async () => {
     const server = await startServer(
       [{ name: "g", version: "1", path: writeModel(gatherModel([10, 20, 30]), dir, "gather.onnx") }],
