@@ -355,8 +355,14 @@ try {
   add("c32 batched rps / unbatched rps", b, ">= 3", b >= 3);
   const bp = g("serve /infer, concurrency 32 (batched)").p50 / g("serve /infer, c32, --max-batch-size 1").p50;
   add("c32 batched p50 / unbatched p50", bp, "<= 1", bp <= 1);
+  const bc =
+    g("serve /infer, c32, --max-batch-size 1").cpuUsPerReq /
+    g("serve /infer, concurrency 32 (batched)").cpuUsPerReq;
+  add("c32 unbatched cpu/req / batched cpu/req", bc, "(info)", true);
   const hb = g("heavy MLP c32 (batched)").rps / g("heavy MLP c32, --max-batch-size 1").rps;
   add("heavy MLP: c32 batched rps / unbatched rps", hb, ">= 3", hb >= 3);
+  const hc = g("heavy MLP c32, --max-batch-size 1").cpuUsPerReq / g("heavy MLP c32 (batched)").cpuUsPerReq;
+  add("heavy MLP: unbatched cpu/req / batched cpu/req", hc, "(info)", true);
   const h = g("ready p99 under /infer c32 load").p99 / g("ready p99 idle, concurrency 1").p99;
   add("ready p99 under load / idle p99", h, "<= 2", h <= 2);
   if (fig["KServe /infer, concurrency 16"]) {
