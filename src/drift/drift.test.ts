@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -389,5 +390,58 @@ test(
     ]);
     assert.equal(win.code, 2);
     assert.match(win.stderr, /--window: "soon" is not a duration/);
+  },
+);
+
+test(
+  "gzip partitions, several hour partitions and a failing collector are read or reported",
+  { timeout: 180_000 },
+  async () => {
+    const text = writeWindow(events, "zipped", { n: 600, shift: false });
+    // Move the hour's events into two gzip files in two partitions (the window spans both hours).
+    const lines = text.trim().split("\n");
+    const a = join(events, "zipped", "2026-03-01", "11");
+    const b = join(events, "zipped", "2026-03-01", "10");
+    mkdirSync(b, { recursive: true });
+    writeFileSync(join(a, "events-0.ndjson"), "");
+    writeFileSync(join(a, "events-1.ndjson.gz"), gzipSync(lines.slice(0, 300).join("\n") + "\n"));
+    const earlier = lines
+      .slice(300)
+      .map((l) => l.replace(/"time":"2026-03-01T11:/, '"time":"2026-03-01T10:'));
+    writeFileSync(join(b, "events-0.ndjson.gz"), gzipSync(earlier.join("\n")));
+    const common = {
+      baselineUri: baselineFile,
+      model: "zipped",
+      thresholds: DEFAULT_THRESHOLDS,
+      log,
+      now: () => UNTIL,
+      workers: 2,
+    };
+    const r = await runDriftJob({
+      ...common,
+      events: { kind: "dir", dir: events },
+      window: { since: new Date(UNTIL.getTime() - 7_200_000), until: UNTIL },
+    });
+    assert.equal(r.counts.events, 600);
+    assert.equal(r.counts.files, 3);
+    assert.equal(r.verdict, "ok", r.reasons.join("; "));
+
+    const server = createServer((_req, res) => res.writeHead(503).end("collector is starting"));
+    await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const failed = await runDriftJob({
+        ...common,
+        events: { kind: "url", url },
+        window: { since: new Date(UNTIL.getTime() - 3_600_000), until: UNTIL },
+      });
+      assert.equal(failed.verdict, "error");
+      assert.match(
+        failed.reasons[0]!,
+        /cannot read events: GET .*\/v1\/events\?model=zipped.* answered 503: collector is starting/,
+      );
+    } finally {
+      server.close();
+    }
   },
 );

@@ -183,3 +183,27 @@ test("parseTime reads RFC 3339 forms like Date.parse", () => {
     assert.equal(parseTime(s), Date.parse(s), s);
   }
 });
+
+test("the scanner reads event times like Date.parse, including malformed ones", async () => {
+  const b = await baseline();
+  const since = Date.parse("2026-01-01T00:00:00Z");
+  const until = Date.parse("2026-01-01T01:00:00Z");
+  const times = [
+    "2026-01-01T00:30:00.000Z",
+    "2026-01-01T00:3a:00.000Z",
+    "2026-13-01T00:30:00.000Z",
+    "2026-01-01T00:59:59.999Z",
+    "2026-01-01T00:30:00.5Z",
+    "2026-01-01T02:30:00+02:00",
+    "2026-01-01T01:00:00.000Z",
+  ];
+  for (const t of times) {
+    const state = new WindowState(b);
+    const p = new ChunkProcessor(state, { since, until, validateFirst: 0, validateEvery: 1e12 });
+    p.processChunk(Buffer.from(event({ features: [{ a: 1 }] }, { time: t }) + "\n"));
+    const ms = Date.parse(t);
+    const c = state.counters;
+    assert.equal(c.events + c.invalid + c.outsideWindow, 1, t);
+    assert.equal(c.events, ms >= since && ms < until ? 1 : 0, t);
+  }
+});

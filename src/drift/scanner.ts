@@ -79,7 +79,8 @@ export class EventScanner {
   private jSlot = new Int32Array(1024);
   private jKind = new Uint8Array(1024);
   private jNum = new Float64Array(1024);
-  private jStr: (string | undefined)[] = [];
+  private jAt = new Int32Array(1024);
+  private jStr: (string | undefined)[] = new Array<string | undefined>(1024).fill(undefined);
   private jn = 0;
   private jUnexpected: string[] = [];
   private jRows = 0;
@@ -89,6 +90,8 @@ export class EventScanner {
   constructor(private readonly state: WindowState) {
     this.names = state.features.map((f) => Buffer.from(f.name));
     this.seen = new Uint32Array(state.features.length);
+    this.catBytes = state.features.map(() => []);
+    this.catStrings = state.features.map(() => []);
   }
 
   /**
@@ -119,7 +122,7 @@ export class EventScanner {
         if (!isInference) return { kind: "other", time };
       } else if (this.keyIs(ks, ke, KEY_TIME)) {
         const [s, e] = this.stringBounds();
-        time = parseTime(this.buf.toString("latin1", s, e));
+        time = this.timeAt(s, e);
       } else if (this.keyIs(ks, ke, KEY_DATA)) {
         if (isInference === undefined || Number.isNaN(time)) throw new Fallback("data before type/time");
         if (!(time >= since && time < until)) {
@@ -139,6 +142,42 @@ export class EventScanner {
     return { kind: "inference", time };
   }
 
+  /**
+   * "YYYY-MM-DDTHH:MM:SS.sssZ" read from the bytes, with the date-hour part cached (events of a
+   * window share a few hours); other forms go through parseTime.
+   */
+  private hourKey = Buffer.alloc(13);
+  private hourMs = NaN;
+  private timeAt(s: number, e: number): number {
+    const b = this.buf;
+    if (
+      e - s === 24 &&
+      b[s + 10] === 84 &&
+      b[s + 19] === 46 &&
+      b[s + 23] === 90 &&
+      b[s + 13] === COLON &&
+      b[s + 16] === COLON
+    ) {
+      const k = this.hourKey;
+      let same = this.hourMs === this.hourMs;
+      for (let i = 0; same && i < 13; i++) same = b[s + i] === k[i];
+      if (!same) {
+        this.hourMs = parseTime(b.toString("latin1", s, s + 13) + ":00:00Z");
+        b.copy(k, 0, s, s + 13);
+      }
+      const d = (i: number) => {
+        const v = b[s + i]! - 48;
+        return v >= 0 && v <= 9 ? v : 1000;
+      };
+      const mi = d(14) * 10 + d(15);
+      const sec = d(17) * 10 + d(18);
+      const ms = d(20) * 100 + d(21) * 10 + d(22);
+      if (mi >= 0 && mi < 60 && sec >= 0 && sec < 61 && ms >= 0 && ms < 1000 && this.hourMs === this.hourMs)
+        return this.hourMs + mi * 60_000 + sec * 1000 + ms;
+    }
+    return parseTime(b.toString("latin1", s, e));
+  }
+
   private push(slot: number, kind: number, num = 0, str?: string): void {
     const n = this.jn;
     if (n === this.jSlot.length) {
@@ -150,11 +189,13 @@ export class EventScanner {
       this.jSlot = grow(this.jSlot, (l) => new Int32Array(l));
       this.jKind = grow(this.jKind, (l) => new Uint8Array(l));
       this.jNum = grow(this.jNum, (l) => new Float64Array(l));
+      const more = new Array<string | undefined>(this.jStr.length).fill(undefined);
+      this.jStr = this.jStr.concat(more);
     }
     this.jSlot[n] = slot;
     this.jKind[n] = kind;
     this.jNum[n] = num;
-    if (str !== undefined || this.jStr[n] !== undefined) this.jStr[n] = str;
+    this.jStr[n] = str;
     this.jn = n + 1;
   }
 
@@ -162,12 +203,22 @@ export class EventScanner {
     const st = this.state;
     const feats = st.features;
     const pred = st.prediction;
-    for (let i = 0; i < this.jn; i++) {
+    const n = this.jn;
+    if (this.jAt.length < n) this.jAt = new Int32Array(this.jSlot.length);
+    const at = this.jAt;
+    // Locate every numeric value in its KS grid first: independent lookups whose cache misses overlap.
+    for (let i = 0; i < n; i++) {
+      if (this.jKind[i] !== K_NUM) continue;
+      const slot = this.jSlot[i]!;
+      const g = (slot < 0 ? pred! : feats[slot]!).grid;
+      at[i] = g ? g.locate(this.jNum[i]!) : 0;
+    }
+    for (let i = 0; i < n; i++) {
       const slot = this.jSlot[i]!;
       const f = slot < 0 ? pred! : feats[slot]!;
       switch (this.jKind[i]) {
         case K_NUM:
-          f.addNumber(this.jNum[i]!);
+          f.addNumberAt(this.jNum[i]!, at[i]!);
           break;
         case K_STR:
           f.addString(this.jStr[i]!);
@@ -311,11 +362,28 @@ export class EventScanner {
   }
 
   /** Journals one scalar value for a feature slot (-1: the prediction); containers count as "other". */
+  /** Per feature slot, recently seen category strings by their bytes, to skip decoding them again. */
+  private readonly catBytes: Buffer[][];
+  private readonly catStrings: string[][];
+
+  private category(slot: number, s: number, e: number): string {
+    if (slot < 0 || this.escaped) return this.decode(s, e);
+    const known = this.catBytes[slot]!;
+    for (let i = 0; i < known.length; i++)
+      if (this.bytesEqual(s, e, known[i]!)) return this.catStrings[slot]![i]!;
+    const str = this.decode(s, e);
+    if (known.length < 64 && e - s <= 64) {
+      known.push(Buffer.from(this.buf.subarray(s, e)));
+      this.catStrings[slot]!.push(str);
+    }
+    return str;
+  }
+
   private value(slot: number): void {
     const c = this.peek();
     if (c === Q) {
       const [s, e] = this.stringBounds();
-      this.push(slot, K_STR, 0, this.decode(s, e));
+      this.push(slot, K_STR, 0, this.category(slot, s, e));
     } else if (c === 110) {
       this.literal("null");
       this.push(slot, K_MISSING);

@@ -86,12 +86,19 @@ export class FeatureWindow {
   }
 
   addNumber(x: number): void {
+    this.addNumberAt(x, this.grid ? this.grid.locate(x) : 0);
+  }
+
+  /**
+   * Adds x already located in the KS grid (j = grid.locate(x)); callers with many values locate them
+   * all first so the memory loads of independent lookups overlap.
+   */
+  addNumberAt(x: number, j: number): void {
     this.count++;
     this.types.number++;
     if (this.bins) {
       // One search serves both the KS grid and the PSI bins (precomputed per grid interval).
       const grid = this.grid!;
-      const j = grid.locate(x);
       let bin: number;
       if (grid.addAt(j, x)) bin = this.binEqual![j]!;
       else {
