@@ -42,7 +42,7 @@ Flags:
   --model-version V            model version
   --revision R                 ModelDeployment revision (default "default")
   --variant V                  stable | canary | shadow | preview (default stable)
-  --namespace NS               Kubernetes namespace, part of the event source
+  --namespace NS               Kubernetes namespace, part of the event source (default $POD_NAMESPACE)
   --sample-rate R              fraction of successful requests recorded, 0..1 (default 1; failures always)
   --redact PATH                remove inputs.NAME | outputs.NAME | features.NAME | headers.NAME | parameters.NAME (repeatable)
   --features JSON              feature schema: [{"name":..., "type":"numeric|categorical|boolean|string", "categories"?:[...]}]
@@ -102,7 +102,8 @@ export const command: Command = {
     const fallbackUpstream =
       fb === undefined ? undefined : wrap(() => parseUpstream(fb, "fallback-upstream"));
     const modelVersion = stringFlag(args, "model-version");
-    const namespace = stringFlag(args, "namespace");
+    // the renderer passes the pod's namespace as POD_NAMESPACE (downward API)
+    const namespace = stringFlag(args, "namespace") ?? (process.env.POD_NAMESPACE || undefined);
     const event = {
       model,
       ...(modelVersion !== undefined ? { modelVersion } : {}),

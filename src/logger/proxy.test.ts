@@ -297,3 +297,30 @@ test("a client that hangs up before the answer is recorded as client_aborted (49
   const aborted = events.find((e) => (e as InferenceEvent).data.status === 499) as InferenceEvent;
   assert.equal(aborted.data.error?.type, "client_aborted");
 });
+
+test("the fallback hop is marked, and a marked request never falls back again", async () => {
+  const seen: (string | undefined)[] = [];
+  const failing = await upstream((_req, _body, res) => res.writeHead(503).end('{"error":"busy"}'));
+  const stable = await upstream((req, body, res) => {
+    seen.push(req.headers["x-modelship-fallback"] as string | undefined);
+    identity(req, body, res);
+  });
+  const p = await proxy({ upstream: failing.url, fallbackUpstream: stable.url });
+  const r1 = await post(p.url, oneRow);
+  assert.equal(r1.status, 200);
+  await r1.text();
+  assert.deepEqual(seen, ["true"], "the fallback upstream sees the marker");
+
+  const r2 = await post(p.url, oneRow, { "x-modelship-fallback": "true" });
+  assert.equal(r2.status, 503, "a request that already is a fallback is answered as it is");
+  await r2.text();
+  assert.equal(seen.length, 1);
+  const events = (await p.events()) as InferenceEvent[];
+  assert.deepEqual(
+    events.map((e) => [e.data.status, e.data.fallback]),
+    [
+      [200, true],
+      [503, false],
+    ],
+  );
+});

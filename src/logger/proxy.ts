@@ -186,12 +186,24 @@ export class LoggerProxy {
     let attempt = await this.attempt(this.pool, method, url, req.headers, body);
     let fallback = false;
     // a client that hung up is not retried for: nobody would read the answer
-    const reason = this.fallbackPool !== undefined && !res.destroyed ? fallbackReason(attempt) : undefined;
+    // a request that is itself a fallback (marked by the logger that sent it) never falls back again:
+    // stable pods fall back to the stable Service, and one retry per request is the limit
+    const isFallbackHop = req.headers[FALLBACK_HEADER] !== undefined;
+    const reason =
+      this.fallbackPool !== undefined && !res.destroyed && !isFallbackHop
+        ? fallbackReason(attempt)
+        : undefined;
     if (reason !== undefined && this.fallbackPool !== undefined) {
       this.metrics.fallbacks.labels(reason).inc();
       this.opts.log.debug({ reason, path, status: attempt.status }, "Retried request on fallback upstream");
       const first = attempt;
-      attempt = await this.attempt(this.fallbackPool, method, url, req.headers, body);
+      attempt = await this.attempt(
+        this.fallbackPool,
+        method,
+        url,
+        { ...req.headers, [FALLBACK_HEADER]: "true" },
+        body,
+      );
       attempt.upstreamMs += first.upstreamMs;
       fallback = true;
     }

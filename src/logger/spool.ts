@@ -8,9 +8,10 @@ import type { Logger } from "../platform/log.js";
  *
  * - append() is synchronous and never blocks on disk: it adds the line to an in-memory buffer, or drops
  *   it (fail open) when the spool is full. Nothing on the request path waits for I/O.
- * - Every syncIntervalMs the buffer is written to the active segment with one write and fdatasync.
- *   A kill -9 loses at most the events appended since the last completed sync (one interval, plus the
- *   one write in flight); a node crash loses the same, because every write is fsynced.
+ * - Every syncIntervalMs the buffer is written to the active segment with one write, then fdatasync'd.
+ *   A kill -9 loses at most the events appended since the last completed write (one interval, plus the
+ *   write in flight); the fsync runs behind the write, so a slow disk does not widen that bound. A node
+ *   crash can also lose what was written but not yet fsynced (normally the same interval).
  * - Segments are append-only files seg-<seq>.ndjson; the sender seals the active one when it has
  *   nothing older to ship, so delivery follows within about one interval.
  * - Bounded: sealed + active + buffered bytes never exceed maxBytes; the buffer alone never exceeds
@@ -56,7 +57,7 @@ function pidAlive(pid: number): boolean {
 
 export class Spool {
   private readonly sealed: Segment[] = [];
-  private active: (Segment & { fh: FileHandle }) | undefined;
+  private active: (Segment & { fh: FileHandle; sync: Promise<void> }) | undefined;
   private nextSeq: number;
   private buffer: string[] = [];
   private bufferBytes = 0;
@@ -188,13 +189,22 @@ export class Spool {
         const seq = this.nextSeq++;
         const path = join(this.opts.dir, segName(seq));
         const fh = await open(path, "a");
-        this.active = { seq, path, bytes: 0, firstAt, fh };
+        this.active = { seq, path, bytes: 0, firstAt, fh, sync: Promise.resolve() };
       }
-      await this.active.fh.write(data);
-      await this.active.fh.datasync();
-      this.active.bytes += data.length;
+      const seg = this.active;
+      await seg.fh.write(data);
+      seg.bytes += data.length;
+      this.inflight = undefined;
       this.lastError = null;
-      if (this.active.bytes >= this.segmentMaxBytes) await this.seal();
+      // the write is in the page cache now (a killed process loses nothing of it); the fsync that makes it
+      // survive a node crash runs on, so a slow disk never holds back the next interval's write
+      seg.sync = seg.sync
+        .then(() => seg.fh.datasync())
+        .catch((err: Error) => {
+          this.lastError = err.message;
+          this.opts.log.error({ err, segment: seg.path }, "Failed to fsync spool segment");
+        });
+      if (seg.bytes >= this.segmentMaxBytes) await this.seal();
       this.wake();
     } catch (err) {
       this.lastError = (err as Error).message;
@@ -209,6 +219,7 @@ export class Spool {
     const a = this.active;
     if (a === undefined) return;
     this.active = undefined;
+    await a.sync;
     await a.fh.close();
     this.sealed.push({ seq: a.seq, path: a.path, bytes: a.bytes, firstAt: a.firstAt });
     this.sealedBytes += a.bytes;
