@@ -121,7 +121,8 @@ function serveContainer(cfg: RenderConfig, spec: RevisionSpec, exposed: boolean)
           "--max-queue-delay-ms",
           String(rt.batching.maxQueueDelayMs),
         ]
-      : []),
+      : // The API says batching is off when spec.runtime.batching is absent; the server batches by default.
+        ["--max-batch-size", "1"]),
     ...(rt.allowCpuFallback ? ["--allow-cpu-fallback"] : []),
   ];
   return {
