@@ -361,8 +361,9 @@ export class LoggerProxy {
       res.end(text);
       return;
     }
+    // fail open: a broken spool drops events (counted, logged) but never takes the pod out of service,
+    // so neither probe looks at it; /readyz follows the model server behind the logger
     const failures: string[] = [];
-    if (this.opts.spool.error !== null) failures.push(`spool: ${this.opts.spool.error}`);
     if (path === "/readyz") {
       try {
         const r = await this.pool.request({
