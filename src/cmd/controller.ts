@@ -50,7 +50,7 @@ export const command: Command = {
     "Reconciles ModelDeployments. Uses in-cluster config, or --kubeconfig / KUBECONFIG.",
     "  --kubeconfig FILE                 kubeconfig to use",
     "  --namespaces a,b                  watch only these namespaces (default: all)",
-    "  --workers N                       concurrent reconciles (default 4)",
+    "  --workers N                       concurrent reconciles (default 8)",
     "  --leader-elect true|false         use a Lease so one replica leads (default true)",
     "  --leader-election-namespace NS    where the Lease lives (default $POD_NAMESPACE or modelship-system)",
     "  --leader-election-id NAME         Lease name (default modelship-controller)",

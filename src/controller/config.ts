@@ -31,7 +31,7 @@ export const ControllerConfig = z.object({
 export type ControllerConfig = z.infer<typeof ControllerConfig>;
 
 export const controllerDefaults = {
-  workers: 4,
+  workers: 8,
   leaderElect: true,
   leaderElectionNamespace: "modelship-system",
   leaderElectionId: "modelship-controller",

@@ -329,16 +329,12 @@ export class Reconciler {
   }
 
   private async applyAll(md: ModelDeployment, objects: K8sObject[], log: Logger): Promise<void> {
-    const order = new Map(childKinds.map((t, i) => [t.kind, i]));
-    const sorted = [...objects].sort(
-      (a, b) => (order.get(a.kind ?? "") ?? 99) - (order.get(b.kind ?? "") ?? 99),
-    );
-    for (const o of sorted) {
+    const applyOne = async (o: K8sObject) => {
       const t = typeOf(o.apiVersion ?? "", o.kind ?? "");
       if (!t) throw new Error(`renderer produced an unknown kind ${o.apiVersion}/${o.kind}`);
       const desired = this.withOwner(md, o);
       const live = this.informer(t)?.get(o.metadata?.namespace, o.metadata?.name ?? "");
-      if (live && isSubset(desired, live)) continue;
+      if (live && isSubset(desired, live)) return;
       await this.d.client.apply(
         resourcePath(t, o.metadata?.namespace, o.metadata?.name),
         desired,
@@ -346,7 +342,13 @@ export class Reconciler {
       );
       this.writes.inc({ kind: t.kind, verb: "apply" });
       log.info({ child: `${t.kind}/${o.metadata?.name}` }, live ? `Updated ${t.kind}` : `Created ${t.kind}`);
-    }
+    };
+    // RBAC first (the drift CronJob's pods need it), then everything else at once: the calls are independent.
+    const rbac = new Set(["ServiceAccount", "Role", "RoleBinding"]);
+    for (const o of objects.filter((x) => rbac.has(x.kind ?? ""))) await applyOne(o);
+    const results = await Promise.allSettled(objects.filter((x) => !rbac.has(x.kind ?? "")).map(applyOne));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   private async prune(
