@@ -4,7 +4,7 @@
 // includes the request body (the stand-in for an Envoy sidecar), measured side by side in one run and
 // reported as ratios; then the logger at a fixed rate with its sink cut, for loss and memory.
 // Every process runs from a compiled build (tsc into .cache/), not through tsx.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -56,6 +56,8 @@ const CACHE = resolve(".cache/bench-logger");
 const PATH = "/v2/models/fraud/infer";
 
 const running: Cli[] = [];
+/** Non-CLI children (nginx, the bare Node proxy): killed in the finally block whatever happens. */
+const children: ChildProcess[] = [];
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 function freePort(): Promise<number> {
@@ -175,6 +177,7 @@ async function main(): Promise<void> {
     const port = await freePort();
     const dir = tmp("bench-nginx");
     nginxProc = startNginx(nginx.bin, dir, port, Number(new URL(serve.url).port));
+    children.push(nginxProc);
     const url = `http://127.0.0.1:${port}`;
     await eventually(
       async () => ((await fetch(`${url}/v2/health/ready`)).status === 200 ? true : undefined),
@@ -193,6 +196,7 @@ async function main(): Promise<void> {
   const nodeProxy = spawn(process.execPath, ["--import", "tsx", "bench/logger/node-proxy.ts", serve.url], {
     stdio: ["ignore", "pipe", "inherit"],
   });
+  children.push(nodeProxy);
   const nodeProxyPort = await new Promise<number>((res) =>
     createInterface({ input: nodeProxy.stdout! }).once("line", (l) => res(Number(l))),
   );
@@ -387,5 +391,10 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
+  // SIGTERM lets nginx's master stop its workers; whatever is still there 3 s later is killed
+  const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+  for (const c of children) if (alive(c)) c.kill("SIGTERM");
+  await new Promise((r) => setTimeout(r, 3_000));
+  for (const c of children) if (alive(c)) c.kill("SIGKILL");
   await Promise.all(running.map((c) => c.stop(5_000)));
 }
