@@ -203,6 +203,8 @@ function loggerContainer(md: ModelDeployment, cfg: RenderConfig, spec: RevisionS
       },
       { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
       { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      // A small young generation and a heap cap keep the sidecar's RSS flat under load (see docs/logging.md).
+      { name: "NODE_OPTIONS", value: "--max-semi-space-size=4 --max-old-space-size=64" },
     ],
     ports: [{ name: "http", containerPort: ports.logger, protocol: "TCP" }],
     readinessProbe: { httpGet: { path: "/readyz", port: ports.logger }, periodSeconds: 5 },
