@@ -3,7 +3,10 @@ import { parseCommandArgs, UsageError, type Command } from "./command.js";
 /** Every command, loaded lazily so `modelship serve` never pays for the controller's imports. */
 const commands: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
   batch: { summary: "Run batch predictions over a JSONL or CSV file", load: () => import("./batch.js") },
-  controller: { summary: "Run the operator: reconcile ModelDeployments", load: () => import("./controller.js") },
+  controller: {
+    summary: "Run the operator: reconcile ModelDeployments",
+    load: () => import("./controller.js"),
+  },
   fetch: { summary: "Download and verify a model (init container)", load: () => import("./fetch.js") },
   serve: {
     summary: "Serve ONNX models over the Open Inference Protocol v2",
@@ -21,7 +24,10 @@ const commands: Record<string, { summary: string; load: () => Promise<{ command:
   },
   baseline: { summary: "Profile training data into a drift baseline", load: () => import("./baseline.js") },
   status: { summary: "Show a rollout: steps, weights, analysis, history", load: () => import("./status.js") },
-  promote: { summary: "Promote a paused rollout (--full: skip remaining steps)", load: () => import("./promote.js") },
+  promote: {
+    summary: "Promote a paused rollout (--full: skip remaining steps)",
+    load: () => import("./promote.js"),
+  },
   abort: { summary: "Abort a rollout: traffic back to stable", load: () => import("./abort.js") },
   retry: { summary: "Retry a rolled-back candidate from step 0", load: () => import("./retry.js") },
   drift: {
