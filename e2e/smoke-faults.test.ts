@@ -18,6 +18,9 @@ after(() => {
 
 const script = (name: string) => join(repoRoot, "e2e", "cluster", name);
 
+// run.sh exports where the running cluster's binaries and kubeconfig are; these tests must not see them.
+const { E2E_BIN_DIR: _bin, E2E_KUBECONFIG: _kc, ...baseEnv } = process.env;
+
 test("Given the API server port is taken, When cluster:up runs, Then it names the port, the holder and the fix", async () => {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -25,7 +28,7 @@ test("Given the API server port is taken, When cluster:up runs, Then it names th
   try {
     const r = await run("bash", [script("up.sh")], {
       allowFailure: true,
-      env: { ...process.env, E2E_HOME: home, E2E_APISERVER_PORT: String(port) },
+      env: { ...baseEnv, E2E_HOME: home, E2E_APISERVER_PORT: String(port) },
     });
     assert.equal(r.code, 1);
     assert.match(
@@ -41,7 +44,7 @@ test("Given the API server port is taken, When cluster:up runs, Then it names th
 test("Given no Go toolchain and no cached binaries, When cluster:up runs, Then it says what to install", async (t) => {
   const which = await run("bash", ["-c", "command -v go"], {
     allowFailure: true,
-    env: { ...process.env, PATH: "/usr/bin:/bin" },
+    env: { ...baseEnv, PATH: "/usr/bin:/bin" },
   });
   if (which.code === 0) return t.skip("go is installed in /usr/bin or /bin here, so it cannot be hidden");
   // Free ports, so the port check passes and the build step is reached.
@@ -60,7 +63,7 @@ test("Given no Go toolchain and no cached binaries, When cluster:up runs, Then i
   const r = await run("bash", [script("up.sh")], {
     allowFailure: true,
     env: {
-      ...process.env,
+      ...baseEnv,
       PATH: "/usr/bin:/bin",
       E2E_HOME: home,
       E2E_APISERVER_PORT: api,
@@ -77,7 +80,7 @@ test("Given no Go toolchain and no cached binaries, When cluster:up runs, Then i
 });
 
 test("Given no cluster, When cluster:down and cluster:status run, Then down succeeds and status says not running", async () => {
-  const env = { ...process.env, E2E_HOME: home };
+  const env = { ...baseEnv, E2E_HOME: home };
   const down = await run("bash", [script("down.sh")], { env });
   assert.match(down.stderr, /nothing to stop/);
   const status = await run("bash", [script("status.sh")], { env, allowFailure: true });

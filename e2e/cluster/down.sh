@@ -11,11 +11,13 @@ if [[ ! -d "$STATE_DIR" ]]; then
   exit 0
 fi
 
-# ours <pid> <name>: the pid still runs <name> from our bin dir (pids get reused).
+# ours <pid> <name>: the pid still runs <name> from the bin dir the cluster was
+# started with (pids get reused).
+started_bin_dir="$(cat "$STATE_DIR/bin-dir" 2>/dev/null || echo "$E2E_HOME/bin")"
 ours() {
   local exe
   exe="$(readlink "/proc/$1/exe" 2>/dev/null)" || return 1
-  [[ "$(basename "$exe")" == "$2" && "$exe" == "$E2E_HOME/bin/"* ]]
+  [[ "$(basename "$exe")" == "$2" && ( "$exe" == "$started_bin_dir/"* || "$exe" == "$E2E_HOME/bin/"* ) ]]
 }
 
 # stop <component...>: SIGTERM together, then wait up to 15s, then SIGKILL.
