@@ -39,7 +39,10 @@ test("addAfter keeps the earliest scheduled visit and delivers it", async () => 
   const q = new WorkQueue({ baseDelayMs: 10, maxDelayMs: 100 });
   q.addAfter("k", 5_000);
   q.addAfter("k", 20);
+  // The queue's timers are unref'd (they never hold a process open); hold this test's loop open ourselves.
+  const keepAlive = setTimeout(() => {}, 10_000);
   const got = await q.get();
+  clearTimeout(keepAlive);
   assert.equal(got, "k");
   q.shutDown();
 });
