@@ -1,5 +1,5 @@
+import { listen } from "../platform/listen.js";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
 import { FEEDBACK_EVENT_TYPE, INFERENCE_EVENT_TYPE } from "../logger/event-constants.js";
@@ -114,12 +114,7 @@ export class CollectorServer {
   }
 
   async listen(port: number, host: string): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, host, () => resolve());
-    });
-    const addr = this.server.address() as AddressInfo;
-    return `http://${host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host}:${addr.port}`;
+    return listen(this.server, port, host);
   }
 
   async close(): Promise<void> {

@@ -18,8 +18,6 @@ export interface InformerOptions {
   /** A watch that delivers nothing (not even a bookmark) for this long is restarted. */
   stallMs?: number;
   onRestart?: (reason: string) => void;
-  /** Keep only what the controller reads; drops managedFields always. */
-  trim?: (obj: KubeObject) => KubeObject;
 }
 
 const key = (o: KubeObject) => `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
@@ -108,11 +106,6 @@ export class Informer implements Cache {
     return resourcePath(this.o.type, this.o.namespace);
   }
 
-  private trim(o: KubeObject): KubeObject {
-    const t = stripManagedFields(o);
-    return this.o.trim ? this.o.trim(t) : t;
-  }
-
   private async relist(): Promise<void> {
     const fresh = new Map<string, KubeObject>();
     let cont: string | undefined;
@@ -124,7 +117,7 @@ export class Informer implements Cache {
       }>(this.path(), { labelSelector: this.o.labelSelector, limit: 500, continue: cont });
       for (const item of page.items) {
         // List items carry no apiVersion/kind; restore them so handlers can tell kinds apart.
-        const obj = this.trim({
+        const obj = stripManagedFields({
           ...item,
           apiVersion: this.o.type.group ? `${this.o.type.group}/${this.o.type.version}` : this.o.type.version,
           kind: this.o.type.kind,
@@ -159,7 +152,7 @@ export class Informer implements Cache {
         this.path(),
       );
     }
-    const obj = this.trim(e.object);
+    const obj = stripManagedFields(e.object);
     this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
     if (e.type === "DELETED") this.cache.delete(key(obj));
     else this.cache.set(key(obj), obj);

@@ -1,3 +1,4 @@
+import { listen } from "../platform/listen.js";
 import { randomUUID } from "node:crypto";
 import {
   createServer,
@@ -6,7 +7,6 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { Pool } from "./undici-pool.js";
 import type { Logger } from "../platform/log.js";
@@ -148,12 +148,7 @@ export class LoggerProxy {
   }
 
   async listen(port: number, host: string): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, host, () => resolve());
-    });
-    const addr = this.server.address() as AddressInfo;
-    return `http://${host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host}:${addr.port}`;
+    return listen(this.server, port, host);
   }
 
   /** Stops accepting, lets in-flight requests finish, closes the upstream pools. */

@@ -1,5 +1,5 @@
+import { listen } from "./listen.js";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 
 /** A named readiness/liveness check; returns null when healthy, or a reason. */
@@ -46,14 +46,9 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
     }
     res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host ?? "0.0.0.0", () => resolve());
-  });
-  const addr = server.address() as AddressInfo;
   return {
     server,
-    url: `http://${opts.host ?? "127.0.0.1"}:${addr.port}`,
+    url: await listen(server, opts.port, opts.host ?? "0.0.0.0"),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,6 +1,6 @@
 // The model server: HTTP/1.1 keep-alive, Open Inference Protocol v2 + KServe v1, one port for protocol, health and /metrics.
+import { listen } from "../platform/listen.js";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
@@ -149,13 +149,7 @@ export class ModelServer {
 
   /** Starts listening at once, so probes get honest answers (live, not ready) while models load. */
   async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(this.opts.port, this.opts.host, () => resolve());
-    });
-    const addr = this.server.address() as AddressInfo;
-    const host = this.opts.host === "0.0.0.0" || this.opts.host === "::" ? "127.0.0.1" : this.opts.host;
-    this.url = `http://${host}:${addr.port}`;
+    this.url = await listen(this.server, this.opts.port, this.opts.host);
     this.opts.log.info(
       { url: this.url, models: this.opts.models.map((m) => `${m.name}@${m.version}`) },
       "Started model server",
