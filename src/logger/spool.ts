@@ -219,10 +219,11 @@ export class Spool {
     const a = this.active;
     if (a === undefined) return;
     this.active = undefined;
+    // Counted as sealed before the awaits: otherwise appends in between see the spool smaller than it is.
+    this.sealedBytes += a.bytes;
     await a.sync;
     await a.fh.close();
     this.sealed.push({ seq: a.seq, path: a.path, bytes: a.bytes, firstAt: a.firstAt });
-    this.sealedBytes += a.bytes;
   }
 
   /**
