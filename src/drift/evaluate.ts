@@ -189,6 +189,7 @@ function evaluateQuality(
 
 export function evaluate(input: EvaluateInput): DriftReport {
   const { state, baseline, thresholds: th } = input;
+  state.flushNumbers();
   const pendings = state.features.map(evaluateFeature);
   const predPending = state.prediction ? evaluateFeature(state.prediction) : undefined;
   const all = predPending ? [...pendings, predPending] : pendings;

@@ -32,6 +32,7 @@ export function typeMismatches(f: FeatureWindow): number {
 
 export function checkIntegrity(state: WindowState, th: IntegrityThresholds): IntegrityIssue[] {
   const issues: IntegrityIssue[] = [];
+  state.flushNumbers();
   const rows = state.counters.rows;
   for (const f of state.features) {
     const p = f.profile;

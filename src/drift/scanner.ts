@@ -67,6 +67,18 @@ export function parseTime(s: string): number {
   return Date.parse(s);
 }
 
+/** The decimal digit at b[i], or 1000 (out of every range checked) for anything else. */
+function digit(b: Buffer, i: number): number {
+  const v = b[i]! - 48;
+  return v >= 0 && v <= 9 ? v : 1000;
+}
+
+function grown<T extends Int32Array | Uint8Array | Float64Array>(a: T, make: (len: number) => T): T {
+  const b = make(a.length * 2);
+  b.set(a);
+  return b;
+}
+
 export class EventScanner {
   private buf!: Buffer;
   private pos = 0;
@@ -79,7 +91,6 @@ export class EventScanner {
   private jSlot = new Int32Array(1024);
   private jKind = new Uint8Array(1024);
   private jNum = new Float64Array(1024);
-  private jAt = new Int32Array(1024);
   private jStr: (string | undefined)[] = new Array<string | undefined>(1024).fill(undefined);
   private jn = 0;
   private jUnexpected: string[] = [];
@@ -89,6 +100,9 @@ export class EventScanner {
 
   constructor(private readonly state: WindowState) {
     this.names = state.features.map((f) => Buffer.from(f.name));
+    this.keyPatterns = state.features.map((f) => Buffer.from(`${JSON.stringify(f.name)}:`));
+    this.numeric = Uint8Array.from(state.features, (f) => (f.profile.type === "numeric" ? 1 : 0));
+    this.order = Int32Array.from(state.features, (_, i) => i);
     this.seen = new Uint32Array(state.features.length);
     this.catBytes = state.features.map(() => []);
     this.catStrings = state.features.map(() => []);
@@ -115,13 +129,19 @@ export class EventScanner {
     this.ws();
     if (this.peek() === RBRACE) throw new Fallback("empty object");
     for (;;) {
-      const [ks, ke] = this.key();
+      this.key();
+      const ks = this.sS;
+      const ke = this.sE;
       if (this.keyIs(ks, ke, KEY_TYPE)) {
-        const [s, e] = this.stringBounds();
+        this.stringBounds();
+        const s = this.sS;
+        const e = this.sE;
         isInference = this.bytesEqual(s, e, INFERENCE_TYPE_BYTES);
         if (!isInference) return { kind: "other", time };
       } else if (this.keyIs(ks, ke, KEY_TIME)) {
-        const [s, e] = this.stringBounds();
+        this.stringBounds();
+        const s = this.sS;
+        const e = this.sE;
         time = this.timeAt(s, e);
       } else if (this.keyIs(ks, ke, KEY_DATA)) {
         if (isInference === undefined || Number.isNaN(time)) throw new Fallback("data before type/time");
@@ -165,13 +185,9 @@ export class EventScanner {
         this.hourMs = parseTime(b.toString("latin1", s, s + 13) + ":00:00Z");
         b.copy(k, 0, s, s + 13);
       }
-      const d = (i: number) => {
-        const v = b[s + i]! - 48;
-        return v >= 0 && v <= 9 ? v : 1000;
-      };
-      const mi = d(14) * 10 + d(15);
-      const sec = d(17) * 10 + d(18);
-      const ms = d(20) * 100 + d(21) * 10 + d(22);
+      const mi = digit(b, s + 14) * 10 + digit(b, s + 15);
+      const sec = digit(b, s + 17) * 10 + digit(b, s + 18);
+      const ms = digit(b, s + 20) * 100 + digit(b, s + 21) * 10 + digit(b, s + 22);
       if (mi >= 0 && mi < 60 && sec >= 0 && sec < 61 && ms >= 0 && ms < 1000 && this.hourMs === this.hourMs)
         return this.hourMs + mi * 60_000 + sec * 1000 + ms;
     }
@@ -181,14 +197,9 @@ export class EventScanner {
   private push(slot: number, kind: number, num = 0, str?: string): void {
     const n = this.jn;
     if (n === this.jSlot.length) {
-      const grow = <T extends Int32Array | Uint8Array | Float64Array>(a: T, make: (len: number) => T): T => {
-        const b = make(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.jSlot = grow(this.jSlot, (l) => new Int32Array(l));
-      this.jKind = grow(this.jKind, (l) => new Uint8Array(l));
-      this.jNum = grow(this.jNum, (l) => new Float64Array(l));
+      this.jSlot = grown(this.jSlot, (l) => new Int32Array(l));
+      this.jKind = grown(this.jKind, (l) => new Uint8Array(l));
+      this.jNum = grown(this.jNum, (l) => new Float64Array(l));
       const more = new Array<string | undefined>(this.jStr.length).fill(undefined);
       this.jStr = this.jStr.concat(more);
     }
@@ -204,21 +215,12 @@ export class EventScanner {
     const feats = st.features;
     const pred = st.prediction;
     const n = this.jn;
-    if (this.jAt.length < n) this.jAt = new Int32Array(this.jSlot.length);
-    const at = this.jAt;
-    // Locate every numeric value in its KS grid first: independent lookups whose cache misses overlap.
-    for (let i = 0; i < n; i++) {
-      if (this.jKind[i] !== K_NUM) continue;
-      const slot = this.jSlot[i]!;
-      const g = (slot < 0 ? pred! : feats[slot]!).grid;
-      at[i] = g ? g.locate(this.jNum[i]!) : 0;
-    }
     for (let i = 0; i < n; i++) {
       const slot = this.jSlot[i]!;
       const f = slot < 0 ? pred! : feats[slot]!;
       switch (this.jKind[i]) {
         case K_NUM:
-          f.addNumberAt(this.jNum[i]!, at[i]!);
+          f.addNumber(this.jNum[i]!);
           break;
         case K_STR:
           f.addString(this.jStr[i]!);
@@ -253,9 +255,13 @@ export class EventScanner {
     this.ws();
     if (this.peek() === RBRACE) return undefined;
     for (;;) {
-      const [ks, ke] = this.key();
+      this.key();
+      const ks = this.sS;
+      const ke = this.sE;
       if (this.keyIs(ks, ke, KEY_ID)) {
-        const [s, e] = this.stringBounds();
+        this.stringBounds();
+        const s = this.sS;
+        const e = this.sE;
         return this.decode(s, e);
       }
       this.skipValue();
@@ -278,7 +284,9 @@ export class EventScanner {
     }
     // Feature rows are counted as they are read; a failed request with features still describes inputs.
     for (;;) {
-      const [ks, ke] = this.key();
+      this.key();
+      const ks = this.sS;
+      const ke = this.sE;
       this.ws();
       if (this.keyIs(ks, ke, KEY_FEATURES)) {
         if (this.peek() === LBRACK) {
@@ -313,13 +321,70 @@ export class EventScanner {
     }
     for (;;) {
       this.ws();
-      this.row();
+      const mark = this.jn;
+      if (!this.rowFast()) {
+        this.jn = mark;
+        this.row();
+      }
       this.ws();
       const c = this.next();
       if (c === RBRACK) return;
       if (c !== COMMA) throw new Fallback("expected , or ] in features");
     }
   }
+
+  /**
+   * The common row: every feature once, in the order the last general row() saw, as `"name":value`
+   * with no whitespace, numbers for numeric features and unescaped strings for categorical ones.
+   * Returns false (leaving pos) at the first surprise; the caller rewinds the journal and runs row().
+   */
+  private rowFast(): boolean {
+    const b = this.buf;
+    const end = this.end;
+    let p = this.pos;
+    if (b[p] !== LBRACE) return false;
+    p++;
+    const order = this.order;
+    const pats = this.keyPatterns;
+    const n = order.length;
+    for (let i = 0; i < n; i++) {
+      const slot = order[i]!;
+      const pat = pats[slot]!;
+      const len = pat.length;
+      if (p + len >= end) return false;
+      for (let k = 0; k < len; k++) if (b[p + k] !== pat[k]) return false;
+      p += len;
+      const c = b[p]!;
+      if (c === Q) {
+        if (this.numeric[slot]) return false;
+        const s = p + 1;
+        let q = s;
+        while (q < end && b[q] !== Q && b[q] !== BS) q++;
+        if (q >= end || b[q] !== Q) return false;
+        this.escaped = false;
+        this.push(slot, K_STR, 0, this.category(slot, s, q));
+        p = q + 1;
+      } else if ((c >= 48 && c <= 57) || c === 45) {
+        if (!this.numeric[slot]) return false;
+        this.pos = p;
+        this.push(slot, K_NUM, this.number());
+        p = this.pos;
+      } else return false;
+      if (b[p] !== (i === n - 1 ? RBRACE : COMMA)) return false;
+      p++;
+    }
+    this.pos = p;
+    this.jRows++;
+    return true;
+  }
+
+  /** The key order rowFast expects (slots), learned from the last complete row row() read. */
+  private order: Int32Array;
+  /** `"name":` per slot, as bytes. */
+  private readonly keyPatterns: Buffer[];
+  /** Whether a slot's baseline type is numeric (rowFast takes numbers only there). */
+  private readonly numeric: Uint8Array;
+  private readonly rowOrder: number[] = [];
 
   private row(): void {
     const st = this.state;
@@ -330,9 +395,14 @@ export class EventScanner {
     this.expect(LBRACE);
     this.ws();
     let guess = 0;
+    const seenOrder = this.rowOrder;
+    seenOrder.length = 0;
+    let clean = true;
     if (this.peek() !== RBRACE) {
       for (;;) {
-        const [ks, ke] = this.key();
+        this.key();
+        const ks = this.sS;
+        const ke = this.sE;
         const keyEscaped = this.escaped;
         let slot = -1;
         if (!keyEscaped && guess < names.length && this.bytesEqual(ks, ke, names[guess]!)) slot = guess;
@@ -342,6 +412,7 @@ export class EventScanner {
         }
         this.ws();
         if (slot < 0) {
+          clean = false;
           this.jUnexpected.push(this.decode(ks, ke, keyEscaped));
           const v = this.peek();
           if (v === LBRACE || v === LBRACK) throw new Fallback("non-scalar feature value");
@@ -350,6 +421,7 @@ export class EventScanner {
           guess = slot + 1;
           if (seen[slot] === stamp) throw new Fallback("duplicate key");
           seen[slot] = stamp;
+          seenOrder.push(slot);
           this.value(slot);
         }
         this.ws();
@@ -359,6 +431,7 @@ export class EventScanner {
       }
     } else this.pos++;
     for (let i = 0; i < seen.length; i++) if (seen[i] !== stamp) this.push(i, K_MISSING);
+    if (clean && seenOrder.length === names.length) this.order = Int32Array.from(seenOrder);
   }
 
   /** Journals one scalar value for a feature slot (-1: the prediction); containers count as "other". */
@@ -382,7 +455,9 @@ export class EventScanner {
   private value(slot: number): void {
     const c = this.peek();
     if (c === Q) {
-      const [s, e] = this.stringBounds();
+      this.stringBounds();
+      const s = this.sS;
+      const e = this.sE;
       this.push(slot, K_STR, 0, this.category(slot, s, e));
     } else if (c === 110) {
       this.literal("null");
@@ -478,13 +553,12 @@ export class EventScanner {
     this.pos += word.length;
   }
 
-  /** Reads `"key"` then `:`; returns the key's byte bounds (escaped keys go to the slow path). */
-  private key(): [number, number] {
+  /** Reads `"key"` then `:`; the key's byte bounds are left in sS/sE. */
+  private key(): void {
     this.ws();
-    const [s, e] = this.stringBounds();
+    this.stringBounds();
     this.ws();
     this.expect(COLON);
-    return [s, e];
   }
 
   private keyIs(s: number, e: number, k: Buffer): boolean {
@@ -501,8 +575,12 @@ export class EventScanner {
   /** Whether the last string read had escapes (then it is decoded with JSON.parse). */
   private escaped = false;
 
-  /** Bounds of a string's raw content (without the quotes). */
-  private stringBounds(): [number, number] {
+  /** Bounds of the last string read by stringBounds (its raw content, without the quotes). */
+  private sS = 0;
+  private sE = 0;
+
+  /** Reads a string; its raw content's bounds go to sS/sE. */
+  private stringBounds(): void {
     this.expect(Q);
     const b = this.buf;
     const s = this.pos;
@@ -520,7 +598,8 @@ export class EventScanner {
     if (p >= end) throw new Fallback("unterminated string");
     this.escaped = esc;
     this.pos = p + 1;
-    return [s, p];
+    this.sS = s;
+    this.sE = p;
   }
 
   private decode(s: number, e: number, escaped = this.escaped): string {
@@ -540,25 +619,6 @@ export class EventScanner {
     }
   }
 
-  /**
-   * For an array of numbers starting at p ('['), the index of its ']' found with native searches
-   * (no quote, bracket or brace before it); -1 when the array holds anything else.
-   */
-  private numericArrayEnd(p: number): number {
-    const b = this.buf;
-    const c = b[p + 1]!;
-    if (!((c >= 48 && c <= 57) || c === 45)) return -1;
-    const close = b.indexOf(RBRACK, p + 1);
-    if (close < 0 || close >= this.end) return -1;
-    const q = b.indexOf(Q, p + 1);
-    if (q >= 0 && q < close) return -1;
-    const o = b.indexOf(LBRACK, p + 1);
-    if (o >= 0 && o < close) return -1;
-    const ob = b.indexOf(LBRACE, p + 1);
-    if (ob >= 0 && ob < close) return -1;
-    return close;
-  }
-
   private skipValue(): void {
     this.ws();
     const b = this.buf;
@@ -568,27 +628,24 @@ export class EventScanner {
       return;
     }
     if (c === LBRACE || c === LBRACK) {
+      // One pass over the bytes: x | 32 folds [ onto { and ] onto }, and no other byte maps to either.
       let depth = 0;
       const end = this.end;
       for (let p = this.pos; p < end; p++) {
         const x = b[p]!;
-        if (x === Q) p = this.skipString(p);
-        else if (x === LBRACK) {
-          const close = this.numericArrayEnd(p);
-          if (close < 0) depth++;
-          else {
-            p = close;
-            if (depth === 0) {
-              this.pos = p + 1;
-              return;
-            }
+        if (x === Q) {
+          for (p++; p < end; p++) {
+            const y = b[p]!;
+            if (y === Q) break;
+            if (y === BS) p++;
           }
-        } else if (x === LBRACE) depth++;
-        else if (x === RBRACE || x === RBRACK) {
-          if (--depth === 0) {
-            this.pos = p + 1;
-            return;
-          }
+          continue;
+        }
+        const y = x | 32;
+        if (y === LBRACE) depth++;
+        else if (y === RBRACE && --depth === 0) {
+          this.pos = p + 1;
+          return;
         }
       }
       throw new Fallback("unterminated container");

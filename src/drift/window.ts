@@ -11,6 +11,8 @@ export const MAX_WINDOW_CATEGORIES = 10000;
 /** Distinct unexpected field names tracked. */
 const MAX_UNEXPECTED = 1000;
 const MAX_ERROR_SAMPLES = 5;
+/** Numbers a numeric feature queues before counting them in one pass over its grid. */
+const PENDING_NUMBERS = 2048;
 
 export interface TypeCounts {
   number: number;
@@ -53,6 +55,9 @@ export class FeatureWindow {
   private readonly binBelow?: Int16Array;
   readonly grid?: KsGrid;
   readonly categories?: Map<string, number>;
+  /** Numbers waiting for flushNumbers (numeric features only). */
+  private readonly pending?: Float64Array;
+  private pendingCount = 0;
   private readonly lo: number;
   private readonly hi: number;
 
@@ -78,6 +83,7 @@ export class FeatureWindow {
       }
       this.lo = profile.min;
       this.hi = profile.max;
+      this.pending = new Float64Array(PENDING_NUMBERS);
     } else {
       this.categories = new Map();
       this.lo = -Infinity;
@@ -85,33 +91,59 @@ export class FeatureWindow {
     }
   }
 
+  /**
+   * Adds a finite number. A numeric feature queues it and counts queued values a feature at a time
+   * (flushNumbers), so the feature's grid stays in cache while a run of its values is located: events
+   * interleave 30-odd features whose grids together outgrow the core's cache.
+   */
   addNumber(x: number): void {
-    this.addNumberAt(x, this.grid ? this.grid.locate(x) : 0);
+    if (!this.pending) {
+      this.count++;
+      this.types.number++;
+      this.addCategory(String(x));
+      return;
+    }
+    this.pending[this.pendingCount++] = x;
+    if (this.pendingCount === PENDING_NUMBERS) this.flushNumbers();
   }
 
-  /**
-   * Adds x already located in the KS grid (j = grid.locate(x)); callers with many values locate them
-   * all first so the memory loads of independent lookups overlap.
-   */
-  addNumberAt(x: number, j: number): void {
-    this.count++;
-    this.types.number++;
-    if (this.bins) {
+  /** Counts the queued numbers; state() and merge() call it, so no reader ever sees a partial count. */
+  flushNumbers(): void {
+    const n = this.pendingCount;
+    if (n === 0) return;
+    this.pendingCount = 0;
+    const xs = this.pending!;
+    const grid = this.grid!;
+    const bins = this.bins!;
+    const binEqual = this.binEqual!;
+    const binBelow = this.binBelow!;
+    const lo = this.lo;
+    const hi = this.hi;
+    let min = this.min;
+    let max = this.max;
+    let sum = this.sum;
+    for (let i = 0; i < n; i++) {
+      const x = xs[i]!;
       // One search serves both the KS grid and the PSI bins (precomputed per grid interval).
-      const grid = this.grid!;
+      const j = grid.locate(x);
       let bin: number;
-      if (grid.addAt(j, x)) bin = this.binEqual![j]!;
+      if (grid.addAt(j, x)) bin = binEqual[j]!;
       else {
-        bin = this.binBelow![j]!;
+        bin = binBelow[j]!;
         if (bin < 0) bin = binOf(this.edges!, x);
       }
-      this.bins[bin]!++;
-      if (x < this.lo) this.belowMin++;
-      else if (x > this.hi) this.aboveMax++;
-      if (x < this.min) this.min = x;
-      if (x > this.max) this.max = x;
-      this.sum += x;
-    } else this.addCategory(String(x));
+      bins[bin]!++;
+      if (x < lo) this.belowMin++;
+      else if (x > hi) this.aboveMax++;
+      if (x < min) min = x;
+      if (x > max) max = x;
+      sum += x;
+    }
+    this.min = min;
+    this.max = max;
+    this.sum = sum;
+    this.count += n;
+    this.types.number += n;
   }
 
   addString(s: string): void {
@@ -156,6 +188,7 @@ export class FeatureWindow {
   }
 
   state(): FeatureWindowState {
+    this.flushNumbers();
     return {
       name: this.name,
       count: this.count,
@@ -175,6 +208,7 @@ export class FeatureWindow {
   }
 
   merge(s: FeatureWindowState): void {
+    this.flushNumbers();
     this.count += s.count;
     this.missing += s.missing;
     for (const k of ["number", "string", "boolean", "other"] as const) this.types[k] += s.types[k];
@@ -257,6 +291,12 @@ export class WindowState {
     });
     if (baseline.prediction)
       this.prediction = new FeatureWindow(baseline.prediction.field, baseline.prediction.profile);
+  }
+
+  /** Counts every feature's queued numbers (see FeatureWindow.addNumber). */
+  flushNumbers(): void {
+    for (const f of this.features) f.flushNumbers();
+    this.prediction?.flushNumbers();
   }
 
   addUnexpected(name: string): void {
