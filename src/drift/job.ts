@@ -2,7 +2,9 @@
 // evaluate, and hand back the report. Bad input becomes a report with verdict "error" and a reason.
 import { openUri } from "../fetch/download.js";
 import type { Logger } from "../platform/log.js";
+import { stat } from "node:fs/promises";
 import { evaluate, type Thresholds } from "./evaluate.js";
+import { splitRanges } from "./file-ranges.js";
 import { DriftPool } from "./pool.js";
 import type { ProcessOptions } from "./process.js";
 import { parseBaseline, type Baseline } from "./profile.js";
@@ -102,10 +104,8 @@ export function errorReport(
 }
 
 /** Streams every chunk of the window's events into the pool; returns the number of files read. */
-async function stream(
-  o: DriftJobOptions,
-  push: (chunk: Buffer, origin: string) => Promise<void>,
-): Promise<number> {
+async function stream(o: DriftJobOptions, pool: DriftPool): Promise<number> {
+  const push = (chunk: Buffer, origin: string) => pool.push(chunk, origin);
   const src = o.events;
   if (src.kind === "url") {
     const url = exportUrl(src.url, o.model, o.window);
@@ -124,7 +124,9 @@ async function stream(
   }
   for (const f of files) {
     o.signal?.throwIfAborted();
-    for await (const chunk of lineChunks(openFile(f))) await push(chunk, f);
+    // Plain files are read by the workers themselves, a range each; gzip streams through this thread.
+    if (f.endsWith(".gz")) for await (const chunk of lineChunks(openFile(f))) await push(chunk, f);
+    else for (const r of splitRanges(f, (await stat(f)).size)) await pool.pushRange(r);
   }
   return files.length;
 }
@@ -148,7 +150,7 @@ export async function runDriftJob(o: DriftJobOptions): Promise<DriftReport> {
   const pool = new DriftPool({ baseline, opts, mode: "scan" }, o.workers);
   let files = 0;
   try {
-    files = await stream(o, (c, origin) => pool.push(c, origin));
+    files = await stream(o, pool);
     await pool.finish(state);
   } catch (err) {
     o.log.error({ err }, "Failed to read events");
@@ -164,7 +166,7 @@ export async function runDriftJob(o: DriftJobOptions): Promise<DriftReport> {
     const join = new DriftPool({ baseline, opts, mode: "join", truth }, o.workers);
     const joined = new WindowState(baseline);
     try {
-      await stream(o, (c, origin) => join.push(c, origin));
+      await stream(o, join);
       await join.finish(joined);
     } finally {
       await join.close();

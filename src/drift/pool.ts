@@ -1,6 +1,7 @@
 // Spreads chunks over N worker threads (or processes them inline when N is 0), with at most a few
 // chunks in flight per worker so memory stays bounded whatever the window size.
 import { Worker } from "node:worker_threads";
+import { RangeReader, type FileRange } from "./file-ranges.js";
 import { ChunkProcessor, JoinProcessor } from "./process.js";
 import { WindowState, type WindowStateData } from "./window.js";
 import type { WorkerInit } from "./worker.js";
@@ -28,17 +29,21 @@ interface Slot {
 
 export class DriftPool {
   private readonly slots: Slot[] = [];
-  private readonly inline?: { state: WindowState; chunk: (b: Buffer, origin: string) => void };
+  private readonly inline?: {
+    state: WindowState;
+    chunk: (b: Buffer, origin: string) => void;
+    reader: RangeReader;
+  };
 
   constructor(init: WorkerInit, workers: number) {
     if (workers <= 0) {
       const state = new WindowState(init.baseline);
       if (init.mode === "scan") {
         const p = new ChunkProcessor(state, init.opts);
-        this.inline = { state, chunk: (b, o) => p.processChunk(b, o) };
+        this.inline = { state, chunk: (b, o) => p.processChunk(b, o), reader: new RangeReader() };
       } else {
         const p = new JoinProcessor(state, new Map(init.truth ?? []));
-        this.inline = { state, chunk: (b) => p.processChunk(b) };
+        this.inline = { state, chunk: (b) => p.processChunk(b), reader: new RangeReader() };
       }
       return;
     }
@@ -72,6 +77,26 @@ export class DriftPool {
       this.inline.chunk(chunk, origin);
       return;
     }
+    const slot = await this.nextSlot();
+    // Copy into a transferable buffer (chunks may be views into a larger pooled buffer).
+    const copy = new Uint8Array(chunk.length);
+    copy.set(chunk);
+    slot.worker.postMessage({ type: "chunk", buf: copy, origin }, [copy.buffer]);
+  }
+
+  /** Hands a byte range of a plain file to the next worker, which reads it itself. */
+  async pushRange(range: FileRange): Promise<void> {
+    if (this.inline) {
+      const { chunk, reader } = this.inline;
+      reader.read(range, (b) => chunk(b, range.file));
+      return;
+    }
+    const slot = await this.nextSlot();
+    slot.worker.postMessage({ type: "range", range });
+  }
+
+  /** The least busy worker, once it has room; counts the message about to be sent to it. */
+  private async nextSlot(): Promise<Slot> {
     // The least busy worker gets the chunk; when all are full, wait for whichever finishes first.
     let slot = this.leastBusy();
     while (slot.inFlight >= IN_FLIGHT && !slot.failed) {
@@ -90,10 +115,7 @@ export class DriftPool {
     const failed = this.slots.find((s) => s.failed);
     if (failed) throw failed.failed;
     slot.inFlight++;
-    // Copy into a transferable buffer (chunks may be views into a larger pooled buffer).
-    const copy = new Uint8Array(chunk.length);
-    copy.set(chunk);
-    slot.worker.postMessage({ type: "chunk", buf: copy, origin }, [copy.buffer]);
+    return slot;
   }
 
   private leastBusy(): Slot {
