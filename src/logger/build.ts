@@ -39,13 +39,16 @@ export interface Exchange {
   time: Date;
   path: string;
   protocol: Protocol;
-  requestHeaders: IncomingHttpHeaders;
+  /** As node:http gives them, or the proxy's flat [name, value, ...] list with lower-cased names. */
+  requestHeaders: IncomingHttpHeaders | string[];
   requestBody: Buffer;
   status: number;
   responseBody?: Buffer;
   error?: { type: ErrorType; message: string };
   latencyMs: number;
   fallback: boolean;
+  /** The variant this request was served as, when it differs from the logger's (mirrored traffic). */
+  variant?: Variant;
 }
 
 /** Bodies larger than this are not even parsed for tensor metadata: the proxy must not stall on them. */
@@ -58,8 +61,20 @@ export function shouldRecord(status: number, sampleRate: number, random: () => n
   return random() < sampleRate;
 }
 
-export function selectHeaders(headers: IncomingHttpHeaders, allowlist: string[]): Record<string, string> {
+export function selectHeaders(
+  headers: IncomingHttpHeaders | string[],
+  allowlist: string[],
+): Record<string, string> {
   const out: Record<string, string> = {};
+  if (Array.isArray(headers)) {
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i] as string;
+      if (name !== "x-request-id" && !allowlist.includes(name)) continue;
+      const v = headers[i + 1] as string;
+      out[name] = name in out ? `${out[name]}, ${v}` : v;
+    }
+    return out;
+  }
   for (const name of ["x-request-id", ...allowlist]) {
     const v = headers[name];
     if (v !== undefined) out[name] = Array.isArray(v) ? v.join(", ") : v;
@@ -90,7 +105,7 @@ export function buildInferenceEvent(ex: Exchange, cfg: EventConfig): InferenceEv
     model:
       cfg.modelVersion === undefined ? { name: cfg.model } : { name: cfg.model, version: cfg.modelVersion },
     revision: cfg.revision,
-    variant: cfg.variant,
+    variant: ex.variant ?? cfg.variant,
     path: ex.path,
     request: { inputs: [] },
     status: ex.status,

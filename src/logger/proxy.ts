@@ -1,14 +1,5 @@
-import { listen } from "../platform/listen.js";
 import { randomUUID } from "node:crypto";
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from "node:http";
 import type { Registry } from "prom-client";
-import { Pool } from "./undici-pool.js";
 import type { Logger } from "../platform/log.js";
 import {
   buildFeedbackEvent,
@@ -17,10 +8,14 @@ import {
   shouldRecord,
   type EventConfig,
 } from "./build.js";
-import type { ErrorType } from "./event.js";
+import type { ErrorType, Variant } from "./event.js";
+import { forwardedHeaderLines, header, type Headers, type RequestHead } from "./http-head.js";
+import { HttpServer, type Exchange } from "./http-server.js";
 import type { LoggerMetrics } from "./metrics.js";
-import { errorMessage, inferenceProtocol } from "./oip.js";
+import { errorMessage, inferenceProtocol, type Protocol } from "./oip.js";
 import type { Spool } from "./spool.js";
+import { Upstream, UpstreamError } from "./upstream.js";
+import { variantOf } from "./variant.js";
 
 export const EVENT_ID_HEADER = "x-modelship-event-id";
 export const FALLBACK_HEADER = "x-modelship-fallback";
@@ -35,35 +30,17 @@ export interface ProxyOptions {
   metrics: LoggerMetrics;
   log: Logger;
   random?: () => number;
+  /** Request and response bodies above this are refused (413) or failed (502); default 64 MiB. */
+  maxBodyBytes?: number;
 }
 
 /** One upstream attempt's outcome: a response, or a failure the client will see as 502/504. */
 export interface Attempt {
   status: number;
-  headers: IncomingHttpHeaders;
+  headers: Headers;
   body: Buffer;
   error?: { type: ErrorType; message: string };
   upstreamMs: number;
-}
-
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-  "content-length",
-]);
-
-function forwardHeaders(h: IncomingHttpHeaders): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-  return out;
 }
 
 /** Whether the local model's answer should be retried on the fallback upstream, and why. */
@@ -85,19 +62,38 @@ export function classifyStatus(
   return undefined;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
+/** The request head sent upstream: same method and target, end-to-end headers, our own framing. */
+export function upstreamHead(
+  req: RequestHead,
+  host: string,
+  bodyLength: number,
+  fallbackHop: boolean,
+): string {
+  let h = `${req.method} ${req.target} HTTP/1.1\r\nhost: ${host}\r\n${forwardedHeaderLines(req.headers)}`;
+  if (fallbackHop) h += `${FALLBACK_HEADER}: true\r\n`;
+  if (bodyLength > 0 || (req.method !== "GET" && req.method !== "HEAD"))
+    h += `content-length: ${bodyLength}\r\n`;
+  return h + "\r\n";
 }
 
-function jsonError(res: ServerResponse, status: number, message: string): void {
-  const body = JSON.stringify({ error: message });
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-  res.end(body);
+const JSON_HEADERS = "content-type: application/json\r\n";
+
+function jsonError(conn: Exchange, status: number, message: string): void {
+  conn.respond(status, JSON_HEADERS, JSON.stringify({ error: message }));
+}
+
+/** An answered request, as the event is built from it. */
+interface Recorded {
+  id: string;
+  time: number;
+  path: string;
+  protocol: Protocol;
+  headers: Headers;
+  variant: Variant;
+  body: Buffer;
+  attempt: Attempt;
+  latencyMs: number;
+  fallback: boolean;
 }
 
 /**
@@ -105,9 +101,9 @@ function jsonError(res: ServerResponse, status: number, message: string): void {
  * per inference request, POST /v2/feedback, and /metrics /healthz /readyz on the same port.
  */
 export class LoggerProxy {
-  readonly server: Server;
-  private readonly pool: Pool;
-  private readonly fallbackPool: Pool | undefined;
+  readonly http: HttpServer;
+  private readonly upstream: Upstream;
+  private readonly fallback: Upstream | undefined;
   private readonly random: () => number;
   private readonly metrics: LoggerMetrics;
   /** Label children resolved once: the request path should not hash label sets. */
@@ -120,10 +116,11 @@ export class LoggerProxy {
   };
 
   constructor(private readonly opts: ProxyOptions) {
-    this.pool = new Pool(opts.upstream, { connections: 256, keepAliveTimeout: 30_000 });
-    this.fallbackPool =
+    const maxResponseBytes = opts.maxBodyBytes ?? 64 * 1024 * 1024;
+    this.upstream = new Upstream(opts.upstream, { maxConnections: 256, maxResponseBytes });
+    this.fallback =
       opts.fallbackUpstream !== undefined
-        ? new Pool(opts.fallbackUpstream, { connections: 256, keepAliveTimeout: 30_000 })
+        ? new Upstream(opts.fallbackUpstream, { maxConnections: 256, maxResponseBytes })
         : undefined;
     this.random = opts.random ?? Math.random;
     this.metrics = opts.metrics;
@@ -137,90 +134,71 @@ export class LoggerProxy {
       },
       requests: new Map(),
     };
-    this.server = createServer({ keepAlive: true }, (req, res) => {
-      this.handle(req, res).catch((err: Error) => {
-        opts.log.error({ err, path: req.url }, "Failed to handle request");
-        if (!res.headersSent) jsonError(res, 500, "logger: internal error");
-        else res.destroy();
-      });
-    });
-    this.server.keepAliveTimeout = 65_000;
+    this.http = new HttpServer(
+      (head, body, conn) => {
+        this.handle(head, body, conn).catch((err: Error) => {
+          opts.log.error({ err, path: head.path }, "Failed to handle request");
+          jsonError(conn, 500, "logger: internal error");
+        });
+      },
+      { maxBodyBytes: maxResponseBytes },
+    );
   }
 
-  async listen(port: number, host: string): Promise<string> {
-    return listen(this.server, port, host);
+  listen(port: number, host: string): Promise<string> {
+    return this.http.listen(port, host);
   }
 
-  /** Stops accepting, lets in-flight requests finish, closes the upstream pools. */
+  /** Stops accepting, lets in-flight requests finish, records their events, closes the upstream sockets. */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeIdleConnections();
-    });
-    await Promise.all([this.pool.close(), this.fallbackPool?.close()]);
+    await this.http.close();
+    await Promise.all([this.upstream.close(), this.fallback?.close()]);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = req.url ?? "/";
-    const q = url.indexOf("?");
-    const path = q < 0 ? url : url.slice(0, q);
-    const method = req.method ?? "GET";
+  private async handle(req: RequestHead, body: Buffer, conn: Exchange): Promise<void> {
+    const path = req.path;
     if (path === "/metrics" || path === "/healthz" || path === "/readyz" || path === "/livez") {
-      return this.ops(path, res);
+      return this.ops(path, conn);
     }
-    if (path === "/v2/feedback") return this.feedback(req, res);
+    if (path === "/v2/feedback") return this.feedback(req, body, conn);
     if (!path.startsWith("/v1/") && !path.startsWith("/v2/") && path !== "/v2" && path !== "/v1") {
-      return jsonError(res, 404, `logger: no route for ${path}; it proxies /v2/... and /v1/...`);
+      return jsonError(conn, 404, `logger: no route for ${path}; it proxies /v2/... and /v1/...`);
     }
-    const protocol = inferenceProtocol(method, path);
+    const protocol = inferenceProtocol(req.method, path);
     const kind = protocol === undefined ? "other" : "infer";
     const started = performance.now();
-    const time = new Date();
-    const body = await readBody(req);
+    const time = Date.now();
 
-    let attempt = await this.attempt(this.pool, method, url, req.headers, body);
-    let fallback = false;
-    // a client that hung up is not retried for: nobody would read the answer
     // a request that is itself a fallback (marked by the logger that sent it) never falls back again:
     // stable pods fall back to the stable Service, and one retry per request is the limit
-    const isFallbackHop = req.headers[FALLBACK_HEADER] !== undefined;
+    const isFallbackHop = header(req.headers, FALLBACK_HEADER) !== undefined;
+    let attempt = await this.attempt(this.upstream, req, body, isFallbackHop);
+    let fallback = false;
+    // a client that hung up is not retried for: nobody would read the answer
     const reason =
-      this.fallbackPool !== undefined && !res.destroyed && !isFallbackHop
-        ? fallbackReason(attempt)
-        : undefined;
-    if (reason !== undefined && this.fallbackPool !== undefined) {
+      this.fallback !== undefined && !conn.closed && !isFallbackHop ? fallbackReason(attempt) : undefined;
+    if (reason !== undefined && this.fallback !== undefined) {
       this.metrics.fallbacks.labels(reason).inc();
       this.opts.log.debug({ reason, path, status: attempt.status }, "Retried request on fallback upstream");
       const first = attempt;
-      attempt = await this.attempt(
-        this.fallbackPool,
-        method,
-        url,
-        { ...req.headers, [FALLBACK_HEADER]: "true" },
-        body,
-      );
+      attempt = await this.attempt(this.fallback, req, body, true);
       attempt.upstreamMs += first.upstreamMs;
       fallback = true;
     }
     // decided before answering, so only recorded requests carry an event id to send feedback for
-    const status = res.destroyed ? 499 : attempt.status;
+    const status = conn.closed ? 499 : attempt.status;
     const record = protocol !== undefined && shouldRecord(status, this.opts.event.sampleRate, this.random);
     const eventId = record ? randomUUID() : undefined;
-    if (res.destroyed) {
+    if (conn.closed) {
       // the model still answered; only the client went away (upstream work is not cancelled)
       attempt.status = 499;
       attempt.error = { type: "client_aborted", message: "client closed the connection before the response" };
     } else {
-      const headers: Record<string, string | string[]> = {};
-      for (const k in attempt.headers) {
-        const v = attempt.headers[k];
-        if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
-      }
-      headers["content-length"] = String(attempt.body.length);
-      if (eventId !== undefined) headers[EVENT_ID_HEADER] = eventId;
-      if (fallback) headers[FALLBACK_HEADER] = "true";
-      res.writeHead(attempt.status, headers);
-      res.end(attempt.body);
+      let lines = forwardedHeaderLines(attempt.headers);
+      if (eventId !== undefined) lines += `${EVENT_ID_HEADER}: ${eventId}\r\n`;
+      if (fallback) lines += `${FALLBACK_HEADER}: true\r\n`;
+      const cl = req.method === "HEAD" ? header(attempt.headers, "content-length") : undefined;
+      conn.respond(attempt.status, lines, attempt.body, cl !== undefined ? Number(cl) : undefined);
     }
     const totalMs = performance.now() - started;
     this.countRequest(kind, attempt.status);
@@ -231,24 +209,39 @@ export class LoggerProxy {
       this.hot.sampledOut.inc();
       return;
     }
+    // after the response went out: the event never adds latency to this answer
+    this.record({
+      id: eventId,
+      time,
+      path,
+      protocol,
+      headers: req.headers,
+      variant: variantOf(req.headers, this.opts.event.variant),
+      body,
+      attempt,
+      latencyMs: totalMs,
+      fallback,
+    });
+  }
 
-    // after the response went out: the event never adds latency, and the spool append never waits
+  /** Builds the event and appends it to the spool (which writes to disk on its own interval). */
+  private record(r: Recorded): void {
+    const a = r.attempt;
     const event = buildInferenceEvent(
       {
-        id: eventId,
-        time,
-        path,
-        protocol,
-        requestHeaders: req.headers,
-        requestBody: body,
-        status: attempt.status,
+        id: r.id,
+        time: new Date(r.time),
+        path: r.path,
+        protocol: r.protocol,
+        requestHeaders: r.headers,
+        requestBody: r.body,
+        status: a.status,
         responseBody:
-          attempt.error?.type === "timeout" || attempt.error?.type === "upstream_unreachable"
-            ? undefined
-            : attempt.body,
-        ...(attempt.error !== undefined ? { error: attempt.error } : {}),
-        latencyMs: totalMs,
-        fallback,
+          a.error?.type === "timeout" || a.error?.type === "upstream_unreachable" ? undefined : a.body,
+        ...(a.error !== undefined ? { error: a.error } : {}),
+        latencyMs: r.latencyMs,
+        fallback: r.fallback,
+        variant: r.variant,
       },
       this.opts.event,
     );
@@ -264,70 +257,50 @@ export class LoggerProxy {
   }
 
   private async attempt(
-    pool: Pool,
-    method: string,
-    url: string,
-    headers: IncomingHttpHeaders,
+    upstream: Upstream,
+    req: RequestHead,
     body: Buffer,
+    fallbackHop: boolean,
   ): Promise<Attempt> {
     const started = performance.now();
     const timeout = this.opts.upstreamTimeoutMs;
     try {
-      const res = await pool.request({
-        method: method as "GET",
-        path: url,
-        headers: forwardHeaders(headers),
-        body: method === "GET" || method === "HEAD" ? null : body,
-        // waiting for the answer and for each body chunk are both bounded by the timeout
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
-      const buf = Buffer.from(await res.body.arrayBuffer());
+      const head = upstreamHead(req, upstream.host, body.length, fallbackHop);
+      const res = await upstream.request(req.method, head, body, timeout);
       const a: Attempt = {
-        status: res.statusCode,
-        headers: res.headers as IncomingHttpHeaders,
-        body: buf,
+        status: res.status,
+        headers: res.headers,
+        body: res.body,
         upstreamMs: performance.now() - started,
       };
-      const err = classifyStatus(res.statusCode, buf);
+      const err = classifyStatus(res.status, res.body);
       if (err !== undefined) a.error = err;
       return a;
     } catch (err) {
       const upstreamMs = performance.now() - started;
-      const e = err as Error & { code?: string; cause?: { code?: string } };
-      const code = e.code ?? e.cause?.code ?? e.name;
-      if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
-        const msg = `upstream did not answer within ${timeout} ms`;
-        return {
-          status: 504,
-          headers: { "content-type": "application/json" },
-          body: Buffer.from(JSON.stringify({ error: msg })),
-          upstreamMs,
-          error: { type: "timeout", message: msg },
-        };
-      }
-      const msg = `upstream unreachable: ${code}: ${e.message}`;
+      const e = err as Error;
+      const timedOut = e instanceof UpstreamError && e.kind === "timeout";
+      const msg = timedOut ? e.message : `upstream unreachable: ${e.message}`;
       return {
-        status: 502,
-        headers: { "content-type": "application/json" },
+        status: timedOut ? 504 : 502,
+        headers: ["content-type", "application/json"],
         body: Buffer.from(JSON.stringify({ error: msg })),
         upstreamMs,
-        error: { type: "upstream_unreachable", message: msg },
+        error: { type: timedOut ? "timeout" : "upstream_unreachable", message: msg },
       };
     }
   }
 
-  private async feedback(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private feedback(req: RequestHead, body: Buffer, conn: Exchange): void {
     if (req.method !== "POST")
-      return jsonError(res, 405, 'POST /v2/feedback {"id": "<event id>", "groundTruth": ...}');
-    const body = await readBody(req);
+      return jsonError(conn, 405, 'POST /v2/feedback {"id": "<event id>", "groundTruth": ...}');
     let input;
     try {
       input = parseFeedback(JSON.parse(body.toString("utf8")));
     } catch (err) {
       this.metrics.requests.inc({ kind: "feedback", code: "400" });
       return jsonError(
-        res,
+        conn,
         400,
         err instanceof SyntaxError ? "feedback body is not JSON" : (err as Error).message,
       );
@@ -336,24 +309,21 @@ export class LoggerProxy {
     if (!this.opts.spool.append(JSON.stringify(event))) {
       this.metrics.events.inc({ result: "dropped" });
       this.metrics.requests.inc({ kind: "feedback", code: "503" });
-      return jsonError(res, 503, "logger: spool full, feedback not recorded; retry later");
+      return jsonError(conn, 503, "logger: spool full, feedback not recorded; retry later");
     }
     this.metrics.events.inc({ result: "spooled" });
     this.metrics.requests.inc({ kind: "feedback", code: "202" });
-    const out = JSON.stringify({ id: event.id, eventId: input.eventId });
-    res.writeHead(202, { "content-type": "application/json", "content-length": Buffer.byteLength(out) });
-    res.end(out);
+    conn.respond(202, JSON_HEADERS, JSON.stringify({ id: event.id, eventId: input.eventId }));
   }
 
-  private async ops(path: string, res: ServerResponse): Promise<void> {
+  private async ops(path: string, conn: Exchange): Promise<void> {
     if (path === "/metrics") {
       const s = this.opts.spool;
       this.metrics.spoolBytes.set(s.bytes);
       this.metrics.spoolSegments.set(s.segments);
       this.metrics.spoolAge.set(s.oldestAgeSeconds(Date.now()));
       const text = await this.opts.registry.metrics();
-      res.writeHead(200, { "content-type": this.opts.registry.contentType });
-      res.end(text);
+      conn.respond(200, `content-type: ${this.opts.registry.contentType}\r\n`, text);
       return;
     }
     // fail open: a broken spool drops events (counted, logged) but never takes the pod out of service,
@@ -361,20 +331,14 @@ export class LoggerProxy {
     const failures: string[] = [];
     if (path === "/readyz") {
       try {
-        const r = await this.pool.request({
-          method: "GET",
-          path: "/v2/health/ready",
-          headersTimeout: 2_000,
-          bodyTimeout: 2_000,
-        });
-        await r.body.dump();
-        if (r.statusCode !== 200) failures.push(`upstream: /v2/health/ready answered ${r.statusCode}`);
+        const head = `GET /v2/health/ready HTTP/1.1\r\nhost: ${this.upstream.host}\r\n\r\n`;
+        const r = await this.upstream.request("GET", head, undefined, 2_000);
+        if (r.status !== 200) failures.push(`upstream: /v2/health/ready answered ${r.status}`);
       } catch (err) {
         failures.push(`upstream: ${(err as Error).message}`);
       }
     }
     const text = failures.length === 0 ? "ok\n" : failures.join("\n") + "\n";
-    res.writeHead(failures.length === 0 ? 200 : 503, { "content-type": "text/plain" });
-    res.end(text);
+    conn.respond(failures.length === 0 ? 200 : 503, "content-type: text/plain\r\n", text);
   }
 }
