@@ -113,6 +113,16 @@ export class EventScanner {
    * before `type` and `time` (not how the logger writes) is left to the slow path.
    */
   scan(buf: Buffer, start: number, end: number, since: number, until: number): ScanResult {
+    try {
+      return this.scanLine(buf, start, end, since, until);
+    } catch (err) {
+      // Numbers staged in the feature queues must not count: the slow path re-reads the whole line.
+      for (const f of this.state.features) f.dropStaged();
+      throw err;
+    }
+  }
+
+  private scanLine(buf: Buffer, start: number, end: number, since: number, until: number): ScanResult {
     this.buf = buf;
     this.pos = start;
     this.end = end;
@@ -120,6 +130,7 @@ export class EventScanner {
     let time = NaN;
     let inWindow = false;
     this.jn = 0;
+    this.staged = false;
     this.jRows = 0;
     this.jUnexpected.length = 0;
     this.jFeatures = false;
@@ -215,6 +226,7 @@ export class EventScanner {
     const feats = st.features;
     const pred = st.prediction;
     const n = this.jn;
+    if (this.staged) for (const f of feats) f.commitStaged();
     for (let i = 0; i < n; i++) {
       const slot = this.jSlot[i]!;
       const f = slot < 0 ? pred! : feats[slot]!;
@@ -346,37 +358,52 @@ export class EventScanner {
     p++;
     const order = this.order;
     const pats = this.keyPatterns;
+    const feats = this.state.features;
     const n = order.length;
     for (let i = 0; i < n; i++) {
       const slot = order[i]!;
       const pat = pats[slot]!;
       const len = pat.length;
       if (p + len >= end) return false;
-      for (let k = 0; k < len; k++) if (b[p + k] !== pat[k]) return false;
+      for (let k = 0; k < len; k++) if (b[p + k] !== pat[k]) return this.unstageRow(i);
       p += len;
       const c = b[p]!;
       if (c === Q) {
-        if (this.numeric[slot]) return false;
+        if (this.numeric[slot]) return this.unstageRow(i);
         const s = p + 1;
         let q = s;
         while (q < end && b[q] !== Q && b[q] !== BS) q++;
-        if (q >= end || b[q] !== Q) return false;
+        if (q >= end || b[q] !== Q) return this.unstageRow(i);
         this.escaped = false;
         this.push(slot, K_STR, 0, this.category(slot, s, q));
         p = q + 1;
       } else if ((c >= 48 && c <= 57) || c === 45) {
-        if (!this.numeric[slot]) return false;
+        if (!this.numeric[slot]) return this.unstageRow(i);
         this.pos = p;
-        this.push(slot, K_NUM, this.number());
+        if (!feats[slot]!.stage(this.number())) return this.unstageRow(i);
         p = this.pos;
-      } else return false;
-      if (b[p] !== (i === n - 1 ? RBRACE : COMMA)) return false;
+        this.staged = true;
+      } else return this.unstageRow(i);
+      if (b[p] !== (i === n - 1 ? RBRACE : COMMA)) return this.unstageRow(i + 1);
       p++;
     }
     this.pos = p;
     this.jRows++;
     return true;
   }
+
+  /** Takes back the numbers rowFast staged for the row's first `done` keys; returns false. */
+  private unstageRow(done: number): boolean {
+    const feats = this.state.features;
+    for (let i = 0; i < done; i++) {
+      const slot = this.order[i]!;
+      if (this.numeric[slot]) feats[slot]!.unstage();
+    }
+    return false;
+  }
+
+  /** Whether this line staged numbers (commit() then commits them in every feature). */
+  private staged = false;
 
   /** The key order rowFast expects (slots), learned from the last complete row row() read. */
   private order: Int32Array;
@@ -619,6 +646,25 @@ export class EventScanner {
     }
   }
 
+  /**
+   * For an array of numbers opening at p, the index of its ']' when no quote, bracket or brace comes
+   * before it (so it holds nothing but numbers), found with native byte searches; else -1.
+   */
+  private numericArrayEnd(p: number): number {
+    const b = this.buf;
+    const c = b[p + 1]!;
+    if (!((c >= 48 && c <= 57) || c === 45)) return -1;
+    const close = b.indexOf(RBRACK, p + 1);
+    if (close < 0 || close >= this.end) return -1;
+    const q = b.indexOf(Q, p + 1);
+    if (q >= 0 && q < close) return -1;
+    const o = b.indexOf(LBRACK, p + 1);
+    if (o >= 0 && o < close) return -1;
+    const ob = b.indexOf(LBRACE, p + 1);
+    if (ob >= 0 && ob < close) return -1;
+    return close;
+  }
+
   private skipValue(): void {
     this.ws();
     const b = this.buf;
@@ -640,6 +686,18 @@ export class EventScanner {
             if (y === BS) p++;
           }
           continue;
+        }
+        if (x === LBRACK) {
+          // An array of numbers (the request's tensor data) is skipped with native searches.
+          const close = this.numericArrayEnd(p);
+          if (close >= 0) {
+            p = close;
+            if (depth === 0) {
+              this.pos = p + 1;
+              return;
+            }
+            continue;
+          }
         }
         const y = x | 32;
         if (y === LBRACE) depth++;

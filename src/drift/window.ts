@@ -58,6 +58,8 @@ export class FeatureWindow {
   /** Numbers waiting for flushNumbers (numeric features only). */
   private readonly pending?: Float64Array;
   private pendingCount = 0;
+  /** Numbers staged after the pending ones (see stage()). */
+  private staged = 0;
   private readonly lo: number;
   private readonly hi: number;
 
@@ -103,8 +105,36 @@ export class FeatureWindow {
       this.addCategory(String(x));
       return;
     }
-    this.pending[this.pendingCount++] = x;
+    this.pending[this.pendingCount + this.staged] = x;
+    if (++this.pendingCount + this.staged === PENDING_NUMBERS) this.flushNumbers();
+  }
+
+  /**
+   * Stages a number of a line still being read (numeric features only): it counts once commitStaged()
+   * runs, and never if dropStaged() runs first. False when one line stages more than the queue holds.
+   */
+  stage(x: number): boolean {
+    if (this.pendingCount + this.staged === PENDING_NUMBERS) {
+      this.flushNumbers();
+      if (this.staged === PENDING_NUMBERS) return false;
+    }
+    this.pending![this.pendingCount + this.staged++] = x;
+    return true;
+  }
+
+  /** Takes back the last staged number. */
+  unstage(): void {
+    this.staged--;
+  }
+
+  commitStaged(): void {
+    this.pendingCount += this.staged;
+    this.staged = 0;
     if (this.pendingCount === PENDING_NUMBERS) this.flushNumbers();
+  }
+
+  dropStaged(): void {
+    this.staged = 0;
   }
 
   /** Counts the queued numbers; state() and merge() call it, so no reader ever sees a partial count. */
@@ -113,6 +143,12 @@ export class FeatureWindow {
     if (n === 0) return;
     this.pendingCount = 0;
     const xs = this.pending!;
+    this.countNumbers(xs, n);
+    // Staged numbers move to the front, so the queue is free again.
+    if (this.staged > 0) xs.copyWithin(0, n, n + this.staged);
+  }
+
+  private countNumbers(xs: Float64Array, n: number): void {
     const grid = this.grid!;
     const bins = this.bins!;
     const binEqual = this.binEqual!;
