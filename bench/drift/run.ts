@@ -98,6 +98,20 @@ log(`  ${full.events} events in ${full.seconds.toFixed(1)} s`);
 log("modelship drift, 6m window (a tenth of the events) ...");
 const small = ours(360);
 log(`  ${small.events} events in ${small.seconds.toFixed(1)} s`);
+log(
+  `JSON.parse of every line and nothing else, ${workers} workers (the ceiling for object-building readers) ...`,
+);
+const ceilingRun = spawnSync(
+  node[0]!,
+  [...node.slice(1), "bench/drift/parse-ceiling.ts", "--workers", workers, ...files],
+  {
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+  },
+);
+if (ceilingRun.status !== 0) throw new Error(`parse ceiling failed: ${ceilingRun.stderr}`);
+const ceiling = JSON.parse(ceilingRun.stdout.trim().split("\n").pop()!) as Run;
+log(`  ${ceiling.events} events in ${ceiling.seconds.toFixed(1)} s`);
 log(`load average ${load()}; pandas.read_json(lines) + scipy on the same files ...`);
 const py = spawnSync(`${venv}/bin/python`, ["bench/drift/pandas_ref.py", baseline, ...files], {
   encoding: "utf8",
@@ -134,8 +148,10 @@ const result = {
     seconds: small.seconds,
     peakRssMb: small.peakRssMb,
   },
+  jsonParseOnly: { eventsPerSecond: ev(ceiling), seconds: ceiling.seconds, peakRssMb: ceiling.peakRssMb },
   pandasScipy: { eventsPerSecond: ev(ref), seconds: ref.seconds, peakRssMb: ref.peakRssMb },
   ratio: ev(full) / ev(ref),
+  ratioToJsonParseOnly: ev(full) / ev(ceiling),
   agreement: { maxPsiDiff, maxKsDiff: maxStatDiff },
 };
 mkdirSync("bench/results", { recursive: true });
@@ -148,7 +164,9 @@ process.stdout.write(
     `${"pipeline".padEnd(34)} ${"events".padStart(9)} ${"seconds".padStart(8)} ${"events/s".padStart(10)} ${"peak MB".padStart(8)}`,
     row(`modelship drift (${workers} workers, 1h)`, full),
     row(`modelship drift (${workers} workers, 6m)`, small),
+    row(`JSON.parse only (${workers} workers)`, ceiling),
     row("pandas read_json + scipy", ref),
+    `ratio modelship / JSON.parse only: ${result.ratioToJsonParseOnly.toFixed(2)}x`,
     `ratio modelship / pandas: ${result.ratio.toFixed(2)}x; max |PSI diff| ${maxPsiDiff.toExponential(2)}, max |KS D diff| ${maxStatDiff.toExponential(2)}`,
     "",
   ].join("\n"),
