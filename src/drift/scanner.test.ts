@@ -207,3 +207,40 @@ test("the scanner reads event times like Date.parse, including malformed ones", 
     assert.equal(c.events, ms >= since && ms < until ? 1 : 0, t);
   }
 });
+
+test("rows read on the short path count once, whatever breaks after them or however many there are", async () => {
+  const b = await baseline();
+  const full = (i: number) => ({ a: i / 4, b: i % 5, c: ["x", "y"][i % 2], d: i % 3 === 0 });
+  const more: string[] = [];
+  // Complete rows in one key order teach the short path that order...
+  for (let i = 0; i < 50; i++) more.push(event({ features: [full(i)], predictions: [i / 50] }));
+  // ...then rows that leave it half-way: another key order, a number where a string goes, a duplicate.
+  more.push(event({ features: [{ d: true, c: "x", b: 1, a: 2 }] }));
+  more.push(event({ features: [{ a: 1, b: 2, c: 3, d: false }] }));
+  more.push(event({ features: [{ a: 1, b: 2, c: "y", d: false }] }).replace('"d":false', '"a":7,"d":false'));
+  // A line whose rows were read on the short path, broken after them: none of its numbers may count.
+  more.push(
+    event({ features: [full(1), full(2)], predictions: [0.1, 0.2] }).replace(
+      '"predictions":[0.1,0.2]',
+      '"predictions":[0.1,,0.2]',
+    ),
+  );
+  // More rows in one line than a feature queue holds (2,048).
+  more.push(event({ features: Array.from({ length: 3000 }, (_, i) => full(i)) }));
+  const chunk = Buffer.from(more.join("\n") + "\n");
+  const opts = { since: 0, until: Date.parse("2027-01-01T00:00:00Z"), validateFirst: 0 };
+  const fast = new WindowState(b);
+  new ChunkProcessor(fast, { ...opts, validateEvery: 1e12 }).processChunk(chunk);
+  const slow = new WindowState(b);
+  new ChunkProcessor(slow, { ...opts, validateEvery: 1 }).processChunk(chunk);
+  const strip = (s: WindowState) => {
+    const d = s.state();
+    return { ...d, counters: { ...d.counters, schemaChecked: 0 } };
+  };
+  assert.deepEqual(strip(fast), strip(slow));
+  // Only the broken line and the duplicate key (JSON.parse decides which value wins) took the slow path.
+  assert.equal(fast.counters.schemaChecked, 2);
+  assert.equal(slow.counters.invalid, 1);
+  assert.equal(slow.counters.rows, 50 + 3 + 3000);
+  assert.equal(slow.features[0]!.count, 50 + 3 + 3000);
+});

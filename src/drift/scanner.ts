@@ -103,6 +103,7 @@ export class EventScanner {
     this.keyPatterns = state.features.map((f) => Buffer.from(`${JSON.stringify(f.name)}:`));
     this.numeric = Uint8Array.from(state.features, (f) => (f.profile.type === "numeric" ? 1 : 0));
     this.order = Int32Array.from(state.features, (_, i) => i);
+    this.stagedSlots = new Int32Array(state.features.length);
     this.seen = new Uint32Array(state.features.length);
     this.catBytes = state.features.map(() => []);
     this.catStrings = state.features.map(() => []);
@@ -334,8 +335,10 @@ export class EventScanner {
     for (;;) {
       this.ws();
       const mark = this.jn;
+      const at = this.pos;
       if (!this.rowFast()) {
         this.jn = mark;
+        this.pos = at;
         this.row();
       }
       this.ws();
@@ -347,8 +350,9 @@ export class EventScanner {
 
   /**
    * The common row: every feature once, in the order the last general row() saw, as `"name":value`
-   * with no whitespace, numbers for numeric features and unescaped strings for categorical ones.
-   * Returns false (leaving pos) at the first surprise; the caller rewinds the journal and runs row().
+   * with no whitespace: numbers for numeric features, unescaped strings for the others, or a literal.
+   * Returns false at the first surprise, with what it staged taken back; the caller rewinds pos and
+   * the journal and runs row().
    */
   private rowFast(): boolean {
     const b = this.buf;
@@ -360,31 +364,43 @@ export class EventScanner {
     const pats = this.keyPatterns;
     const feats = this.state.features;
     const n = order.length;
+    const stagedSlots = this.stagedSlots;
+    let staged = 0;
     for (let i = 0; i < n; i++) {
       const slot = order[i]!;
       const pat = pats[slot]!;
       const len = pat.length;
-      if (p + len >= end) return false;
-      for (let k = 0; k < len; k++) if (b[p + k] !== pat[k]) return this.unstageRow(i);
+      if (p + len >= end) return this.unstageRow(staged);
+      for (let k = 0; k < len; k++) if (b[p + k] !== pat[k]) return this.unstageRow(staged);
       p += len;
       const c = b[p]!;
       if (c === Q) {
-        if (this.numeric[slot]) return this.unstageRow(i);
+        if (this.numeric[slot]) return this.unstageRow(staged);
         const s = p + 1;
         let q = s;
         while (q < end && b[q] !== Q && b[q] !== BS) q++;
-        if (q >= end || b[q] !== Q) return this.unstageRow(i);
+        if (q >= end || b[q] !== Q) return this.unstageRow(staged);
         this.escaped = false;
         this.push(slot, K_STR, 0, this.category(slot, s, q));
         p = q + 1;
       } else if ((c >= 48 && c <= 57) || c === 45) {
-        if (!this.numeric[slot]) return this.unstageRow(i);
+        if (!this.numeric[slot]) return this.unstageRow(staged);
         this.pos = p;
-        if (!feats[slot]!.stage(this.number())) return this.unstageRow(i);
+        if (!feats[slot]!.stage(this.number())) return this.unstageRow(staged);
+        stagedSlots[staged++] = slot;
         p = this.pos;
         this.staged = true;
-      } else return this.unstageRow(i);
-      if (b[p] !== (i === n - 1 ? RBRACE : COMMA)) return this.unstageRow(i + 1);
+      } else if (c === 116 && b[p + 1] === 114 && b[p + 2] === 117 && b[p + 3] === 101) {
+        this.push(slot, K_TRUE);
+        p += 4;
+      } else if (c === 102 && b[p + 1] === 97 && b[p + 2] === 108 && b[p + 3] === 115 && b[p + 4] === 101) {
+        this.push(slot, K_FALSE);
+        p += 5;
+      } else if (c === 110 && b[p + 1] === 117 && b[p + 2] === 108 && b[p + 3] === 108) {
+        this.push(slot, K_MISSING);
+        p += 4;
+      } else return this.unstageRow(staged);
+      if (b[p] !== (i === n - 1 ? RBRACE : COMMA)) return this.unstageRow(staged);
       p++;
     }
     this.pos = p;
@@ -392,19 +408,18 @@ export class EventScanner {
     return true;
   }
 
-  /** Takes back the numbers rowFast staged for the row's first `done` keys; returns false. */
-  private unstageRow(done: number): boolean {
+  /** Takes back the first `count` numbers rowFast staged for the row (slots in stagedSlots); returns false. */
+  private unstageRow(count: number): boolean {
     const feats = this.state.features;
-    for (let i = 0; i < done; i++) {
-      const slot = this.order[i]!;
-      if (this.numeric[slot]) feats[slot]!.unstage();
-    }
+    for (let i = 0; i < count; i++) feats[this.stagedSlots[i]!]!.unstage();
     return false;
   }
 
   /** Whether this line staged numbers (commit() then commits them in every feature). */
   private staged = false;
 
+  /** The slots rowFast staged a number for, in the current row. */
+  private readonly stagedSlots: Int32Array;
   /** The key order rowFast expects (slots), learned from the last complete row row() read. */
   private order: Int32Array;
   /** `"name":` per slot, as bytes. */
