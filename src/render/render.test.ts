@@ -74,6 +74,27 @@ test("golden: bluegreen.yaml with a preview revision", () => {
   golden("bluegreen-preview.yaml", toYAML(render(md, plan, cfg).objects));
 });
 
+test("blueGreen.previewService: false renders no <name>-preview Service, and the preview still runs", () => {
+  const md = load("bluegreen.yaml");
+  const names = (m: ModelDeployment) => {
+    const plan = canaryPlan(m, 0, "6");
+    plan.revisions[1]!.role = "preview";
+    const objects = render(m, plan, cfg).objects;
+    return {
+      services: objects.filter((o) => o.kind === "Service").map((o) => o.metadata.name),
+      deployments: objects.filter((o) => o.kind === "Deployment").length,
+    };
+  };
+  const name = md.metadata.name;
+  assert.ok(names(md).services.includes(`${name}-preview`));
+  const off = structuredClone(md);
+  off.spec.rollout.blueGreen!.previewService = false;
+  assert.deepEqual(names(off), {
+    services: names(md).services.filter((s) => s !== `${name}-preview`),
+    deployments: 2,
+  });
+});
+
 test("rendering is deterministic", () => {
   for (const f of examples) {
     const md = load(f);

@@ -71,6 +71,7 @@ function service(
  * Services: `<md>` is the endpoint clients call; `<md>-stable` and `<md>-canary`/`<md>-preview` select one
  * revision each, for routers and for the logger's fallback. With the plain-Service provider the endpoint
  * selects every revision (traffic splits by replica ratio); with a router, or for blue-green, only stable.
+ * `spec.rollout.blueGreen.previewService: false` leaves out `<md>-preview`.
  */
 export function services(md: ModelDeployment, revs: { role: RevisionRole; id: string }[]): K8sObject[] {
   const name = md.metadata.name;
@@ -84,8 +85,11 @@ export function services(md: ModelDeployment, revs: { role: RevisionRole; id: st
       "endpoint",
     ),
   ];
+  // blueGreen.previewService: false leaves the preview revision without a Service of its own.
+  const previewService = md.spec.rollout.blueGreen?.previewService ?? true;
   for (const r of revs)
-    if (r.role !== "old") out.push(service(md, `${name}-${r.role}`, podSelector(name, r.id), r.role));
+    if (r.role !== "old" && (r.role !== "preview" || previewService))
+      out.push(service(md, `${name}-${r.role}`, podSelector(name, r.id), r.role));
   return out;
 }
 

@@ -97,7 +97,7 @@ export function decideBlueGreen(env: Env, stable: Rev, cand: Rev): RolloutDecisi
       } else {
         paused = {
           reason: reasons.waitingForPromotion,
-          message: `preview revision ${cand.id} is ready at ${ctx.md.metadata.name}-preview: run modelship promote ${ctx.md.metadata.name}`,
+          message: `preview revision ${cand.id} is ready${bg.previewService ? ` at ${ctx.md.metadata.name}-preview` : ""}: run modelship promote ${ctx.md.metadata.name}`,
         };
         requeueAfterMs = undefined;
       }
