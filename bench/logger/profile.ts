@@ -76,7 +76,7 @@ const threads = readdirSync(`/proc/${logger.cli.child.pid}/task`).map((tid) => {
   const raw = readFileSync(`/proc/${logger.cli.child.pid}/task/${tid}/stat`, "utf8");
   const name = /\((.*)\)/.exec(raw)?.[1] ?? "?";
   const f = raw.split(") ")[1]!.split(" ");
-  return `${name}:${((Number(f[11]) + Number(f[12])) / 100).toFixed(2)}s`;
+  return `${name}:${(Number(f[11]) / 100).toFixed(2)}u+${(Number(f[12]) / 100).toFixed(2)}s`;
 });
 console.log(`threads (whole life) ${threads.join(" ")}`);
 await pool.close();

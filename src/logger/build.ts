@@ -14,6 +14,7 @@ import type {
   InferenceEvent,
   Variant,
 } from "./event.js";
+import type { EventLineWriter } from "./event-line.js";
 import { mapFeatures } from "./features.js";
 import { parseRequest, parseResponse, predictionsOf, type ParsedBody, type Protocol } from "./oip.js";
 import { redact, type RedactPath } from "./redact.js";
@@ -167,6 +168,14 @@ export function buildInferenceEvent(ex: Exchange, cfg: EventConfig): InferenceEv
     datacontenttype: EVENT_CONTENT_TYPE,
     data,
   };
+}
+
+/**
+ * The event's NDJSON line: buildInferenceEvent written by an EventLineWriter for cfg.features (see
+ * event-line.ts); the same JSON value as JSON.stringify(buildInferenceEvent(ex, cfg)).
+ */
+export function inferenceEventLine(ex: Exchange, cfg: EventConfig, writer: EventLineWriter): string {
+  return writer.line(buildInferenceEvent(ex, cfg), ex.protocol);
 }
 
 export interface FeedbackInput {

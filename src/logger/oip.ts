@@ -131,13 +131,17 @@ export function predictionsOf(response: ParsedBody): unknown[] | undefined {
   if (response.rows !== undefined) return response.rows;
   const first = response.tensors[0];
   if (first?.data === undefined) return undefined;
-  const flat = flatten(first.data);
-  if (first.shape.length === 0) return flat.slice(0, 1);
-  const rows = first.shape[0] ?? 0;
+  return predictionRows(first.shape, flatten(first.data));
+}
+
+/** predictionsOf's grouping of a first output's flat values (or their JSON tokens) by row. */
+export function predictionRows<T>(shape: number[], flat: T[]): (T | T[])[] {
+  if (shape.length === 0) return flat.slice(0, 1);
+  const rows = shape[0] ?? 0;
   if (rows === 0) return [];
   const per = Math.floor(flat.length / rows);
   if (per <= 1) return flat.slice(0, rows);
-  const out: unknown[] = [];
+  const out: T[][] = [];
   for (let r = 0; r < rows; r++) out.push(flat.slice(r * per, (r + 1) * per));
   return out;
 }

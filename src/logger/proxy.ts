@@ -3,12 +3,13 @@ import type { Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
 import {
   buildFeedbackEvent,
-  buildInferenceEvent,
+  inferenceEventLine,
   parseFeedback,
   shouldRecord,
   type EventConfig,
 } from "./build.js";
 import type { ErrorType, Variant } from "./event.js";
+import { EventLineWriter } from "./event-line.js";
 import { forwardedHeaderLines, header, type Headers, type RequestHead } from "./http-head.js";
 import { HttpServer, type Exchange } from "./http-server.js";
 import type { LoggerMetrics } from "./metrics.js";
@@ -115,7 +116,10 @@ export class LoggerProxy {
     requests: Map<string, { inc(): void }>;
   };
 
+  private readonly lineWriter: EventLineWriter;
+
   constructor(private readonly opts: ProxyOptions) {
+    this.lineWriter = new EventLineWriter(opts.event.features);
     const maxResponseBytes = opts.maxBodyBytes ?? 64 * 1024 * 1024;
     this.upstream = new Upstream(opts.upstream, { maxConnections: 256, maxResponseBytes });
     this.fallback =
@@ -227,7 +231,7 @@ export class LoggerProxy {
   /** Builds the event and appends it to the spool (which writes to disk on its own interval). */
   private record(r: Recorded): void {
     const a = r.attempt;
-    const event = buildInferenceEvent(
+    const line = inferenceEventLine(
       {
         id: r.id,
         time: new Date(r.time),
@@ -244,8 +248,9 @@ export class LoggerProxy {
         variant: r.variant,
       },
       this.opts.event,
+      this.lineWriter,
     );
-    const ok = this.opts.spool.append(JSON.stringify(event));
+    const ok = this.opts.spool.append(line);
     (ok ? this.hot.spooled : this.hot.dropped).inc();
   }
 
