@@ -1,8 +1,11 @@
 // The drift job's status write on the real API server, beside the running controller: the verdict lands in
 // status.drift with a DriftDetected condition and an Event, under its own field manager, and the controller's
-// own status writes leave it alone. Run with `npm run test:e2e -- drift`.
+// own status writes leave it alone; a real collector keeps the full report that status.drift.reportRef
+// points at. Run with `npm run test:e2e -- drift`.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -19,6 +22,18 @@ import {
   type TestNamespace,
 } from "./lib/index.js";
 
+/** A port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 const features = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
 let seed = 7;
 const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
@@ -31,7 +46,9 @@ before(async () => {
   ns = await createNamespace("drift");
   ctl = await startController(["--leader-elect=false", "--namespaces", ns.name]);
 });
+let stopCollector: (() => void) | undefined;
 after(async () => {
+  stopCollector?.();
   await ctl?.stop();
   await ns?.delete();
 });
@@ -107,6 +124,32 @@ test(
     writeFileSync(join(part, "events-0.ndjson"), lines.join("\n") + "\n");
     void features;
 
+    // A real collector keeps the full report; the status points at it.
+    const port = await freePort();
+    const collector = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(repoRoot, "bin/dev.ts"),
+        "collector",
+        "--data-dir",
+        join(dir, "store"),
+        "--listen",
+        `127.0.0.1:${port}`,
+      ],
+      { stdio: "ignore" },
+    );
+    stopCollector = () => collector.kill("SIGKILL");
+    const collectorUrl = `http://127.0.0.1:${port}`;
+    await waitFor("collector ready", async () => {
+      try {
+        return (await fetch(`${collectorUrl}/readyz`)).ok;
+      } catch {
+        return false;
+      }
+    });
+
     const r = await cli([
       "drift",
       "--baseline",
@@ -125,6 +168,8 @@ test(
       "iris",
       "--kubeconfig",
       clusterEnv().kubeconfig,
+      "--report-url",
+      collectorUrl,
     ]);
     assert.equal(r.code, 0, r.stderr.slice(-3000));
     const report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8"));
@@ -135,6 +180,9 @@ test(
       return x.status?.drift?.verdict ? x : undefined;
     });
     assert.equal(m.status.drift.verdict, "drift");
+    // status.drift.reportRef serves the very report the job wrote.
+    assert.match(m.status.drift.reportRef, new RegExp(`^${collectorUrl}/v1/reports/iris/`));
+    assert.deepEqual(await (await fetch(m.status.drift.reportRef)).json(), report);
     assert.ok(m.status.drift.features.some((f: any) => f.name === "sepal_length" && f.drifted));
     const driftCond = m.status.conditions.find((c: any) => c.type === "DriftDetected");
     assert.equal(driftCond?.status, "True");

@@ -2,6 +2,7 @@ import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
 import { onShutdown } from "../platform/shutdown.js";
 import { CollectorServer } from "../collector/server.js";
+import { ReportStore } from "../collector/reports.js";
 import { EventStore } from "../collector/store.js";
 import { parseListen } from "../logger/config.js";
 import { UsageError, boolFlag, intFlag, requiredFlag, stringFlag, type Command } from "./command.js";
@@ -21,7 +22,8 @@ Flags:
   --log-level LEVEL           debug | info | warn | error (default info)
 
 Routes: POST /v1/events (NDJSON or JSON array), GET /v1/events?model=NAME&since=RFC3339&until=RFC3339[&type=inference|feedback],
-GET /v1/models, /metrics, /healthz, /readyz.`;
+GET /v1/models, drift reports (POST /v1/reports, GET /v1/reports/NAME[/ID|/latest]; kept in DIR/@reports,
+the newest 200 per model), /metrics, /healthz, /readyz.`;
 
 export const command: Command = {
   name: "collector",
@@ -57,7 +59,7 @@ export const command: Command = {
       segmentMaxAgeMs: intFlag(args, "segment-max-age-ms", 15 * 60_000, 1),
       dedupePartitions: intFlag(args, "dedupe-partitions", 48, 1),
     });
-    const server = new CollectorServer(store, registry, log);
+    const server = new CollectorServer(store, registry, log, new ReportStore(dir));
     let url: string;
     try {
       url = await server.listen(listen.port, listen.host);

@@ -7,6 +7,7 @@ import { CORRECTIONS, type Correction } from "../drift/multiple-testing.js";
 import { summarize } from "../drift/report.js";
 import { parseEventSource } from "../drift/sources.js";
 import { writeDriftStatus } from "../drift/status-writer.js";
+import { storeReport } from "../drift/store-report.js";
 import { parseDuration } from "../drift/duration.js";
 import { createLogger } from "../platform/log.js";
 import { onShutdown } from "../platform/shutdown.js";
@@ -40,7 +41,9 @@ Flags:
   --namespace NS          with --deployment: write status.drift, the DriftDetected condition
   --deployment NAME       and an Event on this ModelDeployment
   --kubeconfig FILE       kubeconfig for the status write (default: in-cluster / KUBECONFIG)
-  --report-ref URI        where the report is kept, mentioned in the status message
+  --report-url URL        also POST the report to the collector at URL (kept there; its address becomes
+                          status.drift.reportRef)
+  --report-ref URI        where the report is kept, for the status (overrides the --report-url address)
   --s3-endpoint URL       S3-compatible endpoint for an s3:// baseline
 
 Exit codes: 0 the window was evaluated (verdict ok or drift), 1 it could not be (verdict error),
@@ -77,6 +80,7 @@ export const command: Command = {
     deployment: { type: "string" },
     kubeconfig: { type: "string" },
     "report-ref": { type: "string" },
+    "report-url": { type: "string" },
     "s3-endpoint": { type: "string" },
   },
   async run(args) {
@@ -129,7 +133,8 @@ export const command: Command = {
       env: process.env,
       signal,
     });
-    await writeFile(out, JSON.stringify(report, null, 2) + "\n");
+    const reportText = JSON.stringify(report, null, 2) + "\n";
+    await writeFile(out, reportText);
     process.stdout.write(summarize(report) + "\n");
     log.info(
       { out, verdict: report.verdict, score: report.score, durationMs: report.durationMs },
@@ -148,6 +153,18 @@ export const command: Command = {
         failed = true;
       }
     }
+    let reportRef = stringFlag(args, "report-ref");
+    const reportUrl = stringFlag(args, "report-url");
+    if (reportUrl) {
+      try {
+        const stored = await storeReport(reportUrl, reportText, signal);
+        reportRef ??= stored;
+        log.info({ reportRef: stored }, "Stored drift report");
+      } catch (err) {
+        log.error({ err, reportUrl }, "Failed to store drift report");
+        failed = true;
+      }
+    }
     if (namespace !== undefined && deployment !== undefined) {
       try {
         await writeDriftStatus(
@@ -156,7 +173,7 @@ export const command: Command = {
             namespace,
             name: deployment,
             kubeconfig: stringFlag(args, "kubeconfig"),
-            reportRef: stringFlag(args, "report-ref"),
+            reportRef,
           },
           log,
           new Date(),

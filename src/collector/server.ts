@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
 import { FEEDBACK_EVENT_TYPE, INFERENCE_EVENT_TYPE } from "../logger/event-constants.js";
+import { MAX_REPORT_BYTES, type ReportStore } from "./reports.js";
 import type { EventStore } from "./store.js";
 
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
@@ -90,7 +91,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
 
 /**
  * POST /v1/events (batch; 200 only once durable), GET /v1/events?model=&since=&until=[&type=] (NDJSON
- * stream, the drift job's input), GET /v1/models, and /metrics /healthz /readyz.
+ * stream, the drift job's input), GET /v1/models, drift reports (POST /v1/reports, GET
+ * /v1/reports/{model}[/{id}|/latest]), and /metrics /healthz /readyz.
  */
 export class CollectorServer {
   readonly server: Server;
@@ -101,6 +103,7 @@ export class CollectorServer {
     private readonly store: EventStore,
     private readonly registry: Registry,
     private readonly log: Logger,
+    private readonly reports?: ReportStore,
   ) {
     this.metrics = createCollectorMetrics(registry, store);
     this.server = createServer({ keepAlive: true }, (req, res) => {
@@ -129,6 +132,8 @@ export class CollectorServer {
     const path = url.pathname;
     if (path === "/v1/events" && req.method === "POST") return this.ingest(req, res);
     if (path === "/v1/events" && req.method === "GET") return this.export(url, res);
+    if (this.reports && (path === "/v1/reports" || path.startsWith("/v1/reports/")))
+      return this.report(req, res, path, this.reports);
     if (path === "/v1/models" && req.method === "GET")
       return json(res, 200, { models: await this.store.models() });
     if (path === "/metrics") {
@@ -144,6 +149,35 @@ export class CollectorServer {
       return;
     }
     json(res, 404, { error: `no route for ${req.method} ${path}; use POST or GET /v1/events` });
+  }
+
+  private async report(req: IncomingMessage, res: ServerResponse, path: string, reports: ReportStore) {
+    if (path === "/v1/reports" && req.method === "POST") {
+      const body = await readBody(req, MAX_REPORT_BYTES);
+      if (body === undefined)
+        return json(res, 413, { error: `report larger than ${MAX_REPORT_BYTES} bytes` });
+      let stored: { model: string; id: string };
+      try {
+        stored = await reports.put(body.toString("utf8"));
+      } catch (err) {
+        return json(res, 400, { error: (err as Error).message });
+      }
+      const location = `/v1/reports/${encodeURIComponent(stored.model)}/${stored.id}`;
+      res.setHeader("location", location);
+      return json(res, 201, { ...stored, path: location });
+    }
+    const parts = path.split("/").slice(3).map(decodeURIComponent);
+    if (req.method !== "GET" || parts.length < 1 || parts.length > 2 || parts[0] === "")
+      return json(res, 404, {
+        error: `no route for ${req.method} ${path}; use POST /v1/reports or GET /v1/reports/{model}[/{id}|/latest]`,
+      });
+    const model = parts[0]!;
+    if (parts.length === 1) return json(res, 200, { model, reports: await reports.list(model) });
+    const text = await reports.get(model, parts[1]!);
+    if (text === undefined)
+      return json(res, 404, { error: `no drift report ${parts[1]} for model ${model}` });
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    res.end(text);
   }
 
   private async ingest(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -4,6 +4,7 @@ import { ModelshipEvent } from "../logger/event.js";
 import { eventKeys, partitionKey, partitionOf, safeSegment, type Partition } from "../logger/partition.js";
 import { PartitionedWriter } from "../logger/partitioned-writer.js";
 import { segmentFiles, segmentLines, subdirs } from "./read.js";
+import { REPORTS_DIR } from "./reports.js";
 
 export interface IngestResult {
   accepted: number;
@@ -121,8 +122,8 @@ export class EventStore {
   }
 
   /** Models with stored events. */
-  models(): Promise<string[]> {
-    return subdirs(this.opts.dir);
+  async models(): Promise<string[]> {
+    return (await subdirs(this.opts.dir)).filter((d) => d !== REPORTS_DIR);
   }
 
   /**

@@ -85,6 +85,7 @@ export function buildStatusPatch(
         score: Number(report.score.toFixed(6)),
         features: topFindings(report),
         message,
+        ...(reportRef ? { reportRef: truncate(reportRef, 2048) } : {}),
       },
       conditions: [conditionFor(report, current, now)],
     },

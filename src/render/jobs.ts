@@ -85,6 +85,8 @@ export function driftObjects(md: ModelDeployment, cfg: RenderConfig): K8sObject[
           String(drift.pValue),
           "--out",
           "/tmp/drift-report.json",
+          // The collector keeps the full report; status.drift.reportRef says where.
+          ...(/^https?:\/\//.test(cfg.eventsUrl) ? ["--report-url", cfg.eventsUrl] : []),
           "--namespace",
           ns ?? "default",
           "--deployment",

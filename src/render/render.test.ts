@@ -81,7 +81,7 @@ test("blueGreen.previewService: false renders no <name>-preview Service, and the
     plan.revisions[1]!.role = "preview";
     const objects = render(m, plan, cfg).objects;
     return {
-      services: objects.filter((o) => o.kind === "Service").map((o) => o.metadata.name),
+      services: objects.filter((o) => o.kind === "Service").map((o) => o.metadata?.name),
       deployments: objects.filter((o) => o.kind === "Deployment").length,
     };
   };

@@ -52,6 +52,11 @@ export const DriftStatus = z.object({
     .max(16)
     .optional(),
   message: z.string().max(1024).optional(),
+  reportRef: z
+    .string()
+    .max(2048)
+    .optional()
+    .describe("Where the full report of the last run is, e.g. the collector's /v1/reports/{model}/{id}."),
 });
 
 export const ModelDeploymentStatus = z
