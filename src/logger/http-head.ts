@@ -47,7 +47,8 @@ export type Parsed<T> =
 const CRLFCRLF = Buffer.from("\r\n\r\n");
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DIGITS = /^\d{1,15}$/;
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.([01])$/;
+/** Header names already checked against TOKEN (the same few names arrive on every request). */
+const knownNames = new Set<string>();
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/;
 
 /** Where the head that starts at `from` ends (the index after its blank line), or -1 when incomplete. */
@@ -87,7 +88,10 @@ function readHeaders(lines: string[], headers: Headers): Framing | string {
     const colon = line.indexOf(":");
     if (colon <= 0) return `malformed header line "${line.slice(0, 40)}"`;
     const name = line.slice(0, colon).toLowerCase();
-    if (!TOKEN.test(name)) return `malformed header name "${line.slice(0, Math.min(colon, 40))}"`;
+    if (!knownNames.has(name)) {
+      if (!TOKEN.test(name)) return `malformed header name "${line.slice(0, Math.min(colon, 40))}"`;
+      if (knownNames.size < 1000) knownNames.add(name);
+    }
     const value = line.slice(colon + 1).trim();
     headers.push(name, value);
     switch (name) {
@@ -127,15 +131,36 @@ function readHeaders(lines: string[], headers: Headers): Framing | string {
   return f;
 }
 
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 32 || c === 127) return true;
+  }
+  return false;
+}
+
+/** METHOD SP request-target SP HTTP/1.x, split by hand (a regex here costs more than the rest of the head). */
+function requestLine(line: string): { method: string; target: string; minor: number } | { status: number } {
+  const sp1 = line.indexOf(" ");
+  const sp2 = sp1 < 0 ? -1 : line.indexOf(" ", sp1 + 1);
+  if (sp1 <= 0 || sp2 < 0 || sp2 === sp1 + 1 || line.indexOf(" ", sp2 + 1) >= 0) return { status: 400 };
+  const method = line.slice(0, sp1);
+  const target = line.slice(sp1 + 1, sp2);
+  const version = line.slice(sp2 + 1);
+  if (!TOKEN.test(method) || hasControl(target)) return { status: 400 };
+  if (version === "HTTP/1.1") return { method, target, minor: 1 };
+  if (version === "HTTP/1.0") return { method, target, minor: 0 };
+  return { status: /^HTTP\/\d+\.\d+$/.test(version) ? 505 : 400 };
+}
+
 /** Parses a request head that ends at `end` (from headEnd). */
 export function parseRequestHead(buf: Buffer, start: number, end: number): Parsed<RequestHead> {
   const lines = buf.toString("latin1", start, end - 4).split("\r\n");
-  const m = REQUEST_LINE.exec(lines[0] as string);
-  if (m === null) {
-    if (/ HTTP\/\d+\.\d+$/.test(lines[0] as string) && !/ HTTP\/1\.[01]$/.test(lines[0] as string)) {
-      return { ok: false, status: 505, message: "only HTTP/1.0 and HTTP/1.1 are supported" };
-    }
-    return { ok: false, status: 400, message: "malformed request line" };
+  const rl = requestLine(lines[0] as string);
+  if ("status" in rl) {
+    return rl.status === 505
+      ? { ok: false, status: 505, message: "only HTTP/1.0 and HTTP/1.1 are supported" }
+      : { ok: false, status: 400, message: "malformed request line" };
   }
   const headers: Headers = [];
   const f = readHeaders(lines, headers);
@@ -144,14 +169,13 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Parse
     return { ok: false, status: f.error.startsWith("unsupported") ? 501 : 400, message: f.error };
   }
   if (f.expectOther) return { ok: false, status: 417, message: "only Expect: 100-continue is supported" };
-  const minor = Number(m[3]);
-  const target = m[2] as string;
+  const { method, target, minor } = rl;
   const q = target.indexOf("?");
   return {
     ok: true,
     size: end - start,
     head: {
-      method: m[1] as string,
+      method,
       target,
       path: q < 0 ? target : target.slice(0, q),
       minor,

@@ -278,11 +278,12 @@ export class HttpServer {
     return `http://${h}:${addr.port}`;
   }
 
-  /** Stops accepting; idle connections close now, busy ones after their answer (Connection: close). */
+  /** Stops accepting; idle and half-received connections close now, busy ones after their answer. */
   async close(): Promise<void> {
     this.closing = true;
     const stopped = new Promise<void>((r) => this.server.close(() => r()));
-    for (const c of this.conns) if (c.state === "head" && c.buf === undefined) c.socket.destroy();
+    // a request not yet complete is cut (its client sees the connection close and may retry elsewhere)
+    for (const c of this.conns) if (c.state !== "busy") c.socket.destroy();
     if (this.conns.size > 0) await new Promise<void>((r) => (this.onEmpty = r));
     clearInterval(this.sweeper);
     await stopped;
