@@ -65,14 +65,32 @@ export class Scheduler {
   private drainWaiters: (() => void)[] = [];
   private delayTimer: NodeJS.Timeout | undefined;
   private warned = new Set<string>();
+  private pumpScheduled = false;
 
   constructor(
     private pool: WorkerPool,
     private hooks: SchedulerHooks = {},
     private warn: (key: string, msg: string) => void = () => {},
   ) {
-    pool.onIdle = () => this.pump();
+    pool.onIdle = () => this.schedulePump();
   }
+
+  /**
+   * Dispatches at the end of this event-loop turn rather than at once: every request whose bytes
+   * arrived in the same turn joins the batch. With the server on one core, dispatching the first
+   * request alone would start the worker before the main thread had read the rest, keeping batches
+   * small exactly when the server is saturated; the turn's remainder is all the latency it costs.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(this.runScheduledPump);
+  }
+
+  private runScheduledPump = (): void => {
+    this.pumpScheduled = false;
+    this.pump();
+  };
 
   addModel(key: string, policy: BatchPolicy): void {
     this.queues.set(key, { key, policy, jobs: [] });
@@ -121,7 +139,7 @@ export class Scheduler {
       }
       q.jobs.push(job);
       this.hooks.onDepth?.(key, q.jobs.length);
-      this.pump();
+      this.schedulePump();
     });
   }
 
