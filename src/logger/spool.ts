@@ -83,7 +83,8 @@ export class Spool {
     this.sealed.push(...existing);
     this.sealedBytes = existing.reduce((n, s) => n + s.bytes, 0);
     this.nextSeq = existing.length === 0 ? 1 : Math.max(...existing.map((s) => s.seq)) + 1;
-    this.segmentMaxBytes = opts.segmentMaxBytes ?? 4 * 1024 * 1024;
+    // the sender reads a segment whole: 1 MiB keeps that transient small next to the 96 MB RSS budget
+    this.segmentMaxBytes = opts.segmentMaxBytes ?? 1024 * 1024;
     this.maxBufferBytes = opts.maxBufferBytes ?? Math.min(16 * 1024 * 1024, opts.maxBytes);
   }
 
