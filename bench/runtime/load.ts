@@ -1,5 +1,6 @@
 // Closed-loop load generator: N concurrent keep-alive connections (undici Pool), fixed duration.
-// Usage: load.ts URL METHOD CONCURRENCY SECONDS [BODY_FILE]; prints {requests, rps, p50, p99, errors} (ms).
+// Usage: load.ts URL METHOD CONCURRENCY SECONDS [BODY_FILE]; prints {requests, rps, p50, p99, errors} (ms)
+// and clientCpu, the share of one core this generator used: near 1, it (not the server) is the limit.
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Pool } from "undici";
@@ -36,8 +37,10 @@ async function loop(): Promise<void> {
 }
 
 const started = performance.now();
+const cpu0 = process.cpuUsage();
 await Promise.all(Array.from({ length: concurrency }, loop));
 const elapsed = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpu0);
 await pool.close();
 lat.sort((a, b) => a - b);
 const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? NaN;
@@ -48,6 +51,7 @@ process.stdout.write(
     p50: pct(0.5),
     p99: pct(0.99),
     errors,
+    clientCpu: (cpu.user + cpu.system) / 1e6 / elapsed,
     statuses: Object.fromEntries(statuses),
   }) + "\n",
 );

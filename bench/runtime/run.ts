@@ -23,6 +23,8 @@ interface LoadResult {
   p50: number;
   p99: number;
   errors: number;
+  /** Share of one core the load generator used (its core is the limit near 1). */
+  clientCpu: number;
   statuses: Record<string, number>;
 }
 
@@ -33,6 +35,8 @@ interface Figure {
   errors: number;
   /** Server CPU time (all threads) per answered request, in microseconds. */
   cpuUsPerReq: number;
+  /** Share of one core the load generator used. */
+  clientCpu: number;
 }
 
 function pin(cpu: string, cmd: string, args: string[]): [string, string[]] {
@@ -275,6 +279,19 @@ try {
       },
     },
     {
+      // Control: the probe's client shares its core with a c32 load generator, here aimed at the
+      // hello-world server, so the server under test is idle; what this adds is the client side.
+      label: "ready p99 under hello-world c32 load",
+      server: "ours",
+      run: async () => {
+        const [probe] = await Promise.all([
+          runLoad(`${servers.ours!.url}/v2/health/ready`, "GET", 1, SECONDS),
+          runLoad(servers.hello!.url + "/", "GET", 32, SECONDS + 1),
+        ]);
+        return probe;
+      },
+    },
+    {
       label: "heavy MLP c32 (batched)",
       server: "heavy",
       run: () => runLoad(infer("heavy"), "POST", 32, SECONDS, bodyPath),
@@ -333,11 +350,13 @@ try {
       p99: median(runs.map((x) => x.p99)),
       errors: runs.reduce((n, x) => n + x.errors, 0),
       cpuUsPerReq: median(runs.map((x) => x.cpuUs)),
+      clientCpu: median(runs.map((x) => x.clientCpu)),
     };
     fig[m.label] = f;
     console.log(
       `  ${m.label.padEnd(40)} rps ${f.rps.toFixed(0).padStart(6)}  p50 ${f.p50.toFixed(3).padStart(8)} ms  ` +
-        `p99 ${f.p99.toFixed(3).padStart(8)} ms  server cpu ${f.cpuUsPerReq.toFixed(0).padStart(5)} us/req  errors ${f.errors}`,
+        `p99 ${f.p99.toFixed(3).padStart(8)} ms  server cpu ${f.cpuUsPerReq.toFixed(0).padStart(5)} us/req  ` +
+        `load cpu ${f.clientCpu.toFixed(2)}  errors ${f.errors}`,
     );
   }
   const rawP50 = median(raws);
@@ -365,6 +384,10 @@ try {
   add("heavy MLP: unbatched cpu/req / batched cpu/req", hc, "(info)", true);
   const h = g("ready p99 under /infer c32 load").p99 / g("ready p99 idle, concurrency 1").p99;
   add("ready p99 under load / idle p99", h, "<= 2", h <= 2);
+  const hctl = g("ready p99 under hello-world c32 load").p99 / g("ready p99 idle, concurrency 1").p99;
+  add("control: ready p99, load on hello / idle p99", hctl, "(info)", true);
+  const hs = g("ready p99 under /infer c32 load").p99 / g("ready p99 under hello-world c32 load").p99;
+  add("ready p99 under load / control p99", hs, "(info)", true);
   if (fig["KServe /infer, concurrency 16"]) {
     const p = g("serve /infer, concurrency 16").rps / g("KServe /infer, concurrency 16").rps;
     add("c16 rps / KServe c16 rps", p, ">= 3", p >= 3);
