@@ -111,6 +111,7 @@ export class ModelServer {
   readonly metrics: RuntimeMetrics;
   private server: Server;
   private byName = new Map<string, Map<string, ModelEntry>>();
+  private byKey = new Map<string, ModelEntry>();
   private pool: WorkerPool | undefined;
   private scheduler: Scheduler | undefined;
   private draining = false;
@@ -140,6 +141,7 @@ export class ModelServer {
       let versions = this.byName.get(spec.name);
       if (versions === undefined) this.byName.set(spec.name, (versions = new Map()));
       versions.set(spec.version, entry);
+      this.byKey.set(key, entry);
     }
     this.server = createServer((req, res) => this.handle(req, res));
     // Longer than common load balancer idle timeouts, so the balancer closes first.
@@ -256,8 +258,7 @@ export class ModelServer {
   }
 
   private entryByKey(key: string): ModelEntry | undefined {
-    for (const e of this.entries()) if (e.key === key) return e;
-    return undefined;
+    return this.byKey.get(key);
   }
 
   private resolve(model: string, version: string | undefined): ModelEntry {
