@@ -8,7 +8,7 @@ import {
   type ModelDeployment,
 } from "../api/v1alpha1/index.js";
 import type { KubeClient, KubeObject } from "../k8s/client.js";
-import { isNotFound } from "../k8s/errors.js";
+import { isNamespaceTerminating, isNotFound } from "../k8s/errors.js";
 import type { Cache } from "../k8s/informer.js";
 import {
   apiVersionOf,
@@ -102,6 +102,12 @@ export class Reconciler {
       end({ result: r.requeueAfterMs ? "requeue" : "success" });
       return r;
     } catch (err) {
+      if (isNamespaceTerminating(err)) {
+        // The namespace (and the ModelDeployment with it) is going away: retrying cannot help.
+        end({ result: "namespace_terminating" });
+        this.d.log.info({ key }, "Namespace is being deleted; not reconciling");
+        return {};
+      }
       end({ result: "error" });
       throw err;
     }

@@ -15,6 +15,9 @@ export class ApiError extends Error {
 export const isNotFound = (e: unknown): boolean => e instanceof ApiError && e.code === 404;
 export const isConflict = (e: unknown): boolean => e instanceof ApiError && e.code === 409;
 export const isGone = (e: unknown): boolean => e instanceof ApiError && e.code === 410;
+/** The NamespaceLifecycle admission's refusal: nothing new can be created in a namespace being deleted. */
+export const isNamespaceTerminating = (e: unknown): boolean =>
+  e instanceof ApiError && e.code === 403 && /because it is being terminated/.test(e.message);
 
 /** A spec that can never work as written: report it in status and retry slowly, never hot-loop. */
 export class TerminalError extends Error {
