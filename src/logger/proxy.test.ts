@@ -324,3 +324,20 @@ test("the fallback hop is marked, and a marked request never falls back again", 
     ],
   );
 });
+
+test("a marked request reaches the upstream with its one marker, and framing headers are the proxy's own", async () => {
+  const seen: { marker: string | undefined; raw: string[] }[] = [];
+  const up = await upstream((req, body, res) => {
+    seen.push({ marker: req.headers["x-modelship-fallback"] as string | undefined, raw: req.rawHeaders });
+    identity(req, body, res);
+  });
+  const p = await proxy({ upstream: up.url, fallbackUpstream: up.url });
+  const r = await post(p.url, oneRow, { "x-modelship-fallback": "true" });
+  assert.equal(r.status, 200);
+  await r.text();
+  assert.equal(seen[0]?.marker, "true");
+  const names = seen[0]!.raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+  assert.equal(names.filter((n) => n === "x-modelship-fallback").length, 1);
+  assert.equal(names.filter((n) => n === "content-length").length, 1);
+  assert.ok(!names.includes("connection"), "hop-by-hop headers stay on their hop");
+});

@@ -153,7 +153,7 @@ export class LoggerProxy {
     return this.http.listen(port, host);
   }
 
-  /** Stops accepting, lets in-flight requests finish, records their events, closes the upstream sockets. */
+  /** Stops accepting, lets in-flight requests finish (their events are spooled as they answer), closes the upstream sockets. */
   async close(): Promise<void> {
     await this.http.close();
     await Promise.all([this.upstream.close(), this.fallback?.close()]);
@@ -176,7 +176,8 @@ export class LoggerProxy {
     // a request that is itself a fallback (marked by the logger that sent it) never falls back again:
     // stable pods fall back to the stable Service, and one retry per request is the limit
     const isFallbackHop = header(req.headers, FALLBACK_HEADER) !== undefined;
-    let attempt = await this.attempt(this.upstream, req, body, isFallbackHop);
+    // (a marked request keeps its marker upstream like any other header; only the logger's own retry adds one)
+    let attempt = await this.attempt(this.upstream, req, body, false);
     let fallback = false;
     // a client that hung up is not retried for: nobody would read the answer
     const reason =
