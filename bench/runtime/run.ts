@@ -2,6 +2,9 @@
 // Every server is started up front, pinned to one core (taskset); load generators run on the other.
 // Measurements are interleaved: each of REPS rounds runs every measurement once, so a burst of
 // outside load hits subject and baseline alike. Every figure is the median over the rounds.
+// "core share" (rps x server CPU per request) and "load cpu" (the generator's share of its core) say
+// what limited a figure: a saturated server shows a core share near 1, a saturated generator a load
+// cpu near 1; both well below 1 means other processes on the machine took the cores.
 // Usage: npm run bench:runtime   (env: BENCH_REPS, BENCH_SECONDS, BENCH_SKIP_PEER=1)
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -356,7 +359,7 @@ try {
     console.log(
       `  ${m.label.padEnd(40)} rps ${f.rps.toFixed(0).padStart(6)}  p50 ${f.p50.toFixed(3).padStart(8)} ms  ` +
         `p99 ${f.p99.toFixed(3).padStart(8)} ms  server cpu ${f.cpuUsPerReq.toFixed(0).padStart(5)} us/req  ` +
-        `load cpu ${f.clientCpu.toFixed(2)}  errors ${f.errors}`,
+        `(core share ${((f.rps * f.cpuUsPerReq) / 1e6).toFixed(2)})  load cpu ${f.clientCpu.toFixed(2)}  errors ${f.errors}`,
     );
   }
   const rawP50 = median(raws);
