@@ -20,11 +20,15 @@ import { canaryMD, Sim } from "../rollout/testing/sim.js";
 import { judgeMeasurement } from "../rollout/analysis.js";
 import { slowModel, writeModel } from "../testing/onnx/builders.js";
 import { repoRoot } from "../testing/repo.js";
+import { ALERTS_FILE, monitoringFiles } from "../observability/files.js";
+import { alertRules, dashboardRows, scrapeLabels } from "../observability/monitoring.js";
 import { measureDue, measureTemplates } from "./measure.js";
 import { PrometheusClient } from "./prometheus.js";
 import { defaultSelectorConfig, type SelectorConfig } from "./promql.js";
 
 const STABLE = "stable0001";
+const NAMESPACE = "team-a";
+const DEPLOYMENT = "fraud-md";
 const CANARY = "canary0001";
 
 function findPrometheus(): { bin?: string; reason?: string } {
@@ -109,10 +113,14 @@ describe(
       // Target labels stand in for the Kubernetes relabeling that copies the pod's revision label.
       const dir = tmp("prometheus");
       const target = (url: string, revision: string) =>
-        `      - targets: ["${hostPort(url)}"]\n        labels: { ${defaultSelectorConfig.revisionLabel}: "${revision}" }\n`;
+        `      - targets: ["${hostPort(url)}"]\n        labels: { ${defaultSelectorConfig.revisionLabel}: "${revision}", ${scrapeLabels.namespace}: "${NAMESPACE}", ${scrapeLabels.deployment}: "${DEPLOYMENT}" }\n`;
+      // The chart's alert rules, loaded as Prometheus loads them (a bad rule stops it from starting).
+      writeFileSync(join(dir, ALERTS_FILE), monitoringFiles()[ALERTS_FILE]!);
       writeFileSync(
         join(dir, "prometheus.yml"),
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n" +
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n" +
+          `rule_files: ["${join(dir, ALERTS_FILE)}"]\n` +
+          "scrape_configs:\n" +
           "  - job_name: serve\n    static_configs:\n" +
           target(goodServe.url, STABLE) +
           target(badServe.url, CANARY) +
@@ -303,6 +311,56 @@ describe(
       );
       assert.equal(r.measurements[0]!.value, undefined);
       assert.match(r.errors[0]!.message, /bad_data|parse error/);
+    });
+
+    test("every dashboard query runs on these series, and the serving and logging panels show data", async () => {
+      const vars = (expr: string) =>
+        expr
+          .replaceAll("$namespace", NAMESPACE)
+          .replaceAll("$deployment", DEPLOYMENT)
+          .replaceAll("$model", "fraud")
+          .replaceAll("$__rate_interval", "30s");
+      const empty: string[] = [];
+      for (const row of dashboardRows())
+        for (const panel of row.panels)
+          for (const q of panel.queries) {
+            const res = await fetch(
+              `${promUrl}/api/v1/query?${new URLSearchParams({ query: vars(q.expr) })}`,
+            );
+            const body = (await res.json()) as {
+              status: string;
+              error?: string;
+              data?: { result: unknown[] };
+            };
+            assert.equal(body.status, "success", `${panel.title}: ${q.expr}: ${body.error}`);
+            if (panel.core && body.data!.result.length === 0) empty.push(`${panel.title}: ${q.expr}`);
+          }
+      assert.deepEqual(empty, [], "core panels without data");
+    });
+
+    test("the alert rules load, evaluate without errors, and the canary's fallbacks fire ModelshipFallbacks", async () => {
+      const rules = await eventually(
+        async () => {
+          const res = await fetch(`${promUrl}/api/v1/rules`);
+          const body = (await res.json()) as {
+            data: {
+              groups: { rules: { name: string; health: string; lastError?: string; state: string }[] }[];
+            };
+          };
+          const all = body.data.groups.flatMap((g) => g.rules);
+          return all.length > 0 && all.every((r) => r.health !== "unknown") ? all : undefined;
+        },
+        30_000,
+        "rules evaluated",
+      );
+      assert.deepEqual(
+        rules.map((r) => r.name),
+        alertRules().map((r) => r.alert),
+      );
+      for (const r of rules) assert.equal(r.health, "ok", `${r.name}: ${r.lastError}`);
+      // Every canary request fails locally and is answered by stable: pending (for: 10m) right away.
+      assert.notEqual(rules.find((r) => r.name === "ModelshipFallbacks")?.state, "inactive");
+      assert.equal(rules.find((r) => r.name === "ModelshipInferenceEventsDropped")?.state, "inactive");
     });
   },
 );

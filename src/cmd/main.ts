@@ -18,6 +18,10 @@ const commands: Record<string, { summary: string; load: () => Promise<{ command:
     summary: "Print or write the generated CustomResourceDefinitions",
     load: () => import("./crds.js"),
   },
+  monitoring: {
+    summary: "Print or write the Grafana dashboard and Prometheus alert rules",
+    load: () => import("./monitoring.js"),
+  },
   render: {
     summary: "Render a ModelDeployment into Kubernetes objects (offline)",
     load: () => import("./render.js"),
