@@ -73,7 +73,7 @@ export function buildStatusPatch(
   reportRef?: string,
 ) {
   const headline = report.reasons[0] ?? (report.verdict === "ok" ? "no drift detected" : report.verdict);
-  const message = truncate(reportRef ? `${headline} (report: ${reportRef})` : headline, 1024);
+  const message = truncate(headline, 1024);
   return {
     apiVersion: "modelship.io/v1alpha1",
     kind: "ModelDeployment",

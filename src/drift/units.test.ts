@@ -155,7 +155,7 @@ test("status patch: drift summary, condition transitions, bounded findings, even
   assert.equal(d.features.length, 16);
   assert.deepEqual(d.features[0], { name: "f3", statistic: "psi", value: 0.5, drifted: true });
   assert.equal(d.features[1]!.name, "f19");
-  assert.match(d.message, /report: s3:\/\/reports\/r\.json/);
+  assert.equal(d.reportRef, "s3://reports/r.json");
   const c = patch.status.conditions[0]!;
   assert.deepEqual(
     { type: c.type, status: c.status, reason: c.reason, t: c.lastTransitionTime, g: c.observedGeneration },

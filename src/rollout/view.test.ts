@@ -49,6 +49,27 @@ test("status shows steps with the current one marked, weights, analysis and hist
   assert.match(after, /modelship retry fraud -n payments/);
 });
 
+test("status shows the last drift run: verdict, drifted features, message and where the report is", () => {
+  const sim = new Sim(canaryMD([{ setWeight: 20 }])).settle();
+  sim.md.status!.drift = {
+    lastRun: "2026-01-01T01:00:00.000Z",
+    verdict: "drift",
+    score: 0.25,
+    features: [
+      { name: "amount", statistic: "psi", value: 0.4, drifted: true },
+      { name: "country", statistic: "psi", value: 0.05, drifted: false },
+    ],
+    message: "1 of 4 features drifted",
+    reportRef: "http://collector:9090/v1/reports/fraud/20260101T010000.000Z-abcdef",
+  };
+  const text = formatStatus(sim.md, sim.now);
+  assert.match(text, /Drift: drift \(score 0\.250\) at 2026-01-01T01:00:00\.000Z/);
+  assert.match(text, /Drifted: amount \(psi 0\.400\)\n/);
+  assert.doesNotMatch(text, /country/);
+  assert.match(text, /1 of 4 features drifted/);
+  assert.match(text, /Report: http:\/\/collector:9090\/v1\/reports\/fraud\//);
+});
+
 test("age is kubectl-like", () => {
   const now = new Date("2026-01-02T00:00:00Z");
   assert.equal(age("2026-01-01T23:59:15Z", now), "45s");

@@ -164,6 +164,13 @@ export function formatStatus(md: ModelDeployment, now: Date = new Date()): strin
       "",
       `Drift: ${st.drift.verdict}${st.drift.score !== undefined ? ` (score ${fmtValue(st.drift.score)})` : ""} at ${st.drift.lastRun ?? "?"}`,
     );
+    const drifted = (st.drift.features ?? []).filter((f) => f.drifted);
+    if (drifted.length)
+      out.push(
+        `  Drifted: ${drifted.map((f) => `${f.name} (${f.statistic} ${fmtValue(f.value)})`).join(", ")}`,
+      );
+    if (st.drift.message) out.push(`  ${st.drift.message}`);
+    if (st.drift.reportRef) out.push(`  Report: ${st.drift.reportRef}`);
   }
   return out.join("\n") + "\n";
 }
