@@ -110,6 +110,8 @@ const lines = [
   }),
   JSON.stringify({ specversion: "1.0", id: "o1", source: "s", type: "com.example.other", time: T, data: {} }),
   "{not json",
+  // A leading zero is not JSON: both paths must call the line invalid.
+  event({ features: [{ a: 1, b: 2, c: "x", d: true }] }).replace('"a":1', '"a":01'),
   event({ features: [{ a: 1, b: 2, c: "x", d: true }] }).slice(0, 150),
   "",
   "   ",
@@ -137,8 +139,8 @@ test("fast scanner and JSON.parse + zod produce the same window state", async ()
   assert.equal(slow.counters.outsideWindow, 1);
   assert.equal(slow.counters.feedback, 1);
   assert.equal(slow.counters.otherTypes, 1);
-  // Non-scalar feature values break the schema; so do the non-JSON and the truncated line.
-  assert.equal(slow.counters.invalid, 4);
+  // Non-scalar feature values break the schema; so do the non-JSON, leading-zero and truncated lines.
+  assert.equal(slow.counters.invalid, 5);
   assert.equal(slow.counters.failed, 1);
   assert.equal(slow.counters.withoutFeatures, 1);
   assert.deepEqual(Object.fromEntries(slow.unexpected), { extra: 1 });

@@ -24,6 +24,9 @@ const POW10 = [
   1e20, 1e21, 1e22,
 ];
 
+/** 2^53: integers up to here are exact doubles, so the accumulated mantissa is too. */
+const MAX_EXACT = 9007199254740992;
+
 const K_NUM = 0;
 const K_STR = 1;
 const K_TRUE = 2;
@@ -735,11 +738,12 @@ export class EventScanner {
   }
 
   /**
-   * A JSON number. Up to 15 significant digits with a decimal exponent within +-22 are exact with one
-   * IEEE multiply or divide (Clinger's fast path); anything longer goes through Number().
+   * A JSON number. A mantissa up to 2^53 with a decimal exponent within +-22 is exact with one IEEE
+   * multiply or divide (Clinger's fast path); anything else goes through Number().
    */
   private number(): number {
     const b = this.buf;
+    const end = this.end;
     const start = this.pos;
     let p = start;
     let neg = false;
@@ -748,26 +752,26 @@ export class EventScanner {
       p++;
     }
     let m = 0;
-    let digits = 0;
+    const i0 = p;
+    for (; p < end; p++) {
+      const d = b[p]! - 48;
+      if (d < 0 || d > 9) break;
+      m = m * 10 + d;
+    }
+    if (p === i0) throw new Fallback("bad number");
+    if (p - i0 > 1 && b[i0] === 48) throw new Fallback("leading zero");
     let scale = 0;
-    let c = b[p]!;
-    if (c < 48 || c > 57) throw new Fallback("bad number");
-    while (p < this.end && (c = b[p]!) >= 48 && c <= 57) {
-      if (m !== 0 || c !== 48) digits++;
-      m = m * 10 + (c - 48);
-      p++;
-    }
-    if (p < this.end && b[p] === 46) {
-      p++;
-      const fs = p;
-      while (p < this.end && (c = b[p]!) >= 48 && c <= 57) {
-        if (m !== 0 || c !== 48) digits++;
-        m = m * 10 + (c - 48);
-        scale++;
-        p++;
+    if (p < end && b[p] === 46) {
+      const f0 = ++p;
+      for (; p < end; p++) {
+        const d = b[p]! - 48;
+        if (d < 0 || d > 9) break;
+        m = m * 10 + d;
       }
-      if (p === fs) throw new Fallback("bad number");
+      scale = p - f0;
+      if (scale === 0) throw new Fallback("bad number");
     }
+    let c: number;
     let exp = 0;
     if (p < this.end && (b[p] === 101 || b[p] === 69)) {
       p++;
@@ -787,7 +791,7 @@ export class EventScanner {
     }
     this.pos = p;
     const e10 = exp - scale;
-    if (digits <= 15 && e10 >= -22 && e10 <= 22) {
+    if (m <= MAX_EXACT && e10 >= -22 && e10 <= 22) {
       const v = e10 >= 0 ? m * POW10[e10]! : m / POW10[-e10]!;
       return neg ? -v : v;
     }
