@@ -106,8 +106,8 @@ export class Upstream {
   }
 
   /**
-   * Sends one request. `head` is the request head up to and including its blank line (the Host header
-   * is the caller's to write: see hostLine); rejects with an UpstreamError saying timeout or unreachable.
+   * Sends one request. `head` is the request head up to and including its blank line (the caller
+   * writes Host, from `host`, and the framing); rejects with an UpstreamError: timeout or unreachable.
    */
   request(
     method: string,
@@ -308,8 +308,8 @@ export class Upstream {
     const p = c.pending;
     c.pending = undefined;
     if (p !== undefined) {
-      if (c.head !== undefined && c.kind === "close") {
-        // a body delimited by the end of the connection has just ended
+      if (c.head !== undefined && c.kind === "close" && c.error === undefined) {
+        // a body delimited by the end of the connection has just ended (a reset would be an error)
         const head = c.head;
         if (p.timer !== undefined) clearTimeout(p.timer);
         p.resolve({ status: head.status, headers: head.headers, body: Buffer.concat(c.parts, c.bytes) });
