@@ -37,3 +37,33 @@ test("logger --print-event-schema prints the JSON Schema", () => {
   assert.equal(r.code, 0);
   assert.equal((JSON.parse(r.stdout) as { title: string }).title, "modelship InferenceEvent v1");
 });
+
+test("logger --max-body-bytes: a larger request is refused with 413 before it reaches the model", async () => {
+  const { startLoggerCli, tmp } = await import("../logger/testing/procs.js");
+  // The upstream is never reached: the body limit answers first.
+  const { cli: proc, url } = await startLoggerCli([
+    "--model",
+    "m",
+    "--upstream",
+    "http://127.0.0.1:9",
+    "--sink",
+    "stdout:",
+    "--spool-dir",
+    tmp("maxbody"),
+    "--max-body-bytes",
+    "2048",
+  ]);
+  try {
+    const small = await fetch(`${url}/v2/models/m/infer`, { method: "POST", body: "x".repeat(1000) });
+    await small.text();
+    assert.notEqual(small.status, 413);
+    const big = await fetch(`${url}/v2/models/m/infer`, { method: "POST", body: "x".repeat(4096) });
+    await big.text();
+    assert.equal(big.status, 413);
+  } finally {
+    await proc.stop(2_000);
+  }
+  const bad = cli("logger", "--model", "m", "--max-body-bytes", "10");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--max-body-bytes/);
+});

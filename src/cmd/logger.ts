@@ -48,6 +48,7 @@ Flags:
   --features JSON              feature schema: [{"name":..., "type":"numeric|categorical|boolean|string", "categories"?:[...]}]
   --header-allowlist NAME      record this request header besides x-request-id (repeatable)
   --max-payload-bytes N        larger request/response tensors are recorded without data, truncated: true (default 1048576)
+  --max-body-bytes N           largest request body proxied (413 beyond) and response body (502) (default 67108864)
   --drain-timeout-ms N         on shutdown, keep shipping this long (default 5000)
   --log-level LEVEL            debug | info | warn | error (default info)
   --print-event-schema         print the InferenceEvent v1 JSON Schema and exit`;
@@ -75,6 +76,7 @@ export const command: Command = {
     features: { type: "string" },
     "header-allowlist": { type: "string", multiple: true },
     "max-payload-bytes": { type: "string" },
+    "max-body-bytes": { type: "string" },
     "drain-timeout-ms": { type: "string" },
     "log-level": { type: "string" },
     "print-event-schema": { type: "boolean" },
@@ -135,6 +137,7 @@ export const command: Command = {
           spoolSyncMs: intFlag(args, "spool-sync-ms", DEFAULT_SYNC_INTERVAL_MS, 1),
           event,
           drainTimeoutMs: intFlag(args, "drain-timeout-ms", 5_000, 0),
+          maxBodyBytes: intFlag(args, "max-body-bytes", 64 * 1024 * 1024, 1024),
         },
         log,
         registry,

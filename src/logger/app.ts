@@ -20,6 +20,8 @@ export interface LoggerConfig {
   event: EventConfig;
   /** On shutdown, how long to keep shipping spooled events before leaving them on disk. */
   drainTimeoutMs: number;
+  /** Largest request or response body proxied (413 / 502 beyond); the proxy's default when absent. */
+  maxBodyBytes?: number;
 }
 
 export interface RunningLogger {
@@ -49,6 +51,7 @@ export async function startLogger(
     upstream: cfg.upstream,
     ...(cfg.fallbackUpstream !== undefined ? { fallbackUpstream: cfg.fallbackUpstream } : {}),
     upstreamTimeoutMs: cfg.upstreamTimeoutMs,
+    ...(cfg.maxBodyBytes !== undefined ? { maxBodyBytes: cfg.maxBodyBytes } : {}),
     event: cfg.event,
     spool,
     registry,
