@@ -320,9 +320,20 @@ describe("serve + logger + collector", { timeout: 600_000 }, () => {
       const r = await infer(logger.url, [[i, 1, 2]], `full-${i}`);
       assert.equal(r.status, 200, "requests keep flowing when the spool is full");
     }
-    const m = await (await fetch(`${logger.url}/metrics`)).text();
-    const dropped = metricValue(m, "modelship_logger_events_dropped_total", { reason: "spool_full" });
-    const spooled = metricValue(m, "modelship_logger_events_total", { result: "spooled" });
+    // An event is recorded just after its response is written: wait for the last one to be counted.
+    let m = "";
+    let dropped = 0;
+    let spooled = 0;
+    await eventually(
+      async () => {
+        m = await (await fetch(`${logger.url}/metrics`)).text();
+        dropped = metricValue(m, "modelship_logger_events_dropped_total", { reason: "spool_full" });
+        spooled = metricValue(m, "modelship_logger_events_total", { result: "spooled" });
+        return dropped + spooled >= N ? true : undefined;
+      },
+      5_000,
+      "every event spooled or counted as dropped",
+    ).catch(() => undefined);
     assert.ok(dropped > 0, "drops are counted");
     assert.equal(dropped + spooled, N, "every event is either spooled or counted as dropped");
     assert.ok(metricValue(m, "modelship_logger_spool_bytes") <= 4096, "the spool stays within its bound");
