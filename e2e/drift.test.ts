@@ -5,12 +5,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import yaml from "js-yaml";
-import { startController, type ControllerProcess } from "./controller/harness.js";
+import { freePort, startController, type ControllerProcess } from "./controller/harness.js";
 import {
   clusterEnv,
   createNamespace,
@@ -21,18 +20,6 @@ import {
   waitFor,
   type TestNamespace,
 } from "./lib/index.js";
-
-/** A port nothing listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const features = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
 let seed = 7;

@@ -15,19 +15,24 @@ test(
     const ns = await createNamespace("terminating");
     const client = await KubeClient.create(loadKubeConfig(clusterEnv().kubeconfig));
     const hold = "e2e.modelship.io/hold";
+    const setFinalizers = (finalizers: string[] | null, opts: { allowFailure?: boolean } = {}) =>
+      kubectl(
+        [
+          "patch",
+          "configmap",
+          "held",
+          "-n",
+          ns.name,
+          "--type=merge",
+          "-p",
+          JSON.stringify({ metadata: { finalizers } }),
+        ],
+        opts,
+      );
     try {
       // A finalizer keeps the namespace in Terminating until the test lets go.
       await kubectl(["create", "configmap", "held", "-n", ns.name]);
-      await kubectl([
-        "patch",
-        "configmap",
-        "held",
-        "-n",
-        ns.name,
-        "--type=merge",
-        "-p",
-        JSON.stringify({ metadata: { finalizers: [hold] } }),
-      ]);
+      await setFinalizers([hold]);
       await ns.delete();
       await waitFor("namespace Terminating", async () => {
         const n = await kubectlJson<{ status?: { phase?: string } }>(["get", "namespace", ns.name]);
@@ -55,21 +60,7 @@ test(
         );
       assert.ok(other && !isNamespaceTerminating(other), String(other));
     } finally {
-      await kubectl(
-        [
-          "patch",
-          "configmap",
-          "held",
-          "-n",
-          ns.name,
-          "--type=merge",
-          "-p",
-          '{"metadata":{"finalizers":null}}',
-        ],
-        {
-          allowFailure: true,
-        },
-      );
+      await setFinalizers(null, { allowFailure: true });
       await client.close();
     }
   },

@@ -4,8 +4,9 @@
 // Usage: node --import tsx bench/drift/parse-ceiling.ts --workers N FILE... (prints one JSON line)
 import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { RangeReader, splitRanges, type FileRange } from "../../src/drift/file-ranges.js";
+import { startWorker } from "../../src/platform/worker-thread.js";
 
 function parseRanges(ranges: FileRange[]): number {
   const reader = new RangeReader();
@@ -37,15 +38,12 @@ if (!isMainThread) {
   const ranges = positionals.flatMap((f) => splitRanges(f, statSync(f).size));
   const shares: FileRange[][] = Array.from({ length: workers }, () => []);
   ranges.forEach((r, i) => shares[i % workers]!.push(r));
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const self = import.meta.url;
   const started = performance.now();
   const counts = await Promise.all(
     shares.map(
       (share) =>
         new Promise<number>((resolve, reject) => {
-          const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(self)}); })`;
-          const w = new Worker(boot, { eval: true, workerData: share });
+          const w = startWorker(new URL(import.meta.url), { workerData: share });
           w.once("message", (n: number) => {
             resolve(n);
             void w.terminate();

@@ -1,7 +1,7 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { monitoringFiles } from "../observability/files.js";
 import { boolFlag, stringFlag, type Command } from "./command.js";
+import { checkGenerated, writeGenerated } from "./generated-files.js";
 
 const CHART_FILES = "charts/modelship/files";
 
@@ -18,34 +18,17 @@ export const command: Command = {
   ].join("\n"),
   options: { out: { type: "string" }, check: { type: "boolean" } },
   async run(args) {
-    const files = monitoringFiles();
     const out = stringFlag(args, "out");
-    if (boolFlag(args, "check")) {
-      let stale = 0;
-      for (const [name, text] of Object.entries(files)) {
-        const file = join(out ?? CHART_FILES, name);
-        let current = "";
-        try {
-          current = readFileSync(file, "utf8");
-        } catch {
-          /* missing counts as stale */
-        }
-        if (current !== text) {
-          process.stderr.write(`${file} is out of date: run 'npm run monitoring' and commit the result\n`);
-          stale++;
-        }
-      }
-      return stale === 0 ? 0 : 1;
-    }
+    const files = Object.entries(monitoringFiles()).map(([name, text]) => ({
+      file: join(out ?? CHART_FILES, name),
+      text,
+    }));
+    if (boolFlag(args, "check")) return checkGenerated(files, "npm run monitoring");
     if (!out) {
-      for (const [name, text] of Object.entries(files)) process.stdout.write(`# ${name}\n${text}\n`);
+      for (const { file, text } of files) process.stdout.write(`# ${basename(file)}\n${text}\n`);
       return 0;
     }
-    mkdirSync(out, { recursive: true });
-    for (const [name, text] of Object.entries(files)) {
-      writeFileSync(join(out, name), text);
-      process.stderr.write(`Wrote ${join(out, name)}\n`);
-    }
+    writeGenerated(files);
     return 0;
   },
 };

@@ -30,9 +30,9 @@ export function typeMismatches(f: FeatureWindow): number {
   }
 }
 
+/** The window's integrity findings; the caller (evaluate) has counted queued numbers (flushNumbers). */
 export function checkIntegrity(state: WindowState, th: IntegrityThresholds): IntegrityIssue[] {
   const issues: IntegrityIssue[] = [];
-  state.flushNumbers();
   const rows = state.counters.rows;
   for (const f of state.features) {
     const p = f.profile;

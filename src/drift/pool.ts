@@ -1,6 +1,7 @@
 // Spreads chunks over N worker threads (or processes them inline when N is 0), with at most a few
 // chunks in flight per worker so memory stays bounded whatever the window size.
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startWorker } from "../platform/worker-thread.js";
 import { RangeReader, type FileRange } from "./file-ranges.js";
 import { ChunkProcessor, JoinProcessor } from "./process.js";
 import { WindowState, type WindowStateData } from "./window.js";
@@ -11,12 +12,7 @@ const workerUrl = new URL(fromSources ? "./worker.ts" : "./worker.js", import.me
 const IN_FLIGHT = 3;
 
 function createWorker(init: WorkerInit, index: number): Worker {
-  const name = `drift-${index}`;
-  if (!fromSources) return new Worker(workerUrl, { name, workerData: init });
-  // Node 20 does not apply the parent's --import tsx hooks to a worker's entry module: register them first.
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
-  return new Worker(boot, { eval: true, name, workerData: init });
+  return startWorker(workerUrl, { name: `drift-${index}`, workerData: init });
 }
 
 interface Slot {

@@ -134,7 +134,7 @@ export class EventScanner {
     let time = NaN;
     let inWindow = false;
     this.jn = 0;
-    this.staged = false;
+    this.lineStaged = false;
     this.jRows = 0;
     this.jUnexpected.length = 0;
     this.jFeatures = false;
@@ -230,7 +230,7 @@ export class EventScanner {
     const feats = st.features;
     const pred = st.prediction;
     const n = this.jn;
-    if (this.staged) for (const f of feats) f.commitStaged();
+    if (this.lineStaged) for (const f of feats) f.commitStaged();
     for (let i = 0; i < n; i++) {
       const slot = this.jSlot[i]!;
       const f = slot < 0 ? pred! : feats[slot]!;
@@ -392,7 +392,7 @@ export class EventScanner {
         if (!feats[slot]!.stage(this.number())) return this.unstageRow(staged);
         stagedSlots[staged++] = slot;
         p = this.pos;
-        this.staged = true;
+        this.lineStaged = true;
       } else if (c === 116 && b[p + 1] === 114 && b[p + 2] === 117 && b[p + 3] === 101) {
         this.push(slot, K_TRUE);
         p += 4;
@@ -419,7 +419,7 @@ export class EventScanner {
   }
 
   /** Whether this line staged numbers (commit() then commits them in every feature). */
-  private staged = false;
+  private lineStaged = false;
 
   /** The slots rowFast staged a number for, in the current row. */
   private readonly stagedSlots: Int32Array;

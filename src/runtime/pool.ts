@@ -1,5 +1,6 @@
 // A fixed pool of inference worker threads; every worker holds a session for every model.
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startWorker } from "../platform/worker-thread.js";
 import type { Logger } from "../platform/log.js";
 import type { TensorValue } from "./datatypes.js";
 import {
@@ -37,11 +38,7 @@ const fromSources = import.meta.url.endsWith(".ts");
 const workerUrl = new URL(fromSources ? "./worker.ts" : "./worker.js", import.meta.url);
 
 function createWorker(name: string): Worker {
-  if (!fromSources) return new Worker(workerUrl, { name });
-  // Node 20 does not apply the parent's --import tsx hooks to a worker's entry module: register them first.
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
-  return new Worker(boot, { eval: true, name });
+  return startWorker(workerUrl, { name });
 }
 
 interface Pending {
