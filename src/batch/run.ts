@@ -93,7 +93,13 @@ export async function runBatch(opts: BatchOptions): Promise<BatchSummary> {
   const { pool, models } = await WorkerPool.start({
     size: opts.workers,
     models: [{ key, path: opts.model.path }],
-    settings: { intraOpThreads: opts.intraOpThreads, executionProvider: "cpu", allowCpuFallback: false },
+    // No probes to keep answering here: inference runs at the job's own priority.
+    settings: {
+      intraOpThreads: opts.intraOpThreads,
+      executionProvider: "cpu",
+      allowCpuFallback: false,
+      threadNice: 0,
+    },
     log,
   });
   const sig = models[0]!.signature;
