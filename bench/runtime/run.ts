@@ -233,7 +233,6 @@ try {
     "/",
   );
   servers.ours = await serve(modelPath);
-  servers.oursNice0 = await serve(modelPath, ["--worker-nice", "0"]);
   servers.unbatched = await serve(modelPath, ["--max-batch-size", "1"]);
   servers.heavy = await serve(heavyPath);
   servers.heavyUnbatched = await serve(heavyPath, ["--max-batch-size", "1"]);
@@ -300,17 +299,6 @@ try {
         const [probe] = await Promise.all([
           runLoad(`${servers.ours!.url}/v2/health/ready`, "GET", 1, SECONDS),
           runLoad(infer("ours"), "POST", 32, SECONDS + 1, bodyPath),
-        ]);
-        return probe;
-      },
-    },
-    {
-      label: "ready under c32 load, --worker-nice 0",
-      server: "oursNice0",
-      run: async () => {
-        const [probe] = await Promise.all([
-          runLoad(`${servers.oursNice0!.url}/v2/health/ready`, "GET", 1, SECONDS),
-          runLoad(infer("oursNice0"), "POST", 32, SECONDS + 1, bodyPath),
         ]);
         return probe;
       },
@@ -466,8 +454,6 @@ try {
       g("ready under c32 load, probe at nice -10").p99 / g("ready idle, probe client at nice -10").p99;
     add("ready p99 under load / idle, probe at nice -10", hp, "(info)", true);
   }
-  const n0 = g("ready under c32 load, --worker-nice 0").p50 / g("ready p99 under /infer c32 load").p50;
-  add("ready p50 under load: --worker-nice 0 / default 10", n0, "(info)", true);
   if (fig["KServe /infer, concurrency 16"]) {
     const p = g("serve /infer, concurrency 16").rps / g("KServe /infer, concurrency 16").rps;
     add("c16 rps / KServe c16 rps", p, ">= 3", p >= 3);

@@ -93,13 +93,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchSummary> {
   const { pool, models } = await WorkerPool.start({
     size: opts.workers,
     models: [{ key, path: opts.model.path }],
-    // No probes to keep answering here: inference runs at the job's own priority.
-    settings: {
-      intraOpThreads: opts.intraOpThreads,
-      executionProvider: "cpu",
-      allowCpuFallback: false,
-      threadNice: 0,
-    },
+    settings: { intraOpThreads: opts.intraOpThreads, executionProvider: "cpu", allowCpuFallback: false },
     log,
   });
   const sig = models[0]!.signature;

@@ -21,8 +21,6 @@ export const command: Command = {
     "  --host ADDR                  listen address (default 0.0.0.0)",
     "  --workers N                  inference worker threads (default 1)",
     "  --intra-op-threads N         onnxruntime threads per worker, 0 = one per core (default 1)",
-    "  --worker-nice N              CPU nice value of inference threads, 0-19; higher lets the HTTP thread",
-    "                               (probes, parsing) run first on a shared core; 0 = off (default 10)",
     "  --max-batch-size N           most rows per dynamic batch, 1 = no batching (default 32)",
     "  --max-queue-delay-ms N       wait up to N ms for batch-mates while a worker is free (default 0)",
     "  --max-queue N                requests queued per model before 503 + Retry-After (default 128)",
@@ -39,7 +37,6 @@ export const command: Command = {
     host: { type: "string" },
     workers: { type: "string" },
     "intra-op-threads": { type: "string" },
-    "worker-nice": { type: "string" },
     "max-batch-size": { type: "string" },
     "max-queue-delay-ms": { type: "string" },
     "max-queue": { type: "string" },
@@ -78,8 +75,6 @@ export const command: Command = {
     const port = intFlag(args, "port", 8081, 0);
     if (port > 65535) throw new UsageError(`--port must be <= 65535, got ${port}`);
     const log = createLogger({ name: "serve", level: (stringFlag(args, "log-level") ?? "info") as "info" });
-    const workerNice = intFlag(args, "worker-nice", 10, 0);
-    if (workerNice > 19) throw new UsageError(`--worker-nice must be 0-19, got ${workerNice}`);
     const requestTimeoutMs = intFlag(args, "request-timeout-ms", 30_000, 0);
     const server = new ModelServer({
       models: specs,
@@ -87,7 +82,6 @@ export const command: Command = {
       port,
       workers: intFlag(args, "workers", 1, 1),
       intraOpThreads: intFlag(args, "intra-op-threads", 1, 0),
-      workerNice,
       maxBatchSize: intFlag(args, "max-batch-size", 32, 1),
       maxQueueDelayMs: intFlag(args, "max-queue-delay-ms", 0, 0),
       maxQueue: intFlag(args, "max-queue", 128, 1),

@@ -159,12 +159,6 @@ export class WorkerPool {
           if (settled) return;
           settled = true;
           if (msg.kind === "loaded") {
-            if (msg.niceError !== undefined && index === 0) {
-              this.opts.log.warn(
-                { nice: this.opts.settings.threadNice, reason: msg.niceError },
-                "Kept inference threads at the server's CPU priority",
-              );
-            }
             this.workers[index] = worker;
             this.release(worker);
             resolve(msg.models);

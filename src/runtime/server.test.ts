@@ -1,7 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
-import { getPriority } from "node:os";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
@@ -29,7 +28,6 @@ async function startServer(models: ModelSpec[], overrides: Partial<ServeOptions>
     port: 0,
     workers: 1,
     intraOpThreads: 1,
-    workerNice: 0,
     maxBatchSize: 32,
     maxQueueDelayMs: 0,
     maxQueue: 128,
@@ -439,34 +437,6 @@ describe("overload and slow models", () => {
       await server.close();
     }
   });
-
-  test(
-    "inference threads run at --worker-nice, the HTTP thread at the process's own priority",
-    {
-      skip: process.platform !== "linux" && "per-thread priorities are a Linux feature",
-    },
-    async () => {
-      const threadNices = () =>
-        new Map(readdirSync("/proc/self/task").map((t) => [Number(t), getPriority(Number(t))]));
-      const before = threadNices();
-      const server = await startServer([{ name: "slow", version: "1", path: slowPath }], {
-        workerNice: 7,
-        intraOpThreads: 2,
-      });
-      try {
-        const after = threadNices();
-        const niced = [...after].filter(([tid, nice]) => !before.has(tid) && nice === 7);
-        // The worker thread, plus the intra-op thread onnxruntime started from it (it inherits the priority).
-        assert.ok(niced.length >= 2, `threads at nice 7: ${JSON.stringify([...after])}`);
-        assert.equal(getPriority(process.pid), before.get(process.pid));
-        for (const [tid, nice] of before) if (after.has(tid)) assert.equal(after.get(tid), nice);
-        const res = await post(`${server.url}/v2/models/slow/infer`, slowBody(2));
-        assert.equal(res.status, 200);
-      } finally {
-        await server.close();
-      }
-    },
-  );
 
   test("a full queue answers 503 with Retry-After, a slow request 504", async () => {
     const server = await startServer([{ name: "slow", version: "1", path: slowPath }], {

@@ -29,8 +29,6 @@ export interface ServeOptions {
   port: number;
   workers: number;
   intraOpThreads: number;
-  /** Nice value of the inference threads (0 = the server's own); see SessionSettings.threadNice. */
-  workerNice: number;
   maxBatchSize: number;
   maxQueueDelayMs: number;
   maxQueue: number;
@@ -169,7 +167,6 @@ export class ModelServer {
       models: entries.map((e) => ({ key: e.key, path: e.spec.path })),
       settings: {
         intraOpThreads: this.opts.intraOpThreads,
-        threadNice: this.opts.workerNice,
         executionProvider: this.opts.executionProvider,
         allowCpuFallback: this.opts.allowCpuFallback,
       },

@@ -9,11 +9,6 @@ export interface SessionSettings {
   intraOpThreads: number;
   executionProvider: ExecutionProvider;
   allowCpuFallback: boolean;
-  /**
-   * Nice value for the worker thread and the onnxruntime threads it starts (0 = the server's own), so on a
-   * shared core the HTTP thread, and with it health probes and request parsing, runs before inference.
-   */
-  threadNice: number;
 }
 
 export type ToWorker =
@@ -30,7 +25,7 @@ export interface LoadedModel {
 }
 
 export type FromWorker =
-  | { kind: "loaded"; models: LoadedModel[]; /** Why threadNice could not be applied. */ niceError?: string }
+  | { kind: "loaded"; models: LoadedModel[] }
   | { kind: "load-error"; key: string; message: string; unavailableProvider?: boolean }
   | { kind: "result"; id: number; outputs: Record<string, TensorValue>; computeMs: number }
   | { kind: "error"; id: number; message: string };

@@ -3,7 +3,6 @@ import { parentPort } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
 import ort from "onnxruntime-node";
 import type { OrtType, TensorData, TensorValue } from "./datatypes.js";
-import { niceCurrentThread } from "../platform/thread-priority.js";
 import { signatureFrom } from "./signature.js";
 import {
   transferList,
@@ -35,8 +34,6 @@ async function create(path: string, settings: SessionSettings, provider: "cpu" |
 }
 
 async function load(models: { key: string; path: string }[], settings: SessionSettings): Promise<void> {
-  // Before any session exists: onnxruntime's intra-op threads inherit this thread's priority.
-  const niceError = settings.threadNice > 0 ? niceCurrentThread(settings.threadNice) : undefined;
   const loaded: LoadedModel[] = [];
   for (const m of models) {
     const t0 = performance.now();
@@ -73,7 +70,7 @@ async function load(models: { key: string; path: string }[], settings: SessionSe
       return;
     }
   }
-  send({ kind: "loaded", models: loaded, niceError });
+  send({ kind: "loaded", models: loaded });
 }
 
 function plainData(t: ort.Tensor): TensorData {
