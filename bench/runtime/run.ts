@@ -19,9 +19,8 @@ const LOAD_CPU = process.env.BENCH_LOAD_CPU ?? "1";
 const pinned = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 // A probe client raised above the load generator it shares a core with (needs root or CAP_SYS_NICE):
 // it takes the client's own CPU contention out of the readiness figures, as a kubelet on its own core.
-const PROBE_NICE = ["nice", "-n", "-10"];
-const probePrio =
-  spawnSync(PROBE_NICE[0]!, [...PROBE_NICE.slice(1), "nice"], { encoding: "utf8" }).stdout?.trim() === "-10";
+const PROBE_NICE = ["-n", "-10"];
+const probePrio = spawnSync("nice", [...PROBE_NICE, "nice"], { encoding: "utf8" }).stdout?.trim() === "-10";
 const root = process.cwd();
 const dir = tempDir("modelship-bench-");
 
@@ -119,7 +118,7 @@ function runLoad(
   ];
   if (body) args.push(body);
   const [c0, a0] = pin(LOAD_CPU, process.execPath, args);
-  const [c, a] = prio ? [PROBE_NICE[0]!, [...PROBE_NICE.slice(1), c0, ...a0]] : [c0, a0];
+  const [c, a] = prio ? ["nice", [...PROBE_NICE, c0, ...a0]] : [c0, a0];
   return new Promise((resolve, reject) => {
     const child = spawn(c, a, { stdio: ["ignore", "pipe", "inherit"], cwd: root });
     let out = "";
@@ -245,6 +244,11 @@ try {
   else console.log(`peer: ${peer.why}`);
 
   const infer = (s: string) => `${servers[s]!.url}/v2/models/mlp/infer`;
+  // The readiness probe: one client on serve's /v2/health/ready, alone or beside a load that outlasts it.
+  const probe = (prio = false) =>
+    runLoad(`${servers.ours!.url}/v2/health/ready`, "GET", 1, SECONDS, undefined, prio);
+  const probeUnder = async (load: () => Promise<LoadResult>, prio = false) =>
+    (await Promise.all([probe(prio), load()]))[0];
   type Measure = { label: string; server: string; run: () => Promise<LoadResult> };
   const measures: Measure[] = [
     {
@@ -290,49 +294,31 @@ try {
     {
       label: "ready p99 idle, concurrency 1",
       server: "ours",
-      run: () => runLoad(`${servers.ours!.url}/v2/health/ready`, "GET", 1, SECONDS),
+      run: () => probe(),
     },
     {
       label: "ready p99 under /infer c32 load",
       server: "ours",
-      run: async () => {
-        const [probe] = await Promise.all([
-          runLoad(`${servers.ours!.url}/v2/health/ready`, "GET", 1, SECONDS),
-          runLoad(infer("ours"), "POST", 32, SECONDS + 1, bodyPath),
-        ]);
-        return probe;
-      },
+      run: () => probeUnder(() => runLoad(infer("ours"), "POST", 32, SECONDS + 1, bodyPath)),
     },
     {
       // Control: the probe's client shares its core with a c32 load generator, here aimed at the
       // hello-world server, so the server under test is idle; what this adds is the client side.
       label: "ready p99 under hello-world c32 load",
       server: "ours",
-      run: async () => {
-        const [probe] = await Promise.all([
-          runLoad(`${servers.ours!.url}/v2/health/ready`, "GET", 1, SECONDS),
-          runLoad(servers.hello!.url + "/", "GET", 32, SECONDS + 1),
-        ]);
-        return probe;
-      },
+      run: () => probeUnder(() => runLoad(servers.hello!.url + "/", "GET", 32, SECONDS + 1)),
     },
     ...(probePrio
       ? [
           {
             label: "ready idle, probe client at nice -10",
             server: "ours",
-            run: () => runLoad(`${servers.ours!.url}/v2/health/ready`, "GET", 1, SECONDS, undefined, true),
+            run: () => probe(true),
           },
           {
             label: "ready under c32 load, probe at nice -10",
             server: "ours",
-            run: async () => {
-              const [probe] = await Promise.all([
-                runLoad(`${servers.ours!.url}/v2/health/ready`, "GET", 1, SECONDS, undefined, true),
-                runLoad(infer("ours"), "POST", 32, SECONDS + 1, bodyPath),
-              ]);
-              return probe;
-            },
+            run: () => probeUnder(() => runLoad(infer("ours"), "POST", 32, SECONDS + 1, bodyPath), true),
           },
         ]
       : []),
@@ -411,25 +397,19 @@ try {
   const g = (l: string) => fig[l]!;
   const rows: [string, number, string, boolean][] = [];
   const add = (name: string, v: number, target: string, ok: boolean) => rows.push([name, v, target, ok]);
+  const info = (name: string, v: number) => add(name, v, "(info)", true);
   const c1 = g("serve /infer, concurrency 1").p50 / (g("hello-world, concurrency 1").p50 + rawP50);
   add("c1 p50 / (hello p50 + session.run p50)", c1, "<= 1.3", c1 <= 1.3);
   const f1 = g("floor /infer, concurrency 1").p50 / (g("hello-world, concurrency 1").p50 + rawP50);
-  add("floor: c1 p50 / (hello p50 + session.run p50)", f1, "(info)", true);
-  add(
-    "c1 p50 / floor c1 p50",
-    g("serve /infer, concurrency 1").p50 / g("floor /infer, concurrency 1").p50,
-    "(info)",
-    true,
-  );
+  info("floor: c1 p50 / (hello p50 + session.run p50)", f1);
+  info("c1 p50 / floor c1 p50", g("serve /infer, concurrency 1").p50 / g("floor /infer, concurrency 1").p50);
   const c16 = g("serve /infer, concurrency 16").rps / g("hello-world, concurrency 16").rps;
   add("c16 rps / hello-world c16 rps", c16, ">= 0.55", c16 >= 0.55);
   const f16 = g("floor /infer, concurrency 16").rps / g("hello-world, concurrency 16").rps;
-  add("floor: c16 rps / hello-world c16 rps", f16, "(info)", true);
-  add(
+  info("floor: c16 rps / hello-world c16 rps", f16);
+  info(
     "c16 rps / floor c16 rps",
     g("serve /infer, concurrency 16").rps / g("floor /infer, concurrency 16").rps,
-    "(info)",
-    true,
   );
   const b = g("serve /infer, concurrency 32 (batched)").rps / g("serve /infer, c32, --max-batch-size 1").rps;
   add("c32 batched rps / unbatched rps", b, ">= 3", b >= 3);
@@ -438,27 +418,27 @@ try {
   const bc =
     g("serve /infer, c32, --max-batch-size 1").cpuUsPerReq /
     g("serve /infer, concurrency 32 (batched)").cpuUsPerReq;
-  add("c32 unbatched cpu/req / batched cpu/req", bc, "(info)", true);
+  info("c32 unbatched cpu/req / batched cpu/req", bc);
   const hb = g("heavy MLP c32 (batched)").rps / g("heavy MLP c32, --max-batch-size 1").rps;
   add("heavy MLP: c32 batched rps / unbatched rps", hb, ">= 3", hb >= 3);
   const hc = g("heavy MLP c32, --max-batch-size 1").cpuUsPerReq / g("heavy MLP c32 (batched)").cpuUsPerReq;
-  add("heavy MLP: unbatched cpu/req / batched cpu/req", hc, "(info)", true);
+  info("heavy MLP: unbatched cpu/req / batched cpu/req", hc);
   const h = g("ready p99 under /infer c32 load").p99 / g("ready p99 idle, concurrency 1").p99;
   add("ready p99 under load / idle p99", h, "<= 2", h <= 2);
   const hctl = g("ready p99 under hello-world c32 load").p99 / g("ready p99 idle, concurrency 1").p99;
-  add("control: ready p99, load on hello / idle p99", hctl, "(info)", true);
+  info("control: ready p99, load on hello / idle p99", hctl);
   const hs = g("ready p99 under /infer c32 load").p99 / g("ready p99 under hello-world c32 load").p99;
-  add("ready p99 under load / control p99", hs, "(info)", true);
+  info("ready p99 under load / control p99", hs);
   if (fig["ready under c32 load, probe at nice -10"]) {
     const hp =
       g("ready under c32 load, probe at nice -10").p99 / g("ready idle, probe client at nice -10").p99;
-    add("ready p99 under load / idle, probe at nice -10", hp, "(info)", true);
+    info("ready p99 under load / idle, probe at nice -10", hp);
   }
   if (fig["KServe /infer, concurrency 16"]) {
     const p = g("serve /infer, concurrency 16").rps / g("KServe /infer, concurrency 16").rps;
     add("c16 rps / KServe c16 rps", p, ">= 3", p >= 3);
     const pc = g("KServe /infer, concurrency 16").cpuUsPerReq / g("serve /infer, concurrency 16").cpuUsPerReq;
-    add("KServe cpu/req / serve cpu/req at c16", pc, "(info)", true);
+    info("KServe cpu/req / serve cpu/req at c16", pc);
   }
   console.log("\nratios (one run on whatever machine this is; read them with its load in mind)");
   for (const [name, v, target, ok] of rows) {
