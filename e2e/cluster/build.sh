@@ -59,6 +59,9 @@ TARGETS=(
   "kube-controller-manager|$TOOLS_DIR|k8s.io/kubernetes/cmd/kube-controller-manager|$KUBE_LDFLAGS"
   "kube-scheduler|$TOOLS_DIR|k8s.io/kubernetes/cmd/kube-scheduler|$KUBE_LDFLAGS"
   "kubectl|$TOOLS_DIR|k8s.io/kubernetes/cmd/kubectl|$KUBE_LDFLAGS"
+  "kubelet|$TOOLS_DIR|k8s.io/kubernetes/cmd/kubelet|$KUBE_LDFLAGS"
+  "kube-proxy|$TOOLS_DIR|k8s.io/kubernetes/cmd/kube-proxy|$KUBE_LDFLAGS"
+  "coredns|$TOOLS_DIR/coredns|.|-s -w"
   "kwok|$TOOLS_DIR/kwok|sigs.k8s.io/kwok/cmd/kwok|$KWOK_LDFLAGS"
   "helm|$TOOLS_DIR/helm|helm.sh/helm/v3/cmd/helm|$HELM_LDFLAGS"
 )

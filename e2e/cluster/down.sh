@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Stops every process cluster:up started (by recorded pid, after checking the pid
-# still runs our binary) and removes the cluster state and kubeconfig. Keeps the
-# cached binaries and the last logs (.e2e/logs-last). Safe to run any time.
+# still runs our binary), undoes what the real node changed on the machine
+# (node-down.sh) and removes the cluster state and kubeconfig. Keeps the cached
+# binaries, images and the last logs (.e2e/logs-last). Safe to run any time.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ ! -d "$STATE_DIR" ]]; then
   rm -f "$KUBECONFIG_PATH"
+  bash "$E2E_CLUSTER_DIR/node-down.sh"
   log "No e2e cluster state found; nothing to stop."
   exit 0
 fi
@@ -15,8 +17,10 @@ fi
 # started with (pids get reused).
 started_bin_dir="$(cat "$STATE_DIR/bin-dir" 2>/dev/null || echo "$E2E_HOME/bin")"
 ours() {
-  local exe
+  local exe recorded
   exe="$(readlink "/proc/$1/exe" 2>/dev/null)" || return 1
+  recorded="$(cat "$PID_DIR/$2.exe" 2>/dev/null)"
+  [[ -n "$recorded" && "$exe" == "$recorded" ]] && return 0
   [[ "$(basename "$exe")" == "$2" && ( "$exe" == "$started_bin_dir/"* || "$exe" == "$E2E_HOME/bin/"* ) ]]
 }
 
@@ -54,7 +58,11 @@ stop() {
     fi
   done
 }
-# Clients first, etcd last so the API server can close its storage cleanly.
+# The node first (its pods are killed by node-down.sh, not drained), then the control
+# plane's clients, etcd last so the API server can close its storage cleanly.
+stop coredns kube-proxy kubelet
+stop containerd
+bash "$E2E_CLUSTER_DIR/node-down.sh" || status=1
 stop kwok kube-scheduler kube-controller-manager kube-apiserver
 stop etcd
 

@@ -17,9 +17,30 @@ HELM_VERSION="v3.22.0"
 # Bump when the build flags change so cached binaries are rebuilt.
 BUILD_REVISION="1"
 
-# Published as the "kubernetes" Service endpoint (loopback is not a valid endpoint
-# address); nothing listens there: every component binds 127.0.0.1 only.
-APISERVER_ADVERTISE_ADDRESS="10.0.0.2"
+# The real node: one kubelet per machine (it owns ports 10250/10248 and its own root dirs).
+NODE_NAME="modelship-node"
+# Pods on the real node get addresses from this subnet (kwok's fake pods use 10.244.0.0/16).
+NODE_POD_CIDR="10.85.0.0/24"
+NODE_BRIDGE="mship0"
+SERVICE_CIDR="10.96.0.0/16"
+# kwok's fake pod and node addresses: nothing answers there, so no packet may leave for them.
+KWOK_POD_CIDR="10.244.0.0/16"
+KWOK_NODE_CIDR="10.0.0.0/23"
+# Machine-wide state of the node: sockets and mounts need short, fixed paths.
+NODE_RUN_DIR="/run/modelship-e2e"
+NODE_LIB_DIR="/var/lib/modelship-e2e"
+CONTAINERD_ADDRESS="$NODE_RUN_DIR/containerd/containerd.sock"
+PAUSE_IMAGE="localhost/modelship/pause:3.10"
+
+# The machine's own address (the default route's interface): the API server advertises it
+# so pods reach it through the "kubernetes" Service, and the kubelet registers it.
+# Reading the routing table sends nothing.
+detect_host_ip() {
+  local dev
+  dev="$(ip -4 route show default 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit }}')"
+  [[ -n "$dev" ]] || dev="$(ip -4 -o addr show scope global | awk '{print $2; exit}')"
+  ip -4 -o addr show dev "$dev" scope global 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}'
+}
 
 # Ports bound on 127.0.0.1. Overridable so two checkouts can run side by side.
 APISERVER_PORT="${E2E_APISERVER_PORT:-16443}"
@@ -29,7 +50,17 @@ KCM_PORT="${E2E_KCM_PORT:-10357}"
 SCHEDULER_PORT="${E2E_SCHEDULER_PORT:-10359}"
 KWOK_PORT="${E2E_KWOK_PORT:-10347}"
 
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+CONTROL_PLANE=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+NODE_COMPONENTS=(containerd kubelet kube-proxy coredns)
+
+# The components the recorded cluster runs: the real node's only when it was started.
+cluster_components() {
+  local real=1
+  [[ -f "$STATE_DIR/ports" ]] && real="$(sed -n 's/^REAL_NODE=//p' "$STATE_DIR/ports")"
+  echo "${CONTROL_PLANE[@]}"
+  [[ "${real:-1}" == 1 ]] && echo "${NODE_COMPONENTS[@]}"
+  return 0
+}
 
 log() { printf '[e2e %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -51,7 +82,8 @@ version_key() {
     echo "$gov $BUILD_REVISION $KUBE_VERSION $KWOK_VERSION $HELM_VERSION $(uname -m)"
     cat "$TOOLS_DIR/go.mod" "$TOOLS_DIR/go.sum" "$TOOLS_DIR/etcd/main.go" \
       "$TOOLS_DIR/kwok/go.mod" "$TOOLS_DIR/kwok/go.sum" \
-      "$TOOLS_DIR/helm/go.mod" "$TOOLS_DIR/helm/go.sum"
+      "$TOOLS_DIR/helm/go.mod" "$TOOLS_DIR/helm/go.sum" \
+      "$TOOLS_DIR/coredns/go.mod" "$TOOLS_DIR/coredns/go.sum" "$TOOLS_DIR/coredns/main.go"
   } | hash_stdin
 }
 

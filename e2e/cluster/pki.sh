@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Creates the e2e cluster's certificates and keys with openssl: one CA, serving
-# certs for etcd and kube-apiserver, client certs per component, and the
-# service-account signing key. Usage: pki.sh <dir>
+# certs for etcd and kube-apiserver, client certs per component (the real node's
+# kubelet, kube-proxy and CoreDNS included), and the service-account signing key.
+# Usage: pki.sh <dir> <the machine's address>
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 dir="$1"
+host_ip="$2"
 mkdir -p "$dir"
 cd "$dir"
 command -v openssl >/dev/null 2>&1 || die "openssl is not on PATH; install it (e.g. apt-get install openssl) and re-run."
@@ -43,13 +45,20 @@ openssl req -x509 -new -key front-proxy-ca.key -sha256 -days 3650 -subj "/CN=mod
 sign etcd-server "/CN=etcd-server" serverAuth "IP:127.0.0.1,DNS:localhost"
 sign apiserver-etcd-client "/CN=kube-apiserver-etcd-client" clientAuth
 sign apiserver "/CN=kube-apiserver" serverAuth \
-  "IP:127.0.0.1,IP:$APISERVER_ADVERTISE_ADDRESS,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  "IP:127.0.0.1,IP:$host_ip,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 # The admin is a real client certificate in system:masters (as kubeadm's admin.conf was).
 sign admin "/O=system:masters/CN=modelship-e2e-admin" clientAuth
 sign kube-controller-manager "/CN=system:kube-controller-manager" clientAuth
 sign kube-scheduler "/CN=system:kube-scheduler" clientAuth
 # kwok gets its rights from a ClusterRoleBinding created by up.sh, not from a group.
 sign kwok "/CN=modelship-e2e:kwok" clientAuth
+# The real node: kubelet (Node authorizer identity), kube-proxy (bound to system:node-proxier
+# by the default RBAC policy), CoreDNS (its ClusterRole comes from up.sh), and the API
+# server's client for the kubelet API (logs, exec, port-forward).
+sign kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
+sign kube-proxy "/CN=system:kube-proxy" clientAuth
+sign coredns "/CN=modelship-e2e:coredns" clientAuth
+sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
 SIGNING_CA=front-proxy-ca sign front-proxy-client "/CN=front-proxy-client" clientAuth
 
 newkey sa

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Shows whether the e2e cluster runs: each component's pid, API server
-# readiness, version and nodes. Exit 0 when healthy. --quiet: exit code only.
+# Shows whether the e2e cluster runs: each component's pid (the real node's too), API
+# server readiness, version, nodes (the real one and kwok's) and the node's system pods. Exit 0 when healthy. --quiet: exit code only.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 load_recorded_ports
@@ -14,7 +14,7 @@ if [[ ! -d "$STATE_DIR" ]]; then
   exit 1
 fi
 healthy=0
-for c in "${COMPONENTS[@]}"; do
+for c in $(cluster_components); do
   pid="$(read_pid "$c" || true)"
   if pid_alive "$pid"; then
     say "  $c: running (pid $pid)"
@@ -34,7 +34,14 @@ fi
 if [[ $quiet == 0 && $healthy == 0 ]]; then
   bin_dir="$(cat "$STATE_DIR/bin-dir")"
   "$bin_dir/kubectl" --kubeconfig="$KUBECONFIG_PATH" version 2>/dev/null | sed 's/^/  /'
-  "$bin_dir/kubectl" --kubeconfig="$KUBECONFIG_PATH" get nodes -L nvidia.com/gpu.product 2>/dev/null | sed 's/^/  /'
+  "$bin_dir/kubectl" --kubeconfig="$KUBECONFIG_PATH" get nodes -o wide -L type,nvidia.com/gpu.product 2>/dev/null |
+    sed 's/^/  /'
+  if [[ "${REAL_NODE:-1}" == 1 ]]; then
+    say "  real node $NODE_NAME: runs CPU pods (containerd at $CONTAINERD_ADDRESS, pods in $NODE_POD_CIDR, DNS at $HOST_IP:53);"
+    say "  kwok nodes (type=kwok) only simulate pods: GPU pods are scheduled there, never run."
+    "$bin_dir/kubectl" --kubeconfig="$KUBECONFIG_PATH" get pods -A -o wide --field-selector spec.nodeName="$NODE_NAME" 2>/dev/null |
+      sed 's/^/  /'
+  fi
   say "  kubeconfig: $KUBECONFIG_PATH"
 fi
 if [[ $healthy == 0 ]]; then say "e2e cluster: healthy"; else say "e2e cluster: UNHEALTHY (npm run cluster:down, then npm run cluster:up)"; fi

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Starts the e2e control plane on 127.0.0.1: etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler and kwok with fake GPU/CPU nodes.
+# Starts the e2e cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+# kwok with fake GPU/CPU nodes, and one real worker node on this machine (containerd,
+# kubelet, kube-proxy, CoreDNS; see node-up.sh) where CPU pods really run.
+# E2E_REAL_NODE=0 leaves the real node out (no root needed; every pod is simulated).
 # Idempotent: a healthy running cluster is left alone; a half-started one from a
 # killed run is cleaned up first. Writes the admin kubeconfig to .e2e/kubeconfig.
 set -euo pipefail
@@ -11,7 +13,7 @@ start=$SECONDS
 # --- An existing cluster: reuse when healthy, clean up when half-started. ---
 if [[ -d "$STATE_DIR" ]]; then
   all_alive=1
-  for c in "${COMPONENTS[@]}"; do
+  for c in $(cluster_components); do
     pid_alive "$(read_pid "$c" || true)" || all_alive=0
   done
   if [[ $all_alive == 1 ]] && bash "$E2E_CLUSTER_DIR/status.sh" --quiet; then
@@ -23,15 +25,35 @@ if [[ -d "$STATE_DIR" ]]; then
   bash "$E2E_CLUSTER_DIR/down.sh"
 fi
 
+REAL_NODE="${E2E_REAL_NODE:-1}"
+if [[ $REAL_NODE == 1 ]]; then
+  [[ $(id -u) == 0 ]] || die "the real node (containerd, kubelet) needs root: run as root, or E2E_REAL_NODE=0 npm run cluster:up
+  for a cluster whose pods are all simulated by kwok."
+  bash "$E2E_CLUSTER_DIR/host-packages.sh"
+  HOST_IP="$(detect_host_ip)"
+  [[ -n "$HOST_IP" ]] || die "found no IPv4 address of this machine (ip -4 addr) for the node and the API server."
+  # A node from a run that was killed before down: clean up what it left on the host.
+  [[ -d "$NODE_LIB_DIR" || -d "$NODE_RUN_DIR" ]] && bash "$E2E_CLUSTER_DIR/node-down.sh"
+else
+  # Published as the "kubernetes" Service endpoint only (loopback is not a valid endpoint
+  # address); without a real node no pod runs to use it, and nothing listens there.
+  HOST_IP="10.0.0.2"
+fi
+
 # --- Ports: checked before any (long) build; fail clearly instead of "address in use". ---
-for spec in "kube-apiserver:$APISERVER_PORT:E2E_APISERVER_PORT" "etcd:$ETCD_CLIENT_PORT:E2E_ETCD_CLIENT_PORT" \
-  "etcd peer:$ETCD_PEER_PORT:E2E_ETCD_PEER_PORT" "kube-controller-manager:$KCM_PORT:E2E_KCM_PORT" \
-  "kube-scheduler:$SCHEDULER_PORT:E2E_SCHEDULER_PORT" "kwok:$KWOK_PORT:E2E_KWOK_PORT"; do
+PORT_SPECS=("kube-apiserver:$APISERVER_PORT:E2E_APISERVER_PORT" "etcd:$ETCD_CLIENT_PORT:E2E_ETCD_CLIENT_PORT"
+  "etcd peer:$ETCD_PEER_PORT:E2E_ETCD_PEER_PORT" "kube-controller-manager:$KCM_PORT:E2E_KCM_PORT"
+  "kube-scheduler:$SCHEDULER_PORT:E2E_SCHEDULER_PORT" "kwok:$KWOK_PORT:E2E_KWOK_PORT")
+# The real node's ports are fixed: one real node per machine.
+if [[ $REAL_NODE == 1 ]]; then PORT_SPECS+=("kubelet:10250:" "kubelet healthz:10248:" "kube-proxy:10256:"); fi
+for spec in "${PORT_SPECS[@]}"; do
   IFS=: read -r what port var <<<"$spec"
   if port_in_use "$port"; then
     holder="$(ss -ltnpH "sport = :$port" 2>/dev/null | sed -n 's/.*users:((\(.*\))).*/\1/p' | head -1)"
+    hint=""
+    [[ -n "$var" ]] && hint=", or pick another port: $var=<free port> npm run cluster:up"
     die "port $port on 127.0.0.1 (wanted by $what) is already in use${holder:+ by $holder}.
-  Stop whatever listens there, or pick another port: $var=<free port> npm run cluster:up
+  Stop whatever listens there$hint
   (another checkout's e2e cluster? run npm run cluster:down there)."
   fi
 done
@@ -41,7 +63,7 @@ BIN_DIR="$(resolve_bin_dir)"
 if [[ ! -f "$BIN_DIR/.complete" ]]; then
   BIN_DIR="$(bash "$E2E_CLUSTER_DIR/build.sh")"
 fi
-for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl; do
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl kubelet kube-proxy coredns; do
   [[ -x "$BIN_DIR/$b" ]] || die "$BIN_DIR/$b is missing; remove $BIN_DIR and run npm run cluster:up to rebuild."
 done
 
@@ -55,6 +77,8 @@ ETCD_PEER_PORT=$ETCD_PEER_PORT
 KCM_PORT=$KCM_PORT
 SCHEDULER_PORT=$SCHEDULER_PORT
 KWOK_PORT=$KWOK_PORT
+REAL_NODE=$REAL_NODE
+HOST_IP=$HOST_IP
 PORTS
 
 failed() {
@@ -71,13 +95,14 @@ failed() {
 trap 'failed "interrupted"' INT TERM
 trap 'failed "the step at up.sh line $LINENO failed"' ERR
 
-# start_component <name> <args...>: runs detached in its own session so the
-# cluster outlives this script; the pid is recorded for down.sh.
+# start_component <name> <executable> <args...>: runs detached in its own session so the
+# cluster outlives this script; the pid and executable are recorded for down.sh.
 start_component() {
-  local name="$1"
-  shift
-  setsid "$BIN_DIR/$name" "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
+  local name="$1" exe="$2"
+  shift 2
+  setsid "$exe" "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
   echo $! >"$PID_DIR/$name.pid"
+  echo "$exe" >"$PID_DIR/$name.exe"
 }
 
 # wait_until <component> <description> <timeout seconds> <command...>
@@ -95,7 +120,7 @@ wait_until() {
 
 PKI="$STATE_DIR/pki"
 log "Creating certificates and service-account keys."
-bash "$E2E_CLUSTER_DIR/pki.sh" "$PKI"
+bash "$E2E_CLUSTER_DIR/pki.sh" "$PKI" "$HOST_IP"
 
 # kubeconfig <file> <user cert name>: client-certificate kubeconfig with data embedded.
 kubeconfig() {
@@ -128,7 +153,7 @@ kubeconfig "$STATE_DIR/admin.kubeconfig" admin
 # --- etcd ---
 log "Starting etcd on 127.0.0.1:$ETCD_CLIENT_PORT."
 # --unsafe-no-fsync: the data is thrown away with the cluster; fsync only slows CI disks.
-start_component etcd \
+start_component etcd "$BIN_DIR/etcd" \
   --name=e2e --data-dir="$STATE_DIR/etcd" \
   --listen-client-urls="https://127.0.0.1:$ETCD_CLIENT_PORT" \
   --advertise-client-urls="https://127.0.0.1:$ETCD_CLIENT_PORT" \
@@ -146,8 +171,12 @@ wait_until etcd "etcd is healthy" 90 etcd_healthy
 
 # --- kube-apiserver ---
 log "Starting kube-apiserver on https://127.0.0.1:$APISERVER_PORT."
-start_component kube-apiserver \
-  --advertise-address="$APISERVER_ADVERTISE_ADDRESS" --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+start_component kube-apiserver "$BIN_DIR/kube-apiserver" \
+  --advertise-address="$HOST_IP" --bind-address="$([[ $REAL_NODE == 1 ]] && echo 0.0.0.0 || echo 127.0.0.1)" \
+  --secure-port="$APISERVER_PORT" \
+  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
+  --enable-admission-plugins=PodNodeSelector,PodTolerationRestriction \
   --etcd-servers="https://127.0.0.1:$ETCD_CLIENT_PORT" --etcd-cafile="$PKI/ca.crt" \
   --etcd-certfile="$PKI/apiserver-etcd-client.crt" --etcd-keyfile="$PKI/apiserver-etcd-client.key" \
   --client-ca-file="$PKI/ca.crt" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
@@ -174,7 +203,7 @@ fi
 
 # --- kube-controller-manager ---
 log "Starting kube-controller-manager and kube-scheduler."
-start_component kube-controller-manager \
+start_component kube-controller-manager "$BIN_DIR/kube-controller-manager" \
   --kubeconfig="$STATE_DIR/kube-controller-manager.kubeconfig" \
   --authentication-kubeconfig="$STATE_DIR/kube-controller-manager.kubeconfig" \
   --authorization-kubeconfig="$STATE_DIR/kube-controller-manager.kubeconfig" \
@@ -187,7 +216,7 @@ start_component kube-controller-manager \
   --profiling=false --v=1
 
 # --- kube-scheduler ---
-start_component kube-scheduler \
+start_component kube-scheduler "$BIN_DIR/kube-scheduler" \
   --kubeconfig="$STATE_DIR/kube-scheduler.kubeconfig" \
   --authentication-kubeconfig="$STATE_DIR/kube-scheduler.kubeconfig" \
   --authorization-kubeconfig="$STATE_DIR/kube-scheduler.kubeconfig" \
@@ -202,7 +231,7 @@ wait_until kube-scheduler "kube-scheduler is healthy" 120 healthz "$SCHEDULER_PO
 "${KUBECTL[@]}" create clusterrolebinding modelship-e2e:kwok --clusterrole=cluster-admin \
   --user=modelship-e2e:kwok >/dev/null
 log "Starting kwok."
-start_component kwok \
+start_component kwok "$BIN_DIR/kwok" \
   --kubeconfig="$STATE_DIR/kwok.kubeconfig" \
   --config="$E2E_CLUSTER_DIR/kwok/stages.yaml" \
   --server-address="127.0.0.1:$KWOK_PORT"
@@ -219,6 +248,11 @@ wait_until kwok "all fake nodes are Ready" 120 nodes_ready
 # Pods can only be created once the service-account controller made "default".
 wait_until kube-controller-manager "the default ServiceAccount exists" 120 \
   "${KUBECTL[@]}" get serviceaccount default -n default
+
+if [[ $REAL_NODE == 1 ]]; then
+  # shellcheck source=node-up.sh
+  source "$E2E_CLUSTER_DIR/node-up.sh"
+fi
 
 cp "$STATE_DIR/admin.kubeconfig" "$KUBECONFIG_PATH"
 chmod 600 "$KUBECONFIG_PATH"

@@ -9,13 +9,37 @@ export interface TestNamespace {
   delete(): Promise<void>;
 }
 
+/**
+ * Pods of a simulated namespace go to kwok's fake nodes (they never run; tests steer them with
+ * the fault labels of e2e/cluster/kwok/stages.yaml); those of a real one run on the real node.
+ * The API server's PodNodeSelector and PodTolerationRestriction plugins apply the annotations.
+ */
+export const simulatedNamespaceAnnotations = {
+  "scheduler.alpha.kubernetes.io/node-selector": "type=kwok",
+  "scheduler.alpha.kubernetes.io/defaultTolerations": JSON.stringify([
+    { key: "modelship.io/simulated", operator: "Exists", effect: "NoSchedule" },
+  ]),
+};
+
 export async function createNamespace(
   prefix: string,
   env: ClusterEnv = clusterEnv(),
+  { pods = "simulated" }: { pods?: "simulated" | "real" } = {},
 ): Promise<TestNamespace> {
   const name = `e2e-${prefix}-${randomBytes(3).toString("hex")}`;
   await kubectl(["create", "namespace", name], {}, env);
   await kubectl(["label", "namespace", name, "modelship.io/e2e=true"], {}, env);
+  if (pods === "simulated")
+    await kubectl(
+      [
+        "annotate",
+        "namespace",
+        name,
+        ...Object.entries(simulatedNamespaceAnnotations).map(([k, v]) => `${k}=${v}`),
+      ],
+      {},
+      env,
+    );
   return {
     name,
     async delete() {
