@@ -296,13 +296,14 @@ describe("a running controller", () => {
       await apply(
         example("quickstart-cpu.yaml", ns.name, (md) => {
           md.metadata.name = "frompvc";
-          md.spec.model.uri = "pvc://model-store/iris/model.onnx";
+          md.spec.model.uri = "pvc://missing-store/iris/model.onnx";
+          delete md.spec.monitoring;
         }),
       );
       const md = await waitCondition(ns.name, "frompvc", "Degraded", "True", "PVCNotFound");
       assert.match(
         condition(md, "Degraded").message,
-        /spec\.model\.uri: PersistentVolumeClaim .*model-store does not exist/,
+        /spec\.model\.uri: PersistentVolumeClaim .*missing-store does not exist/,
       );
       assert.equal((await children(ns.name, "frompvc", "deployment")).length, 0, "no half-applied children");
       const events = await kubectlJson<{ items: Obj[] }>([
@@ -317,7 +318,7 @@ describe("a running controller", () => {
         events.items.some((e) => e.reason === "PVCNotFound"),
         "an Event says why",
       );
-      await boundClaim(ns.name, "model-store");
+      await boundClaim(ns.name, "missing-store");
       // The slow retry (60 s) picks it up; the claim's own event does not trigger a reconcile.
       await waitCondition(ns.name, "frompvc", "Degraded", "False", undefined, 150_000);
     },
@@ -390,7 +391,8 @@ describe("a running controller", () => {
     async () => {
       if (clusterEnv().bundled)
         await run("bash", [join(repoRoot, "e2e/cluster/install-crds.sh")], { timeoutMs: 300_000 });
-      await boundClaim(ns.name, "model-store");
+      // The bundled cluster gives every test namespace its model-store claim; elsewhere make one.
+      else await boundClaim(ns.name, "model-store");
       const ready = { "canary.yaml": "fraud", "bluegreen.yaml": "churn" } as const;
       for (const [file, name] of Object.entries(ready)) {
         await apply(example(file, ns.name));

@@ -1,38 +1,82 @@
 #!/usr/bin/env bash
-# The local demo: a real control plane (or your KUBECONFIG), the CRD, the controller, the quick-start model.
-#   npm run demo                         bundled e2e cluster (built on first use, ~15-25 min cold)
-#   KUBECONFIG=~/.kube/config npm run demo   any cluster you point it at
+# The main job, end to end on real pods: the local cluster (a real node beside kwok's GPU nodes),
+# the image, the Helm chart, the quick-start iris classifier, a real prediction through its
+# Service, that request's InferenceEvent from the collector, and a drift run on shifted traffic.
+#   npm run demo                    builds what it needs on first use (see README for the times)
+#   DEMO_KEEP=0 npm run demo        stops the cluster at the end (default: left running to explore)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-say() { printf '\n==> %s\n' "$*"; }
+source e2e/cluster/lib.sh
 
-if [[ -z "${KUBECONFIG:-}" ]]; then
-  say "Starting the local control plane (npm run cluster:up)"
-  bash e2e/cluster/up.sh
-  export KUBECONFIG="$PWD/.e2e/kubeconfig"
-  export PATH="$(cat .e2e/cluster/bin-dir):$PATH"
-fi
-command -v kubectl >/dev/null || { echo "kubectl not found on PATH" >&2; exit 1; }
+t0=$SECONDS
+step_start=$SECONDS
+step() {
+  if ((SECONDS > t0)); then printf '    (%s)\n' "$(fmt_elapsed $((SECONDS - step_start)))"; fi
+  step_start=$SECONDS
+  printf '\n==> [%s] %s\n' "$(fmt_elapsed $((SECONDS - t0)))" "$*"
+}
+ns=default
+release=modelship
+system_ns=modelship-system
 
-say "Installing the ModelDeployment CRD"
-kubectl apply --server-side -f crds/
-kubectl wait --for=condition=Established crd/modeldeployments.modelship.io --timeout=60s
+step "Starting the local cluster (npm run cluster:up)"
+bash e2e/cluster/up.sh
+export KUBECONFIG="$KUBECONFIG_PATH"
+PATH="$(cat "$STATE_DIR/bin-dir"):$PATH"
+export PATH
 
-say "Starting the controller (logs: .e2e/controller.log)"
-mkdir -p .e2e
-node bin/modelship.js controller --leader-elect=false --metrics-bind-address 127.0.0.1:18080 >.e2e/controller.log 2>&1 &
-ctl=$!
-trap 'kill $ctl 2>/dev/null || true' EXIT
+step "Building the image and loading it into the node (npm run image)"
+bash scripts/image.sh
+bash e2e/cluster/load-images.sh
 
-say "Applying examples/quickstart-cpu.yaml"
+step "Installing the chart: the CRD, the controller and the collector as pods"
+bash e2e/cluster/install-chart.sh "$release" "$system_ns"
+kubectl get pods -n "$system_ns" -o wide
+
+step "Putting the iris model into the cluster's model store and applying examples/quickstart-cpu.yaml"
+bash scripts/model-store.sh "$ns"
 kubectl apply -f examples/quickstart-cpu.yaml
-for i in $(seq 1 60); do
-  kubectl get md iris -n default
-  ready=$(kubectl get md iris -n default -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')
-  [[ "$ready" == "True" ]] && break
-  sleep 2
+
+step "Waiting until md/iris is Ready (its pods' real readiness probes)"
+kubectl wait md/iris -n "$ns" --for=condition=Ready --timeout=300s
+kubectl get md iris -n "$ns"
+kubectl get pods -n "$ns" -l modelship.io/deployment=iris -o wide
+
+step "A prediction through the Service: a flower of Fisher's data set (row 1: setosa)"
+svc="$(kubectl get svc iris -n "$ns" -o jsonpath='{.spec.clusterIP}:{.spec.ports[0].port}')"
+body='{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'
+echo "POST http://$svc/v2/models/iris/infer  $body"
+headers="$(mktemp)"
+trap 'rm -f "$headers"' EXIT
+curl -fsS --max-time 10 -D "$headers" -H 'content-type: application/json' -d "$body" "http://$svc/v2/models/iris/infer"
+echo
+event_id="$(sed -n 's/^x-modelship-event-id: *\([^[:space:]]*\).*/\1/Ip' "$headers" | tr -d '\r')"
+echo "label 0 is setosa (classes: setosa, versicolor, virginica); event id: $event_id"
+
+step "That request's InferenceEvent, as the collector stores it"
+collector="$(kubectl get svc "$release-collector" -n "$system_ns" -o jsonpath='{.spec.clusterIP}:{.spec.ports[0].port}')"
+since="$(date -u -d '-10 min' +%Y-%m-%dT%H:%M:%SZ)"
+event=""
+for _ in $(seq 1 30); do
+  event="$(curl -fsS --max-time 5 "http://$collector/v1/events?model=iris&since=$since" | grep -F "\"$event_id\"" || true)"
+  [[ -n "$event" ]] && break
+  sleep 1
 done
-say "Children of md/iris"
-kubectl get deploy,svc,pdb,pods -n default -l modelship.io/deployment=iris
-say "Done. Try: kubectl describe md iris; curl -s 127.0.0.1:18080/metrics | grep modelship_reconciles"
-if [[ "${DEMO_KEEP:-}" == "1" ]]; then wait $ctl; fi
+[[ -n "$event" ]] || { echo "the event $event_id did not reach the collector within 30 s" >&2; exit 1; }
+node -e 'console.log(JSON.stringify(JSON.parse(process.argv[1]), null, 2))' "$event"
+
+step "Shifted traffic (sepal length +3 cm, 300 requests), then a drift run started now from the CronJob"
+node scripts/send-iris.mjs "http://$svc" 300 3
+cronjob="$(kubectl get cronjob -n "$ns" -l modelship.io/deployment=iris -o jsonpath='{.items[0].metadata.name}')"
+kubectl delete job iris-drift-now -n "$ns" --ignore-not-found >/dev/null
+kubectl create job iris-drift-now -n "$ns" --from="cronjob/$cronjob"
+kubectl wait job/iris-drift-now -n "$ns" --for=condition=Complete --timeout=300s
+kubectl logs -n "$ns" job/iris-drift-now --tail=3 || true
+
+step "The verdict"
+kubectl get md iris -n "$ns" -o wide
+node bin/modelship.js status iris -n "$ns"
+
+step "Done in $(fmt_elapsed $((SECONDS - t0)))"
+echo "Explore:  eval \"\$(bash e2e/cluster/env.sh)\"; kubectl get md,pods -A; node bin/modelship.js status iris"
+if [[ "${DEMO_KEEP:-1}" == 0 ]]; then bash e2e/cluster/down.sh; else echo "Stop it:  npm run cluster:down"; fi

@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { kubectl } from "./exec.js";
 import { clusterEnv, type ClusterEnv } from "./env.js";
+import { createModelStore, deleteModelStore } from "./model-store.js";
 
 export interface TestNamespace {
   name: string;
@@ -24,7 +25,7 @@ export const simulatedNamespaceAnnotations = {
 export async function createNamespace(
   prefix: string,
   env: ClusterEnv = clusterEnv(),
-  { pods = "simulated" }: { pods?: "simulated" | "real" } = {},
+  { pods = "simulated", modelStore = env.bundled }: { pods?: "simulated" | "real"; modelStore?: boolean } = {},
 ): Promise<TestNamespace> {
   const name = `e2e-${prefix}-${randomBytes(3).toString("hex")}`;
   await kubectl(["create", "namespace", name], {}, env);
@@ -40,10 +41,13 @@ export async function createNamespace(
       {},
       env,
     );
+  // The bundled cluster's PVC "model-store" (scripts/model-store.sh), so the examples' pvc:// uris resolve.
+  if (modelStore) await createModelStore(name, env);
   return {
     name,
     async delete() {
       if (process.env.E2E_KEEP_NAMESPACES === "1") return;
+      if (modelStore) await deleteModelStore(name, env);
       await kubectl(
         ["delete", "namespace", name, "--wait=false", "--ignore-not-found"],
         { allowFailure: true },

@@ -15,6 +15,15 @@ const failingWaitReasons = new Set([
   "RunContainerError",
 ]);
 
+/**
+ * The last line a failed container left as its termination message (the fetch init container's
+ * "sha256 mismatch ... expected X, got Y"), or "" when it left none.
+ */
+function lastWords(cs: Obj): string {
+  const message: string = cs.lastState?.terminated?.message ?? cs.state?.terminated?.message ?? "";
+  return message.trim().split("\n").at(-1)?.trim() ?? "";
+}
+
 /** What a revision's Deployment (and, when it is not ready, its pods) say about it. Pure. */
 export function observeRevision(dep: KubeObject, pods: KubeObject[]): ObservedRevision | undefined {
   const id = dep.metadata?.labels?.[labelKeys.revision];
@@ -61,17 +70,18 @@ export function observeRevision(dep: KubeObject, pods: KubeObject[]): ObservedRe
       ...(p.status?.containerStatuses ?? []),
     ] as Obj[]) {
       const waiting = cs.state?.waiting;
+      const said = lastWords(cs);
       if (waiting && failingWaitReasons.has(waiting.reason)) {
         rev.failed ??= {
           reason: waiting.reason,
-          message: `pod ${name} container ${cs.name}: ${waiting.message ?? waiting.reason}`,
+          message: `pod ${name} container ${cs.name}: ${said || waiting.message || waiting.reason}`,
         };
       }
       const term = cs.state?.terminated ?? cs.lastState?.terminated;
       if (term && term.exitCode !== 0 && (cs.restartCount ?? 0) >= 3) {
         rev.failed ??= {
           reason: "ContainerCrashing",
-          message: `pod ${name} container ${cs.name} exited ${term.exitCode} (${cs.restartCount} restarts)`,
+          message: `pod ${name} container ${cs.name} exited ${term.exitCode} (${cs.restartCount} restarts)${said ? `: ${said}` : ""}`,
         };
       }
     }

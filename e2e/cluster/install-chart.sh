@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs (or upgrades) charts/modelship into the local cluster the way a platform team would, with
+# the settings this cluster needs (e2e/cluster/values-local.yaml: no volume provisioner here), and
+# waits until the controller and the collector pods are Ready.
+#   bash e2e/cluster/install-chart.sh [RELEASE] [NAMESPACE] [helm flags...]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+release="${1:-modelship}"
+namespace="${2:-modelship-system}"
+shift $(($# < 2 ? $# : 2))
+export KUBECONFIG="${KUBECONFIG:-$KUBECONFIG_PATH}"
+bin_dir="$(cat "$STATE_DIR/bin-dir" 2>/dev/null || resolve_bin_dir)"
+helm_bin="$bin_dir/helm"
+[[ -x "$helm_bin" ]] || helm_bin=helm
+
+"$helm_bin" upgrade --install "$release" "$REPO_ROOT/charts/modelship" \
+  --namespace "$namespace" --create-namespace \
+  --values "$E2E_CLUSTER_DIR/values-local.yaml" \
+  --wait --timeout 5m "$@"
+log "Installed the chart as release $release in namespace $namespace."
