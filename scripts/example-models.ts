@@ -2,6 +2,7 @@
 //   <dir>/iris/1.0.0/model.onnx      the iris classifier (src/testing/onnx/iris.ts), same bytes every time
 //   <dir>/iris/1.0.0/train.csv       150 training rows around the class means, seeded
 //   <dir>/iris/1.0.0/baseline.json   `modelship baseline` of train.csv, for the drift job
+//   <dir>/iris/broken/model.onnx     bytes that are no ONNX model: a release that can never start
 // Usage: node --import tsx scripts/example-models.ts <dir>. Prints the model's sha256.
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -29,6 +30,10 @@ const rows = [irisFeatures.join(",")];
 for (const mu of irisCentroids)
   for (let i = 0; i < 50; i++) rows.push(mu.map((m) => Math.max(0.1, m + 0.3 * normal()).toFixed(2)).join(","));
 writeFileSync(join(out, "train.csv"), rows.join("\n") + "\n");
+
+// A "model" onnxruntime refuses: the real-pod tests roll a canary of it back.
+mkdirSync(join(dir, "iris", "broken"), { recursive: true });
+writeFileSync(join(dir, "iris", "broken", "model.onnx"), "this is not an ONNX model\n");
 
 const code = await main(["baseline", "--data", join(out, "train.csv"), "--out", join(out, "baseline.json")]);
 if (code !== 0) process.exit(code);

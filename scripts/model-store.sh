@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 ns="${1:?usage: npm run model-store -- NAMESPACE}"
 dir="$(realpath -m "${MODELSHIP_MODELS_DIR:-.e2e/models}")"
 mkdir -p "$dir"
-if [[ ! -f "$dir/iris/1.0.0/model.onnx" ]]; then
+if [[ ! -f "$dir/iris/1.0.0/baseline.json" || ! -f "$dir/iris/broken/model.onnx" ]]; then
   node --import tsx scripts/example-models.ts "$dir" >/dev/null
 fi
 # Pods run as uid 65532: every folder must be searchable and every file readable.

@@ -33,6 +33,7 @@ function configFrom(args: ParsedArgs): ControllerConfig {
     eventsUrl: stringFlag(args, "events-url") ?? env("EVENTS_URL") ?? d.eventsUrl,
     clusterDomain: stringFlag(args, "cluster-domain") ?? d.clusterDomain,
     prometheusUrl: stringFlag(args, "prometheus-url") ?? env("PROMETHEUS_URL"),
+    pushgatewayUrl: stringFlag(args, "pushgateway-url") ?? env("PUSHGATEWAY_URL"),
     logLevel: stringFlag(args, "log-level") ?? env("LOG_LEVEL") ?? d.logLevel,
   };
   const r = ControllerConfig.safeParse(raw);
@@ -61,6 +62,7 @@ export const command: Command = {
     "  --events-url URL                  collector export URL read by drift jobs",
     "  --cluster-domain DOMAIN           (default cluster.local)",
     "  --prometheus-url URL              Prometheus that canary analysis queries (scrapes model pods)",
+    "  --pushgateway-url URL             Pushgateway drift jobs push their metrics to (scraped by Prometheus)",
     "  --log-level LEVEL                 trace|debug|info|warn|error",
     "Each flag can also come from MODELSHIP_<FLAG_IN_CAPS>, e.g. MODELSHIP_WORKERS.",
   ].join("\n"),
@@ -78,6 +80,7 @@ export const command: Command = {
     "events-url": { type: "string" },
     "cluster-domain": { type: "string" },
     "prometheus-url": { type: "string" },
+    "pushgateway-url": { type: "string" },
     "log-level": { type: "string" },
   },
   async run(args) {

@@ -23,6 +23,7 @@ test("logger and collector flags: bad input exits 2 with a message naming the fl
     [["logger", "--model", "m", "--listen", "nowhere"], /--listen must be HOST:PORT/],
     [["logger", "--model", "m", "--sink", "kafka://x"], /--sink "kafka:\/\/x" has an unknown scheme/],
     [["logger", "--model", "m", "--upstream", "localhost"], /--upstream must be/],
+    [["logger", "--model", "m", "--upstream-readiness", "healthz"], /--upstream-readiness must be a path/],
     [["collector"], /--data-dir is required/],
   ];
   for (const [args, message] of cases) {

@@ -9,6 +9,7 @@ import {
   parseListen,
   parseSampleRate,
   parseUpstream,
+  parseUpstreamReadiness,
   parseVariant,
 } from "../logger/config.js";
 import { parseRedactPaths } from "../logger/redact.js";
@@ -34,6 +35,8 @@ Flags:
   --upstream URL               the model server (default http://127.0.0.1:8081)
   --fallback-upstream URL      retry a 5xx / unreachable / timed-out request once here (canary -> stable)
   --upstream-timeout-ms N      per-attempt upstream timeout (default 30000)
+  --upstream-readiness PATH|tcp  /readyz follows the model server: GET PATH answering 2xx/3xx, or tcp: it
+                               accepts connections (default /v2/health/ready)
   --sink URL                   stdout: | file:///dir | http://collector:9090 (default stdout:)
   --spool-dir DIR              disk spool (default $TMPDIR/modelship-spool)
   --spool-max-bytes N          spool bound; beyond it events are dropped and counted (default 268435456)
@@ -42,6 +45,8 @@ Flags:
   --model-version V            model version
   --revision R                 ModelDeployment revision (default "default")
   --variant V                  stable | canary | shadow | preview (default stable)
+  --variant-file FILE          the variant, re-read every 5 s while running (a ConfigMap volume); --variant
+                               while the file is absent
   --namespace NS               Kubernetes namespace, part of the event source (default $POD_NAMESPACE)
   --sample-rate R              fraction of successful requests recorded, 0..1 (default 1; failures always)
   --redact PATH                remove inputs.NAME | outputs.NAME | features.NAME | headers.NAME | parameters.NAME (repeatable)
@@ -62,6 +67,7 @@ export const command: Command = {
     upstream: { type: "string" },
     "fallback-upstream": { type: "string" },
     "upstream-timeout-ms": { type: "string" },
+    "upstream-readiness": { type: "string" },
     sink: { type: "string" },
     "spool-dir": { type: "string" },
     "spool-max-bytes": { type: "string" },
@@ -70,6 +76,7 @@ export const command: Command = {
     "model-version": { type: "string" },
     revision: { type: "string" },
     variant: { type: "string" },
+    "variant-file": { type: "string" },
     namespace: { type: "string" },
     "sample-rate": { type: "string" },
     redact: { type: "string", multiple: true },
@@ -103,6 +110,10 @@ export const command: Command = {
     const fb = stringFlag(args, "fallback-upstream");
     const fallbackUpstream =
       fb === undefined ? undefined : wrap(() => parseUpstream(fb, "fallback-upstream"));
+    const upstreamReadiness = wrap(() =>
+      parseUpstreamReadiness(stringFlag(args, "upstream-readiness") ?? "/v2/health/ready"),
+    );
+    const variantFile = stringFlag(args, "variant-file");
     const modelVersion = stringFlag(args, "model-version");
     // the renderer passes the pod's namespace as POD_NAMESPACE (downward API)
     const namespace = stringFlag(args, "namespace") ?? (process.env.POD_NAMESPACE || undefined);
@@ -138,6 +149,8 @@ export const command: Command = {
           event,
           drainTimeoutMs: intFlag(args, "drain-timeout-ms", 5_000, 0),
           maxBodyBytes: intFlag(args, "max-body-bytes", 64 * 1024 * 1024, 1024),
+          upstreamReadiness,
+          ...(variantFile !== undefined ? { variantFile } : {}),
         },
         log,
         registry,

@@ -26,6 +26,9 @@ export const ControllerConfig = z.object({
   prometheusUrl: z
     .url("--prometheus-url must be a URL such as http://prometheus.monitoring.svc:9090")
     .optional(),
+  pushgatewayUrl: z
+    .url("--pushgateway-url must be a URL such as http://pushgateway.monitoring.svc:9091")
+    .optional(),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfig>;

@@ -71,6 +71,7 @@ export class Manager {
         defaultSink: config.defaultSink,
         eventsUrl: config.eventsUrl,
         clusterDomain: config.clusterDomain,
+        ...(config.pushgatewayUrl ? { pushgatewayUrl: config.pushgatewayUrl } : {}),
       },
       events: new EventRecorder(d.client, d.log),
       log: d.log,

@@ -19,6 +19,7 @@ export const resourceTypes = {
   },
   Deployment: { kind: "Deployment", group: "apps", version: "v1", plural: "deployments", namespaced: true },
   Service: { kind: "Service", group: "", version: "v1", plural: "services", namespaced: true },
+  ConfigMap: { kind: "ConfigMap", group: "", version: "v1", plural: "configmaps", namespaced: true },
   HorizontalPodAutoscaler: {
     kind: "HorizontalPodAutoscaler",
     group: "autoscaling",
@@ -97,6 +98,7 @@ export const childKinds: ResourceType[] = [
   resourceTypes.ServiceAccount,
   resourceTypes.Role,
   resourceTypes.RoleBinding,
+  resourceTypes.ConfigMap,
   resourceTypes.Deployment,
   resourceTypes.Service,
   resourceTypes.HorizontalPodAutoscaler,

@@ -2,10 +2,11 @@ import type { Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
 import type { EventConfig } from "./build.js";
 import { createLoggerMetrics } from "./metrics.js";
-import { LoggerProxy } from "./proxy.js";
+import { LoggerProxy, type UpstreamReadiness } from "./proxy.js";
 import { Sender } from "./sender.js";
 import { createSink } from "./sink.js";
 import { Spool } from "./spool.js";
+import { VariantFile } from "./variant-file.js";
 
 export interface LoggerConfig {
   host: string;
@@ -22,6 +23,10 @@ export interface LoggerConfig {
   drainTimeoutMs: number;
   /** Largest request or response body proxied (413 / 502 beyond); the proxy's default when absent. */
   maxBodyBytes?: number;
+  /** How /readyz checks the model server; the proxy's default (GET /v2/health/ready) when absent. */
+  upstreamReadiness?: UpstreamReadiness;
+  /** A file naming the pod's variant, re-read while running; event.variant while it is absent. */
+  variantFile?: string;
 }
 
 export interface RunningLogger {
@@ -47,11 +52,16 @@ export async function startLogger(
   });
   const sender = new Sender(spool, sink, log, metrics);
   sender.start();
+  const variant =
+    cfg.variantFile !== undefined ? new VariantFile(cfg.variantFile, cfg.event.variant, log) : undefined;
+  await variant?.start();
   const proxy = new LoggerProxy({
     upstream: cfg.upstream,
     ...(cfg.fallbackUpstream !== undefined ? { fallbackUpstream: cfg.fallbackUpstream } : {}),
     upstreamTimeoutMs: cfg.upstreamTimeoutMs,
     ...(cfg.maxBodyBytes !== undefined ? { maxBodyBytes: cfg.maxBodyBytes } : {}),
+    ...(cfg.upstreamReadiness !== undefined ? { upstreamReadiness: cfg.upstreamReadiness } : {}),
+    ...(variant !== undefined ? { variant } : {}),
     event: cfg.event,
     spool,
     registry,
@@ -60,13 +70,21 @@ export async function startLogger(
   });
   const url = await proxy.listen(cfg.port, cfg.host);
   log.info(
-    { url, upstream: cfg.upstream, sink: sink.name, spoolDir: cfg.spoolDir, model: cfg.event.model },
+    {
+      url,
+      upstream: cfg.upstream,
+      sink: sink.name,
+      spoolDir: cfg.spoolDir,
+      model: cfg.event.model,
+      variant: variant?.current ?? cfg.event.variant,
+    },
     "Started inference logger",
   );
   return {
     url,
     spool,
     async close() {
+      variant?.stop();
       await proxy.close();
       const drained = await sender.drain(cfg.drainTimeoutMs);
       await sender.stop();

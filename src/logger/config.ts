@@ -77,3 +77,10 @@ export function parseUpstream(value: string, flag: string): string {
   }
   return u.origin;
 }
+
+/** Parses --upstream-readiness: an HTTP path the model server answers 2xx/3xx on when ready, or tcp. */
+export function parseUpstreamReadiness(value: string): { path: string } | "tcp" {
+  if (value === "tcp") return "tcp";
+  if (value.startsWith("/") && !/\s/.test(value)) return { path: value };
+  throw new Error(`--upstream-readiness must be a path such as /v2/health/ready, or tcp, got "${value}"`);
+}

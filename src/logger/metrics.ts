@@ -12,6 +12,12 @@ export function createLoggerMetrics(registry: Registry) {
       labelNames: ["kind", "code"] as const,
       registers,
     }),
+    inFlight: new Gauge({
+      name: "modelship_logger_requests_in_flight",
+      help: "Requests being proxied (received, not yet answered), by kind (infer, other): what autoscaling reads for custom containers.",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
     events: new Counter({
       name: "modelship_logger_events_total",
       help: "Inference events by result: spooled, sampled_out or dropped.",

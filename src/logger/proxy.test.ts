@@ -6,9 +6,9 @@ import { after, test } from "node:test";
 import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
 import type { EventConfig } from "./build.js";
-import { parseEvent, type InferenceEvent, type ModelshipEvent } from "./event.js";
+import { parseEvent, type InferenceEvent, type ModelshipEvent, type Variant } from "./event.js";
 import { createLoggerMetrics } from "./metrics.js";
-import { LoggerProxy } from "./proxy.js";
+import { LoggerProxy, type UpstreamReadiness } from "./proxy.js";
 import { readSegmentLines, Spool } from "./spool.js";
 import { metricValue, tmp } from "./testing/procs.js";
 
@@ -60,6 +60,8 @@ async function proxy(opts: {
   fallbackUpstream?: string;
   timeoutMs?: number;
   event?: Partial<EventConfig>;
+  upstreamReadiness?: UpstreamReadiness;
+  variant?: { readonly current: Variant };
 }) {
   const spool = await Spool.open({ dir: tmp("spool"), maxBytes: 1 << 24, syncIntervalMs: 50, log });
   const registry = createRegistry("logger", { defaultMetrics: false });
@@ -68,6 +70,8 @@ async function proxy(opts: {
     ...(opts.fallbackUpstream !== undefined ? { fallbackUpstream: opts.fallbackUpstream } : {}),
     upstreamTimeoutMs: opts.timeoutMs ?? 30_000,
     event: { ...baseEvent, ...opts.event },
+    ...(opts.upstreamReadiness !== undefined ? { upstreamReadiness: opts.upstreamReadiness } : {}),
+    ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
     spool,
     registry,
     metrics: createLoggerMetrics(registry),
@@ -340,4 +344,59 @@ test("a marked request reaches the upstream with its one marker, and framing hea
   assert.equal(names.filter((n) => n === "x-modelship-fallback").length, 1);
   assert.equal(names.filter((n) => n === "content-length").length, 1);
   assert.ok(!names.includes("connection"), "hop-by-hop headers stay on their hop");
+});
+
+test("/readyz follows the upstream's readiness as configured: a path answering 2xx/3xx, or a TCP connect", async () => {
+  // a server without OIP v2: no /v2/health/ready, a /healthz, a redirect
+  const up = await upstream((req, _body, res) => {
+    if (req.url === "/healthz") return res.writeHead(200).end("ok");
+    if (req.url === "/moved") return res.writeHead(302, { location: "/healthz" }).end();
+    res.writeHead(404).end("not found");
+  });
+  const readyz = async (upstreamReadiness?: UpstreamReadiness, to = up.url) => {
+    const p = await proxy({ upstream: to, ...(upstreamReadiness ? { upstreamReadiness } : {}) });
+    const r = await fetch(`${p.url}/readyz`);
+    return { status: r.status, text: await r.text() };
+  };
+  const v2 = await readyz();
+  assert.equal(v2.status, 503, "the default, OIP v2's /v2/health/ready, is not there");
+  assert.match(v2.text, /\/v2\/health\/ready answered 404/);
+  assert.equal((await readyz({ path: "/healthz" })).status, 200);
+  assert.equal((await readyz({ path: "/moved" })).status, 200, "3xx is ready, as for the kubelet");
+  assert.equal((await readyz("tcp")).status, 200, "tcp: it accepts connections");
+  const refused = await readyz("tcp", "http://127.0.0.1:9");
+  assert.equal(refused.status, 503);
+  assert.match(refused.text, /ECONNREFUSED/);
+});
+
+test("requests in flight are counted by kind while they are proxied", async () => {
+  let release = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  const up = await upstream((req, body, res) => void held.then(() => identity(req, body, res)));
+  const p = await proxy({ upstream: up.url });
+  const pending = [post(p.url, oneRow), post(p.url, oneRow)];
+  const inFlight = async () =>
+    metricValue(await p.metrics(), "modelship_logger_requests_in_flight", { kind: "infer" });
+  try {
+    for (let i = 0; i < 100 && (await inFlight()) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(await inFlight(), 2);
+  } finally {
+    release();
+    for (const r of await Promise.all(pending)) await r.text();
+  }
+  assert.equal(await inFlight(), 0);
+});
+
+test("events carry the pod's current variant, which may change while the logger runs", async () => {
+  const up = await upstream(identity);
+  const variant = { current: "stable" as Variant };
+  const p = await proxy({ upstream: up.url, event: { variant: "stable" }, variant });
+  await (await post(p.url, oneRow)).text();
+  variant.current = "canary";
+  await (await post(p.url, oneRow)).text();
+  const events = (await p.events()) as InferenceEvent[];
+  assert.deepEqual(
+    events.map((e) => e.data.variant),
+    ["stable", "canary"],
+  );
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { connect } from "node:net";
 import type { Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
 import {
@@ -33,7 +34,14 @@ export interface ProxyOptions {
   random?: () => number;
   /** Request and response bodies above this are refused (413) or failed (502); default 64 MiB. */
   maxBodyBytes?: number;
+  /** How the upstream's readiness is checked for /readyz; default GET /v2/health/ready. */
+  upstreamReadiness?: UpstreamReadiness;
+  /** What the pod serves as now (it may change while running); default event.variant. */
+  variant?: { readonly current: Variant };
 }
+
+/** An HTTP GET of path answering 2xx/3xx (as the kubelet judges a probe), or a TCP connect. */
+export type UpstreamReadiness = { path: string } | "tcp";
 
 /** One upstream attempt's outcome: a response, or a failure the client will see as 502/504. */
 export interface Attempt {
@@ -79,6 +87,22 @@ export function upstreamHead(
 
 const JSON_HEADERS = "content-type: application/json\r\n";
 
+/** Opens and closes one TCP connection to origin: undefined when it connected, else why not. */
+function canConnect(origin: string, timeoutMs: number): Promise<string | undefined> {
+  const u = new URL(origin);
+  const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+  return new Promise((resolve) => {
+    const socket = connect({ host: u.hostname.replace(/^\[|\]$/g, ""), port });
+    const done = (why: string | undefined) => {
+      socket.destroy();
+      resolve(why);
+    };
+    socket.setTimeout(timeoutMs, () => done(`could not connect within ${timeoutMs} ms`));
+    socket.once("connect", () => done(undefined));
+    socket.once("error", (err: Error & { code?: string }) => done(`${err.code ?? err.name}: ${err.message}`));
+  });
+}
+
 function jsonError(conn: Exchange, status: number, message: string): void {
   conn.respond(status, JSON_HEADERS, JSON.stringify({ error: message }));
 }
@@ -113,8 +137,10 @@ export class LoggerProxy {
     dropped: { inc(): void };
     sampledOut: { inc(): void };
     duration: Record<string, { observe(v: number): void }>;
+    inFlight: Record<"infer" | "other", { inc(): void; dec(): void }>;
     requests: Map<string, { inc(): void }>;
   };
+  private readonly variant: { readonly current: Variant };
 
   private readonly lineWriter: EventLineWriter;
 
@@ -136,8 +162,13 @@ export class LoggerProxy {
         infer: opts.metrics.duration.labels("infer"),
         other: opts.metrics.duration.labels("other"),
       },
+      inFlight: {
+        infer: opts.metrics.inFlight.labels("infer"),
+        other: opts.metrics.inFlight.labels("other"),
+      },
       requests: new Map(),
     };
+    this.variant = opts.variant ?? { current: opts.event.variant };
     this.http = new HttpServer(
       (head, body, conn) => {
         this.handle(head, body, conn).catch((err: Error) => {
@@ -170,6 +201,23 @@ export class LoggerProxy {
     }
     const protocol = inferenceProtocol(req.method, path);
     const kind = protocol === undefined ? "other" : "infer";
+    const inFlight = this.hot.inFlight[kind];
+    inFlight.inc();
+    try {
+      await this.proxy(req, body, conn, protocol, kind);
+    } finally {
+      inFlight.dec();
+    }
+  }
+
+  private async proxy(
+    req: RequestHead,
+    body: Buffer,
+    conn: Exchange,
+    protocol: Protocol | undefined,
+    kind: "infer" | "other",
+  ): Promise<void> {
+    const path = req.path;
     const started = performance.now();
     const time = Date.now();
 
@@ -221,7 +269,7 @@ export class LoggerProxy {
       path,
       protocol,
       headers: req.headers,
-      variant: variantOf(req.headers, this.opts.event.variant),
+      variant: variantOf(req.headers, this.variant.current),
       body,
       attempt,
       latencyMs: totalMs,
@@ -322,6 +370,19 @@ export class LoggerProxy {
     conn.respond(202, JSON_HEADERS, JSON.stringify({ id: event.id, eventId: input.eventId }));
   }
 
+  /** Why the model server is not ready, or undefined when it is. */
+  private async upstreamNotReady(): Promise<string | undefined> {
+    const how = this.opts.upstreamReadiness ?? { path: "/v2/health/ready" };
+    if (how === "tcp") return canConnect(this.opts.upstream, 2_000);
+    try {
+      const head = `GET ${how.path} HTTP/1.1\r\nhost: ${this.upstream.host}\r\n\r\n`;
+      const r = await this.upstream.request("GET", head, undefined, 2_000);
+      return r.status >= 200 && r.status < 400 ? undefined : `${how.path} answered ${r.status}`;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
   private async ops(path: string, conn: Exchange): Promise<void> {
     if (path === "/metrics") {
       const s = this.opts.spool;
@@ -336,13 +397,8 @@ export class LoggerProxy {
     // so neither probe looks at it; /readyz follows the model server behind the logger
     const failures: string[] = [];
     if (path === "/readyz") {
-      try {
-        const head = `GET /v2/health/ready HTTP/1.1\r\nhost: ${this.upstream.host}\r\n\r\n`;
-        const r = await this.upstream.request("GET", head, undefined, 2_000);
-        if (r.status !== 200) failures.push(`upstream: /v2/health/ready answered ${r.status}`);
-      } catch (err) {
-        failures.push(`upstream: ${(err as Error).message}`);
-      }
+      const why = await this.upstreamNotReady();
+      if (why !== undefined) failures.push(`upstream: ${why}`);
     }
     const text = failures.length === 0 ? "ok\n" : failures.join("\n") + "\n";
     conn.respond(failures.length === 0 ? 200 : 503, "content-type: text/plain\r\n", text);

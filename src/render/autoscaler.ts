@@ -1,4 +1,5 @@
 import { apiVersion, kind, type ModelDeployment } from "../api/v1alpha1/index.js";
+import { scrapeLabels } from "../observability/monitoring.js";
 import { commonLabels } from "./labels.js";
 import type { K8sObject } from "./object.js";
 
@@ -17,6 +18,31 @@ function scaleTarget(md: ModelDeployment) {
   return { apiVersion, kind, name: md.metadata.name };
 }
 
+/**
+ * What KEDA's prometheus triggers query, from metrics the pods really export: the model server's, or for
+ * a custom container the logger sidecar's (the only modelship process there; the API requires it on).
+ * Series are selected by the labels the scrape copies from the pod, as the dashboard's are, so two
+ * ModelDeployments serving the same model name stay apart.
+ *
+ *   built-in server:  sum(modelship_inference_in_flight{namespace="ns",modelship_io_deployment="md"})
+ *   custom container: sum(modelship_logger_requests_in_flight{namespace="ns",modelship_io_deployment="md",kind="infer"})
+ */
+export function trafficQueries(md: ModelDeployment): { inFlight: string; requestRate: string } {
+  const sel = `${scrapeLabels.namespace}="${md.metadata.namespace ?? "default"}",${scrapeLabels.deployment}="${md.metadata.name}"`;
+  const c = md.spec.runtime.container;
+  if (!c)
+    return {
+      inFlight: `sum(modelship_inference_in_flight{${sel}})`,
+      requestRate: `sum(rate(modelship_inference_requests_total{${sel}}[1m]))`,
+    };
+  // The logger knows OIP v2 / KServe v1 inference routes; a plain HTTP server's requests are all "other".
+  const kinds = c.protocol === "http" ? `kind=~"infer|other"` : `kind="infer"`;
+  return {
+    inFlight: `sum(modelship_logger_requests_in_flight{${sel},${kinds}})`,
+    requestRate: `sum(rate(modelship_logger_requests_total{${sel},${kinds}}[1m]))`,
+  };
+}
+
 export function autoscaler(md: ModelDeployment): K8sObject | undefined {
   const a = md.spec.autoscaling;
   if (!a) return undefined;
@@ -25,8 +51,8 @@ export function autoscaler(md: ModelDeployment): K8sObject | undefined {
     namespace: md.metadata.namespace,
     labels: commonLabels(md.metadata.name, "autoscaling"),
   };
-  const model = md.spec.model.name;
   if (usesKeda(md)) {
+    const queries = trafficQueries(md);
     const triggers: Record<string, unknown>[] = [];
     if (a.cpuUtilization)
       triggers.push({
@@ -40,13 +66,12 @@ export function autoscaler(md: ModelDeployment): K8sObject | undefined {
         metricType: "Utilization",
         metadata: { value: String(a.memoryUtilization) },
       });
-    const sel = `namespace="${md.metadata.namespace ?? "default"}",model="${model}"`;
     if (a.concurrency)
       triggers.push({
         type: "prometheus",
         metadata: {
           serverAddress: a.prometheusAddress,
-          query: `sum(modelship_inflight_requests{${sel}})`,
+          query: queries.inFlight,
           threshold: String(a.concurrency),
           activationThreshold: "0",
         },
@@ -56,7 +81,7 @@ export function autoscaler(md: ModelDeployment): K8sObject | undefined {
         type: "prometheus",
         metadata: {
           serverAddress: a.prometheusAddress,
-          query: `sum(rate(modelship_requests_total{${sel}}[1m]))`,
+          query: queries.requestRate,
           threshold: String(a.requestsPerSecond),
           activationThreshold: "0",
         },

@@ -10,6 +10,8 @@ export interface RenderConfig {
   /** Where the drift job reads events from (the collector's export endpoint). */
   eventsUrl: string;
   clusterDomain: string;
+  /** Pushgateway the drift job pushes its metrics to (a CronJob is not scraped); none when absent. */
+  pushgatewayUrl?: string;
 }
 
 export const defaultRenderConfig: RenderConfig = {
@@ -24,6 +26,8 @@ export const defaultRenderConfig: RenderConfig = {
 export const ports = {
   /** The logger sidecar: what Services send traffic to when logging is on. */
   logger: 8080,
+  /** The logger's port when a custom container listens on `logger` itself (8080 is both defaults). */
+  loggerAlternate: 8090,
   /** The model server (built-in runtime). */
   serve: 8081,
   /** The Service port clients call. */
@@ -33,6 +37,8 @@ export const ports = {
 export const paths = {
   models: "/models",
   spool: "/var/spool/modelship",
+  /** The revisions' variants ConfigMap, in the logger. */
+  variants: "/etc/modelship/variants",
   pvcRoot: "/mnt/pvc",
   modelFile: "model.onnx",
 } as const;

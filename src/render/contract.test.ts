@@ -28,6 +28,9 @@ function containersOf(o: Obj): Obj[] {
   return pod ? [...(pod.initContainers ?? []), ...(pod.containers ?? [])] : [];
 }
 
+// Every optional setting on, so the flags it adds are checked too.
+const cfg = { ...defaultRenderConfig, pushgatewayUrl: "http://pushgateway.monitoring.svc:9091" };
+
 test("every command line the renderer writes is accepted by that command", async () => {
   const seen = new Set<string>();
   for (const f of readdirSync(join(repoRoot, "examples")).filter((x) => x.endsWith(".yaml"))) {
@@ -35,9 +38,9 @@ test("every command line the renderer writes is accepted by that command", async
     assert.ok(r.ok);
     const md = r.value;
     for (const plan of [stablePlan(md), canaryPlan(md, 20, "0")]) {
-      for (const o of render(md, plan, defaultRenderConfig).objects as Obj[]) {
+      for (const o of render(md, plan, cfg).objects as Obj[]) {
         for (const c of containersOf(o)) {
-          if (c.image !== defaultRenderConfig.image) continue; // a custom model container
+          if (c.image !== cfg.image) continue; // a custom model container
           const [name, ...args] = c.args as string[];
           const load = commandModules[name!];
           assert.ok(

@@ -87,6 +87,8 @@ export function driftObjects(md: ModelDeployment, cfg: RenderConfig): K8sObject[
           "/tmp/drift-report.json",
           // The collector keeps the full report; status.drift.reportRef says where.
           ...(/^https?:\/\//.test(cfg.eventsUrl) ? ["--report-url", cfg.eventsUrl] : []),
+          // A CronJob is not scraped: the dashboard's drift row and the drift alert read what it pushes.
+          ...(cfg.pushgatewayUrl ? ["--pushgateway", cfg.pushgatewayUrl] : []),
           "--namespace",
           ns ?? "default",
           "--deployment",

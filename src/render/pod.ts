@@ -4,6 +4,7 @@ import { paths, ports, type RenderConfig } from "./config.js";
 import { commonLabels, labelKeys, labelValue } from "./labels.js";
 import type { RevisionSpec } from "./plan.js";
 import type { K8sObject } from "./object.js";
+import { variantsConfigMapName } from "./variants.js";
 
 type Container = Record<string, unknown>;
 
@@ -19,6 +20,26 @@ const restrictedContainer = {
 export function pvcClaim(uri: string): string | undefined {
   const m = /^pvc:\/\/([^/]+)\//.exec(uri);
   return m?.[1];
+}
+
+/**
+ * The logger's port: never the custom container's own, so the logger's upstream is never itself. The
+ * Service targets the logger by port name, so which number it is matters to nobody else.
+ */
+export function loggerPort(spec: RevisionSpec): number {
+  return spec.runtime.container?.port === ports.logger ? ports.loggerAlternate : ports.logger;
+}
+
+/**
+ * How to tell the model server is ready, by its declared protocol (the built-in one speaks v2): the
+ * protocol's readiness route for v2 and v1; for any other HTTP server its readinessPath, else only that it
+ * accepts connections. The kubelet's probe and the logger's /readyz check the same thing.
+ */
+export function containerReadiness(spec: RevisionSpec): { path: string } | "tcp" {
+  const c = spec.runtime.container;
+  if (!c || c.protocol === "v2") return { path: "/v2/health/ready" };
+  if (c.protocol === "v1") return { path: `/v1/models/${spec.model.name}` };
+  return c.readinessPath !== undefined ? { path: c.readinessPath } : "tcp";
 }
 
 function gpuResourceName(spec: RevisionSpec): string | undefined {
@@ -71,12 +92,9 @@ function serveContainer(cfg: RenderConfig, spec: RevisionSpec, exposed: boolean)
   const modelPath = `${paths.models}/${paths.modelFile}`;
   if (rt.container) {
     const c = rt.container;
-    const probePath =
-      c.protocol === "v2"
-        ? "/v2/health/ready"
-        : c.protocol === "v1"
-          ? `/v1/models/${spec.model.name}`
-          : (c.readinessPath ?? "/");
+    const ready = containerReadiness(spec);
+    const handler =
+      ready === "tcp" ? { tcpSocket: { port: c.port } } : { httpGet: { path: ready.path, port: c.port } };
     return {
       name: "model",
       image: c.image,
@@ -89,8 +107,8 @@ function serveContainer(cfg: RenderConfig, spec: RevisionSpec, exposed: boolean)
         ...(c.env ?? []),
       ],
       ports: [{ name: exposed ? "http" : "model", containerPort: c.port, protocol: "TCP" }],
-      readinessProbe: { httpGet: { path: probePath, port: c.port }, periodSeconds: 5, failureThreshold: 3 },
-      startupProbe: { httpGet: { path: probePath, port: c.port }, periodSeconds: 5, failureThreshold: 120 },
+      readinessProbe: { ...handler, periodSeconds: 5, failureThreshold: 3 },
+      startupProbe: { ...handler, periodSeconds: 5, failureThreshold: 120 },
       resources,
       securityContext: restrictedContainer,
       volumeMounts: [
@@ -159,14 +177,18 @@ function serveContainer(cfg: RenderConfig, spec: RevisionSpec, exposed: boolean)
 function loggerContainer(md: ModelDeployment, cfg: RenderConfig, spec: RevisionSpec): Container {
   const lg = spec.logging;
   const upstreamPort = spec.runtime.container?.port ?? ports.serve;
+  const port = loggerPort(spec);
+  const ready = containerReadiness(spec);
   const ns = md.metadata.namespace ?? "default";
   const stable = `http://${md.metadata.name}-stable.${ns}.svc.${cfg.clusterDomain}:${ports.service}`;
   const args = [
     "logger",
     "--listen",
-    `0.0.0.0:${ports.logger}`,
+    `0.0.0.0:${port}`,
     "--upstream",
     `http://127.0.0.1:${upstreamPort}`,
+    "--upstream-readiness",
+    ready === "tcp" ? "tcp" : ready.path,
     "--sink",
     lg.sink ?? cfg.defaultSink,
     "--spool-dir",
@@ -177,6 +199,9 @@ function loggerContainer(md: ModelDeployment, cfg: RenderConfig, spec: RevisionS
     spec.model.version,
     "--revision",
     "$(MODELSHIP_REVISION)",
+    // The revision's role changes without a restart (see variants.ts): the controller's ConfigMap says it.
+    "--variant-file",
+    `${paths.variants}/$(MODELSHIP_REVISION)`,
     "--sample-rate",
     String(lg.sampleRate),
     "--max-payload-bytes",
@@ -206,10 +231,10 @@ function loggerContainer(md: ModelDeployment, cfg: RenderConfig, spec: RevisionS
       // A small young generation and a heap cap keep the sidecar's RSS flat under load (see docs/logging.md).
       { name: "NODE_OPTIONS", value: "--max-semi-space-size=4 --max-old-space-size=64" },
     ],
-    ports: [{ name: "http", containerPort: ports.logger, protocol: "TCP" }],
-    readinessProbe: { httpGet: { path: "/readyz", port: ports.logger }, periodSeconds: 5 },
+    ports: [{ name: "http", containerPort: port, protocol: "TCP" }],
+    readinessProbe: { httpGet: { path: "/readyz", port }, periodSeconds: 5 },
     livenessProbe: {
-      httpGet: { path: "/healthz", port: ports.logger },
+      httpGet: { path: "/healthz", port },
       periodSeconds: 10,
       failureThreshold: 6,
     },
@@ -218,8 +243,15 @@ function loggerContainer(md: ModelDeployment, cfg: RenderConfig, spec: RevisionS
     volumeMounts: [
       { name: "spool", mountPath: paths.spool },
       { name: "tmp", mountPath: "/tmp" },
+      { name: "variants", mountPath: paths.variants, readOnly: true },
     ],
   };
+}
+
+/** Where Prometheus scrapes modelship's metrics: the model server, or for a custom container the logger. */
+function metricsPort(spec: RevisionSpec): number {
+  if (!spec.runtime.container) return ports.serve;
+  return spec.logging.enabled ? loggerPort(spec) : spec.runtime.container.port;
 }
 
 /**
@@ -252,7 +284,7 @@ export function podTemplate(md: ModelDeployment, cfg: RenderConfig, spec: Revisi
       annotations: {
         ...(spec.podMetadata?.annotations ?? {}),
         "prometheus.io/scrape": "true",
-        "prometheus.io/port": String(spec.runtime.container ? spec.runtime.container.port : ports.serve),
+        "prometheus.io/port": String(metricsPort(spec)),
         "prometheus.io/path": "/metrics",
         "kubectl.kubernetes.io/default-container": spec.runtime.container ? "model" : "serve",
       },
@@ -280,7 +312,13 @@ export function podTemplate(md: ModelDeployment, cfg: RenderConfig, spec: Revisi
       volumes: [
         { name: "models", emptyDir: {} },
         { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } },
-        ...(logging ? [{ name: "spool", emptyDir: { sizeLimit: "1Gi" } }] : []),
+        ...(logging
+          ? [
+              { name: "spool", emptyDir: { sizeLimit: "1Gi" } },
+              // optional: a pod started before the ConfigMap exists logs as --variant (stable) until it does
+              { name: "variants", configMap: { name: variantsConfigMapName(name), optional: true } },
+            ]
+          : []),
         ...(claim
           ? [{ name: `pvc-${claim}`, persistentVolumeClaim: { claimName: claim, readOnly: true } }]
           : []),

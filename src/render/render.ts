@@ -7,6 +7,7 @@ import type { RenderPlan } from "./plan.js";
 import { revisionOf } from "./revision.js";
 import { httpRoute } from "./traffic/httproute.js";
 import { virtualService } from "./traffic/virtualservice.js";
+import { variantsConfigMap } from "./variants.js";
 import { deployment, podDisruptionBudget, services } from "./workloads.js";
 
 export interface RenderedRevision {
@@ -36,6 +37,15 @@ export function render(md: ModelDeployment, plan: RenderPlan, cfg: RenderConfig)
       revs.map(({ planned, rev }) => ({ role: planned.role, id: rev.id })),
     ),
   );
+  const variants = variantsConfigMap(
+    md,
+    revs.map(({ planned, rev }) => ({
+      role: planned.role,
+      id: rev.id,
+      logging: planned.spec.logging.enabled,
+    })),
+  );
+  if (variants) objects.push(variants);
   const scaler = autoscaler(md);
   if (scaler) objects.push(scaler);
   objects.push(podDisruptionBudget(md));

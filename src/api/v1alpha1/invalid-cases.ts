@@ -115,6 +115,31 @@ export const invalidCases: InvalidCase[] = [
     expect: "sampleRate",
   },
   {
+    name: "custom container scaled on traffic without the logger that counts it",
+    mutate: (md) => {
+      md.spec.model.format = "custom";
+      md.spec.runtime = { container: { image: "example.com/server:1" } };
+      md.spec.logging = { enabled: false };
+      md.spec.autoscaling = {
+        minReplicas: 1,
+        maxReplicas: 3,
+        concurrency: 4,
+        prometheusAddress: "http://prometheus:9090",
+      };
+    },
+    expect: "set spec.logging.enabled true",
+  },
+  {
+    name: "readiness path that is not a path",
+    mutate: (md) => {
+      md.spec.model.format = "custom";
+      md.spec.runtime = {
+        container: { image: "example.com/server:1", protocol: "http", readinessPath: "healthz" },
+      };
+    },
+    expect: "readinessPath",
+  },
+  {
     name: "name too long for child objects",
     mutate: (md) => (md.metadata.name = "a".repeat(41)),
     expect: "at most 40 characters",

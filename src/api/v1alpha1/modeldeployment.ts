@@ -84,6 +84,18 @@ export const ModelDeploymentSpec = withRules(
         "spec.rollout.canary.steps: setHeaderRoute and setMirror need a router: set spec.traffic.provider to gatewayAPI or istio",
       field: ["traffic", "provider"],
     },
+    {
+      // A custom container exports no modelship metrics: its pods' traffic is counted by the logger sidecar.
+      cel: "!has(self.runtime.container) || self.logging.enabled || !has(self.autoscaling) || (!has(self.autoscaling.concurrency) && !has(self.autoscaling.requestsPerSecond))",
+      check: (s) =>
+        s.runtime.container === undefined ||
+        s.logging.enabled ||
+        s.autoscaling === undefined ||
+        (s.autoscaling.concurrency === undefined && s.autoscaling.requestsPerSecond === undefined),
+      message:
+        "spec.autoscaling.concurrency and requestsPerSecond read the logger's metrics for a custom container: set spec.logging.enabled true, or scale on cpuUtilization/memoryUtilization",
+      field: ["logging", "enabled"],
+    },
   ],
 ).describe("Desired state of a served model.");
 

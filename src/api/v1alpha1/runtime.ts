@@ -15,9 +15,16 @@ export const CustomContainer = z
       .enum(["v2", "v1", "http"])
       .default("v2")
       .describe(
-        "v2: Open Inference Protocol; v1: KServe v1 (:predict); http: anything, probed at readinessPath.",
+        "v2: Open Inference Protocol; v1: KServe v1 (:predict); http: anything, probed at readinessPath (without one, by a TCP connect).",
       ),
-    readinessPath: z.string().max(256).optional().describe("HTTP path for readiness when protocol is http."),
+    readinessPath: z
+      .string()
+      .max(256)
+      .regex(/^\/\S*$/, "spec.runtime.container.readinessPath must be a path starting with /, e.g. /healthz")
+      .optional()
+      .describe(
+        "HTTP path answering 2xx/3xx when ready, for protocol http; without it readiness is a TCP connect.",
+      ),
     env: z.array(envVar).max(64).optional(),
   })
   .describe("Run your own container instead of the built-in ONNX server (other frameworks).");

@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import yaml from "js-yaml";
+import type { Registry } from "prom-client";
+import { parseModelDeployment, type ModelDeployment } from "../api/v1alpha1/index.js";
+import { createLoggerMetrics } from "../logger/metrics.js";
+import { scrapeLabels } from "../observability/monitoring.js";
+import { createRegistry } from "../platform/metrics.js";
+import { createRuntimeMetrics } from "../runtime/metrics.js";
+import { repoRoot } from "../testing/repo.js";
+import { autoscaler } from "./autoscaler.js";
+
+type Obj = Record<string, any>;
+
+function load(file: string, mutate: (raw: Obj) => void = () => {}): ModelDeployment {
+  const raw = yaml.load(readFileSync(join(repoRoot, "examples", file), "utf8")) as Obj;
+  mutate(raw);
+  const r = parseModelDeployment(raw);
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.value;
+}
+
+const trafficTargets = (raw: Obj) =>
+  (raw.spec.autoscaling = {
+    minReplicas: 0,
+    maxReplicas: 4,
+    concurrency: 8,
+    requestsPerSecond: 50,
+    prometheusAddress: "http://prometheus:9090",
+  });
+
+/** The registries the model server and the logger sidecar really register their metrics on. */
+function registries(): { serve: Registry; logger: Registry } {
+  const serve = createRegistry("serve", { defaultMetrics: false });
+  createRuntimeMetrics(serve);
+  const logger = createRegistry("logger", { defaultMetrics: false });
+  createLoggerMetrics(logger);
+  return { serve, logger };
+}
+
+/** Each metric a PromQL query selects, with the label names its matchers use. */
+function selections(query: string): { metric: string; labels: string[] }[] {
+  return [...query.matchAll(/\b([a-z_:][a-z0-9_:]*)\{([^}]*)\}/g)].map((m) => ({
+    metric: m[1]!,
+    labels: [...m[2]!.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)].map((l) => l[1]!),
+  }));
+}
+
+test("KEDA queries read metrics the pods' processes really register, with labels those metrics have", async () => {
+  const regs = registries();
+  const scraped = new Set<string>(Object.values(scrapeLabels));
+  const cases: [string, ModelDeployment, Registry][] = [
+    ["built-in server", load("quickstart-cpu.yaml", trafficTargets), regs.serve],
+    ["custom container (v2)", load("custom-container.yaml"), regs.logger],
+    [
+      "custom container (v1)",
+      load("custom-container.yaml", (raw) => (raw.spec.runtime.container.protocol = "v1")),
+      regs.logger,
+    ],
+    [
+      "custom container (http)",
+      load("custom-container.yaml", (raw) => {
+        raw.spec.runtime.container.protocol = "http";
+        trafficTargets(raw);
+      }),
+      regs.logger,
+    ],
+  ];
+  for (const [what, md, registry] of cases) {
+    const so = autoscaler(md) as Obj;
+    assert.equal(so.kind, "ScaledObject", what);
+    const queries = (so.spec.triggers as Obj[])
+      .filter((t) => t.type === "prometheus")
+      .map((t) => t.metadata.query as string);
+    assert.ok(queries.length > 0, `${what}: has prometheus triggers`);
+    for (const q of queries) {
+      const sels = selections(q);
+      assert.ok(sels.length > 0, `${what}: ${q} selects a metric`);
+      for (const { metric, labels } of sels) {
+        const m = registry.getSingleMetric(metric) as unknown as { labelNames?: string[] } | undefined;
+        assert.ok(m, `${what}: ${metric} (in ${q}) is not registered by the process in these pods`);
+        for (const l of labels)
+          assert.ok(
+            scraped.has(l) || (m.labelNames ?? []).includes(l),
+            `${what}: ${metric} has no label ${l} (in ${q})`,
+          );
+        // one ModelDeployment's pods, however many serve the same model name
+        assert.ok(labels.includes(scrapeLabels.deployment), `${what}: ${q} selects the ModelDeployment`);
+      }
+    }
+  }
+});
