@@ -15,7 +15,7 @@ fi
 # Pods run as uid 65532: every folder must be searchable and every file readable.
 chmod -R a+rX "$dir"
 
-kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl get namespace "$ns" >/dev/null 2>&1 || kubectl create namespace "$ns" >/dev/null
 pv="model-store-$ns"
 kubectl apply -f - <<YAML
 apiVersion: v1

@@ -57,7 +57,7 @@ test("names, subresources and printer columns", () => {
   });
   assert.deepEqual(
     version.additionalPrinterColumns.map((c: Obj) => c.name),
-    ["Model", "Version", "Strategy", "Weights", "Ready", "Age"],
+    ["Model", "Version", "Strategy", "Weights", "Ready", "Drift", "Age"],
   );
 });
 

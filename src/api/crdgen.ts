@@ -100,6 +100,12 @@ export function modelDeploymentCRD(): Schema {
             { name: "Strategy", type: "string", jsonPath: ".spec.rollout.strategy" },
             { name: "Weights", type: "string", jsonPath: ".status.traffic" },
             { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+            {
+              name: "Drift",
+              type: "string",
+              jsonPath: ".status.drift.verdict",
+              description: "The last drift run's verdict",
+            },
             { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
           ],
         },
