@@ -73,6 +73,9 @@ export function fetchContainer(
       paths.pvcRoot,
     ],
     ...(secret ? { envFrom: [{ secretRef: { name: secret } }] } : {}),
+    // A failed fetch's last log line ("sha256 mismatch ...: expected X, got Y") becomes the container's
+    // termination message, which the controller copies into the ModelDeployment's Degraded condition.
+    terminationMessagePolicy: "FallbackToLogsOnError",
     resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
     securityContext: restrictedContainer,
     volumeMounts: [
@@ -148,6 +151,8 @@ function serveContainer(cfg: RenderConfig, spec: RevisionSpec, exposed: boolean)
     image: rt.image ?? cfg.image,
     imagePullPolicy: cfg.imagePullPolicy,
     args,
+    // A model that cannot load says why in its last log line; status shows it beside the crash.
+    terminationMessagePolicy: "FallbackToLogsOnError",
     ports: [{ name: exposed ? "http" : "serve", containerPort: ports.serve, protocol: "TCP" }],
     readinessProbe: {
       httpGet: { path: "/v2/health/ready", port: ports.serve },
