@@ -21,7 +21,7 @@ import {
   type TestNamespace,
 } from "./lib/index.js";
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 const env = clusterEnv();
 const release = "ms-e2e";
@@ -119,14 +119,18 @@ async function collectorEvents(model: string, since: Date): Promise<Map<string, 
 }
 
 async function expectEventsOnce(model: string, since: Date, ids: string[]) {
+  let missing = ids.length;
   const counts = await waitFor(
     `${ids.length} events of ${model} in the collector`,
     async () => {
       const c = await collectorEvents(model, since);
-      return ids.every((id) => c.has(id)) ? c : undefined;
+      missing = ids.filter((id) => !c.has(id)).length;
+      return missing === 0 ? c : undefined;
     },
     { timeoutMs: 120_000, intervalMs: 2_000 },
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; ${missing} of ${ids.length} events never arrived`);
+  });
   for (const id of ids) assert.equal(counts.get(id), 1, `event ${id} exactly once`);
 }
 

@@ -28,7 +28,8 @@ const rand = seededRandom(150);
 const normal = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
 const rows = [irisFeatures.join(",")];
 for (const mu of irisCentroids)
-  for (let i = 0; i < 50; i++) rows.push(mu.map((m) => Math.max(0.1, m + 0.3 * normal()).toFixed(2)).join(","));
+  for (let i = 0; i < 50; i++)
+    rows.push(mu.map((m) => Math.max(0.1, m + 0.3 * normal()).toFixed(2)).join(","));
 writeFileSync(join(out, "train.csv"), rows.join("\n") + "\n");
 
 // A "model" onnxruntime refuses: the real-pod tests roll a canary of it back.

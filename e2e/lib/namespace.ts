@@ -25,7 +25,10 @@ export const simulatedNamespaceAnnotations = {
 export async function createNamespace(
   prefix: string,
   env: ClusterEnv = clusterEnv(),
-  { pods = "simulated", modelStore = env.bundled }: { pods?: "simulated" | "real"; modelStore?: boolean } = {},
+  {
+    pods = "simulated",
+    modelStore = env.bundled,
+  }: { pods?: "simulated" | "real"; modelStore?: boolean } = {},
 ): Promise<TestNamespace> {
   const name = `e2e-${prefix}-${randomBytes(3).toString("hex")}`;
   await kubectl(["create", "namespace", name], {}, env);

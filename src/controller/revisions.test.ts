@@ -26,7 +26,9 @@ test("a fetch init container that keeps failing: the failure carries its last wo
         {
           name: "fetch",
           restartCount: 2,
-          state: { waiting: { reason: "CrashLoopBackOff", message: "back-off 20s restarting failed container" } },
+          state: {
+            waiting: { reason: "CrashLoopBackOff", message: "back-off 20s restarting failed container" },
+          },
           lastState: { terminated: { exitCode: 1, message: said } },
         },
       ],
@@ -43,7 +45,11 @@ test("a crash without a termination message keeps the kubelet's own words", () =
     metadata: { name: "p" },
     status: {
       containerStatuses: [
-        { name: "serve", restartCount: 1, state: { waiting: { reason: "CrashLoopBackOff", message: "back-off" } } },
+        {
+          name: "serve",
+          restartCount: 1,
+          state: { waiting: { reason: "CrashLoopBackOff", message: "back-off" } },
+        },
       ],
     },
   };

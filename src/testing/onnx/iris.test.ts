@@ -24,7 +24,9 @@ test("the iris model, run by onnxruntime, names each flower's species and matche
   rows.forEach((row, r) => {
     const ref = irisReference(row);
     assert.equal(labels[r], ref.label);
-    ref.probabilities.forEach((p, k) => assert.ok(Math.abs(probs[r * 3 + k]! - p) < 1e-5, `row ${r} class ${k}`));
+    ref.probabilities.forEach((p, k) =>
+      assert.ok(Math.abs(probs[r * 3 + k]! - p) < 1e-5, `row ${r} class ${k}`),
+    );
   });
   await session.release();
 });

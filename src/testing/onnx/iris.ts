@@ -20,8 +20,7 @@ export const irisCentroids: readonly (readonly number[])[] = [
  */
 function linearWeights(): { w: number[]; b: number[] } {
   const w: number[] = [];
-  for (let f = 0; f < irisFeatures.length; f++)
-    for (const mu of irisCentroids) w.push(Math.fround(mu[f]!));
+  for (let f = 0; f < irisFeatures.length; f++) for (const mu of irisCentroids) w.push(Math.fround(mu[f]!));
   const b = irisCentroids.map((mu) => Math.fround(-mu.reduce((s, m) => s + Math.fround(m) ** 2, 0) / 2));
   return { w, b };
 }
