@@ -109,7 +109,7 @@ async function children(ns: string, name: string, kind: string): Promise<Obj[]> 
 }
 
 before(async () => {
-  await kubectl(["apply", "--server-side", "-f", join(repoRoot, "crds")]);
+  await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(repoRoot, "crds")]);
   await kubectl([
     "wait",
     "--for=condition=Established",

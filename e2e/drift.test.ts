@@ -29,7 +29,7 @@ const normal = (mu: number) => mu + Math.sqrt(-2 * Math.log(rand() + 1e-12)) * M
 let ns: TestNamespace;
 let ctl: ControllerProcess;
 before(async () => {
-  await kubectl(["apply", "--server-side", "-f", join(repoRoot, "crds")]);
+  await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(repoRoot, "crds")]);
   ns = await createNamespace("drift");
   ctl = await startController(["--leader-elect=false", "--namespaces", ns.name]);
 });

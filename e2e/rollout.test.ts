@@ -68,7 +68,7 @@ describe("rollouts", () => {
   let ns: TestNamespace;
   let ctl: ControllerProcess;
   before(async () => {
-    await kubectl(["apply", "--server-side", "-f", join(repoRoot, "crds")]);
+    await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(repoRoot, "crds")]);
     if (clusterEnv().bundled)
       await run("bash", [join(repoRoot, "e2e/cluster/install-crds.sh")], { timeoutMs: 300_000 });
     ns = await createNamespace("rollout");

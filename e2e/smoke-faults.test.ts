@@ -66,6 +66,9 @@ test("Given no Go toolchain and no cached binaries, When cluster:up runs, Then i
       ...baseEnv,
       PATH: "/usr/bin:/bin",
       E2E_HOME: home,
+      // the message under test comes before any node is started; the machine's one real node is
+      // (maybe) the running cluster's
+      E2E_REAL_NODE: "0",
       E2E_APISERVER_PORT: api,
       E2E_ETCD_CLIENT_PORT: etcd,
       E2E_ETCD_PEER_PORT: peer,

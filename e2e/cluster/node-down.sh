@@ -3,11 +3,22 @@
 # after a run that was killed): container processes, mounts, network namespaces and
 # devices, iptables rules and chains, cgroups, sysctls, and the node's state folders.
 # Safe to run any time; each step only touches what carries the node's names.
+# The node is machine-wide: a node that another checkout's running cluster owns (another
+# E2E_HOME whose kubelet is alive) is left alone, with exit code 3.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ -d "$NODE_LIB_DIR" || -d "$NODE_RUN_DIR" ]] || exit 0
 [[ $(id -u) == 0 ]] || die "cleaning up the real node needs root."
+
+owner="$(cat "$NODE_RUN_DIR/owner" 2>/dev/null || true)"
+if [[ -n "$owner" && "$owner" != "$STATE_DIR" ]]; then
+  kubelet_pid="$(cat "$owner/pids/kubelet.pid" 2>/dev/null || true)"
+  if pid_alive "$kubelet_pid" && [[ "$(readlink "/proc/$kubelet_pid/exe" 2>/dev/null)" == */kubelet ]]; then
+    log "The real node on this machine belongs to the running cluster in $owner; leaving it alone."
+    exit 3
+  fi
+fi
 
 # Processes still running in pod cgroups: containers outlive containerd and their shims.
 kill_pod_processes() {

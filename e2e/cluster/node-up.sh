@@ -6,6 +6,8 @@
 
 NODE_STATE="$STATE_DIR/node"
 mkdir -p "$NODE_STATE" "$NODE_RUN_DIR" "$NODE_LIB_DIR"
+# Which cluster owns the machine's one real node: node-down.sh leaves another cluster's alone.
+echo "$STATE_DIR" >"$NODE_RUN_DIR/owner"
 
 # --- Host settings: record the values before the first change, so down restores them. ---
 # kubelet sets the kernel.* and vm.* values itself; kube-proxy is told below to leave

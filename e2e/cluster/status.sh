@@ -31,6 +31,16 @@ else
   say "  kube-apiserver: NOT ready at https://127.0.0.1:$APISERVER_PORT"
   healthy=1
 fi
+if [[ $healthy == 0 && "${REAL_NODE:-1}" == 1 ]]; then
+  node_ready="$("$(cat "$STATE_DIR/bin-dir")/kubectl" --kubeconfig="$KUBECONFIG_PATH" get node "$NODE_NAME" \
+    -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)"
+  if [[ "$node_ready" == True ]]; then
+    say "  real node $NODE_NAME: Ready"
+  else
+    say "  real node $NODE_NAME: NOT Ready (kubelet log: $LOG_DIR/kubelet.log)"
+    healthy=1
+  fi
+fi
 if [[ $quiet == 0 && $healthy == 0 ]]; then
   bin_dir="$(cat "$STATE_DIR/bin-dir")"
   "$bin_dir/kubectl" --kubeconfig="$KUBECONFIG_PATH" version 2>/dev/null | sed 's/^/  /'

@@ -32,8 +32,15 @@ if [[ $REAL_NODE == 1 ]]; then
   bash "$E2E_CLUSTER_DIR/host-packages.sh"
   HOST_IP="$(detect_host_ip)"
   [[ -n "$HOST_IP" ]] || die "found no IPv4 address of this machine (ip -4 addr) for the node and the API server."
-  # A node from a run that was killed before down: clean up what it left on the host.
-  [[ -d "$NODE_LIB_DIR" || -d "$NODE_RUN_DIR" ]] && bash "$E2E_CLUSTER_DIR/node-down.sh"
+  # A node from a run that was killed before down: clean up what it left on the host. One that
+  # another checkout's running cluster owns stays, and this cluster cannot have one.
+  if [[ -d "$NODE_LIB_DIR" || -d "$NODE_RUN_DIR" ]]; then
+    owned=0
+    bash "$E2E_CLUSTER_DIR/node-down.sh" || owned=$?
+    [[ $owned == 3 ]] && die "another e2e cluster's real node runs on this machine ($(cat "$NODE_RUN_DIR/owner")).
+  Stop that cluster first (npm run cluster:down in its checkout), or start this one without a real node:
+  E2E_REAL_NODE=0 npm run cluster:up"
+  fi
 else
   # Published as the "kubernetes" Service endpoint only (loopback is not a valid endpoint
   # address); without a real node no pod runs to use it, and nothing listens there.

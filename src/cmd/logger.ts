@@ -25,6 +25,13 @@ import {
   type Command,
 } from "./command.js";
 
+/** --spool-mode: true for write-through (the default), false for buffered. */
+function spoolMode(value: string | undefined): boolean {
+  if (value === undefined || value === "write-through") return true;
+  if (value === "buffered") return false;
+  throw new UsageError(`--spool-mode must be write-through or buffered, got "${value}"`);
+}
+
 const usage = `Usage: modelship logger --model NAME [flags]
 
 The inference logger sidecar: a reverse proxy for the OIP v2 and KServe v1 routes that records one
@@ -40,7 +47,11 @@ Flags:
   --sink URL                   stdout: | file:///dir | http://collector:9090 (default stdout:)
   --spool-dir DIR              disk spool (default $TMPDIR/modelship-spool)
   --spool-max-bytes N          spool bound; beyond it events are dropped and counted (default 268435456)
-  --spool-sync-ms N            write+fsync interval; bounds loss on kill -9 (default ${DEFAULT_SYNC_INTERVAL_MS})
+  --spool-mode MODE            write-through (default): each event is written before its answer leaves, so
+                               a kill -9 of the logger loses no answered request's event; buffered: events
+                               are written every --spool-sync-ms, a kill -9 loses up to one interval
+  --spool-sync-ms N            fsync interval (write-through) or write+fsync interval (buffered)
+                               (default ${DEFAULT_SYNC_INTERVAL_MS})
   --model NAME                 model name (required)
   --model-version V            model version
   --revision R                 ModelDeployment revision (default "default")
@@ -72,6 +83,7 @@ export const command: Command = {
     "spool-dir": { type: "string" },
     "spool-max-bytes": { type: "string" },
     "spool-sync-ms": { type: "string" },
+    "spool-mode": { type: "string" },
     model: { type: "string" },
     "model-version": { type: "string" },
     revision: { type: "string" },
@@ -146,6 +158,7 @@ export const command: Command = {
           spoolDir: stringFlag(args, "spool-dir") ?? join(tmpdir(), "modelship-spool"),
           spoolMaxBytes: intFlag(args, "spool-max-bytes", 256 * 1024 * 1024, 1024),
           spoolSyncMs: intFlag(args, "spool-sync-ms", DEFAULT_SYNC_INTERVAL_MS, 1),
+          spoolWriteThrough: spoolMode(stringFlag(args, "spool-mode")),
           event,
           drainTimeoutMs: intFlag(args, "drain-timeout-ms", 5_000, 0),
           maxBodyBytes: intFlag(args, "max-body-bytes", 64 * 1024 * 1024, 1024),

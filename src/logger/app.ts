@@ -18,6 +18,8 @@ export interface LoggerConfig {
   spoolDir: string;
   spoolMaxBytes: number;
   spoolSyncMs: number;
+  /** Each event written before its answer leaves (see Spool); false: buffered. */
+  spoolWriteThrough: boolean;
   event: EventConfig;
   /** On shutdown, how long to keep shipping spooled events before leaving them on disk. */
   drainTimeoutMs: number;
@@ -47,6 +49,7 @@ export async function startLogger(
     dir: cfg.spoolDir,
     maxBytes: cfg.spoolMaxBytes,
     syncIntervalMs: cfg.spoolSyncMs,
+    writeThrough: cfg.spoolWriteThrough,
     log,
     onDrop: (reason) => metrics.drops.inc({ reason }),
   });

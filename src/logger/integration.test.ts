@@ -243,60 +243,69 @@ describe("serve + logger + collector", { timeout: 600_000 }, () => {
     await second.cli.stop();
   });
 
-  test("logger kill -9 under load: only events of the last sync interval can be lost", async () => {
-    const serve = track(await startServe([`fraud=${modelFile()}`]));
-    const collector = track(await startCollectorCli(tmp("store")));
-    const spoolDir = tmp("spool");
-    const syncMs = Number(process.env.SYNC_MS ?? 100);
-    const args = [
-      "--upstream",
-      serve.url,
-      "--sink",
-      collector.url,
-      "--spool-dir",
-      spoolDir,
-      "--model",
-      "fraud",
-    ];
-    const first = await startLoggerCli([...args, "--spool-sync-ms", String(syncMs)]);
-    const gen = load(first.url, 4, 0);
-    // enough answered requests that the spool has flushed many times, however slow the machine
-    await eventually(
-      async () => (gen.results.length >= 150 ? true : undefined),
-      120_000,
-      "150 answered requests",
-    );
-    const killedAt = Date.now();
-    first.cli.child.kill("SIGKILL");
-    await first.cli.exited;
-    await gen.stop();
+  for (const mode of ["write-through", "buffered"] as const)
+    test(`logger kill -9 under load, ${mode} spool: ${mode === "write-through" ? "no answered request's event is lost" : "only events of the last sync interval can be lost"}`, async () => {
+      const serve = track(await startServe([`fraud=${modelFile()}`]));
+      const collector = track(await startCollectorCli(tmp("store")));
+      const spoolDir = tmp("spool");
+      const syncMs = Number(process.env.SYNC_MS ?? 100);
+      const args = [
+        "--upstream",
+        serve.url,
+        "--sink",
+        collector.url,
+        "--spool-dir",
+        spoolDir,
+        "--model",
+        "fraud",
+        "--spool-mode",
+        mode,
+      ];
+      const first = await startLoggerCli([...args, "--spool-sync-ms", String(syncMs)]);
+      const gen = load(first.url, 4, 0);
+      // enough answered requests that the spool has flushed many times, however slow the machine
+      await eventually(
+        async () => (gen.results.length >= 150 ? true : undefined),
+        120_000,
+        "150 answered requests",
+      );
+      const killedAt = Date.now();
+      first.cli.child.kill("SIGKILL");
+      await first.cli.exited;
+      await gen.stop();
 
-    // a new logger on the same spool ships what the killed one left on disk
-    const second = track(await startLoggerCli([...args, "--spool-sync-ms", String(syncMs)]));
-    const answered = gen.results.filter((r) => r.status === 200 && r.eventId !== null);
-    assert.ok(answered.length >= 150, `enough load (${answered.length} answered requests)`);
-    await eventually(
-      async () => {
-        const m = await (await fetch(`${second.url}/metrics`)).text();
-        return metricValue(m, "modelship_logger_spool_bytes") === 0 ? true : undefined;
-      },
-      60_000,
-      "the restarted logger to empty the spool",
-    );
-    const stored = new Set(inference(await exportEvents(collector.url, "fraud")).map((e) => e.id));
-    const lost = answered.filter((r) => !stored.has(r.eventId!));
-    // the documented bound: events appended since the last completed sync (one interval plus the write in
-    // flight). The window below is 20 intervals wide so a loaded CI machine's scheduling noise cannot fail it.
-    const window = 20 * syncMs;
-    const tooOld = lost.filter((r) => r.at < killedAt - window);
-    assert.deepEqual(tooOld, [], `lost events answered more than ${window} ms before the kill`);
-    const recent = answered.filter((r) => r.at >= killedAt - window).length;
-    assert.ok(lost.length <= recent, `lost ${lost.length} <= ${recent} answered in the last ${window} ms`);
-    console.log(
-      `# kill -9: ${answered.length} answered, ${lost.length} lost (all within ${window} ms of the kill)`,
-    );
-    await second.cli.stop();
-  });
+      // a new logger on the same spool ships what the killed one left on disk
+      const second = track(await startLoggerCli([...args, "--spool-sync-ms", String(syncMs)]));
+      const answered = gen.results.filter((r) => r.status === 200 && r.eventId !== null);
+      assert.ok(answered.length >= 150, `enough load (${answered.length} answered requests)`);
+      await eventually(
+        async () => {
+          const m = await (await fetch(`${second.url}/metrics`)).text();
+          return metricValue(m, "modelship_logger_spool_bytes") === 0 ? true : undefined;
+        },
+        60_000,
+        "the restarted logger to empty the spool",
+      );
+      const stored = new Set(inference(await exportEvents(collector.url, "fraud")).map((e) => e.id));
+      const lost = answered.filter((r) => !stored.has(r.eventId!));
+      if (mode === "write-through") {
+        assert.deepEqual(lost, [], "every answered request's event was on disk before its answer");
+        console.log(`# kill -9, write-through: ${answered.length} answered, none lost`);
+        await second.cli.stop();
+        return;
+      }
+      // the documented bound: events appended since the last completed sync (one interval plus the write in
+      // flight). The window below is 20 intervals wide so a loaded CI machine's scheduling noise cannot fail it.
+      const window = 20 * syncMs;
+      const tooOld = lost.filter((r) => r.at < killedAt - window);
+      assert.deepEqual(tooOld, [], `lost events answered more than ${window} ms before the kill`);
+      const recent = answered.filter((r) => r.at >= killedAt - window).length;
+      assert.ok(lost.length <= recent, `lost ${lost.length} <= ${recent} answered in the last ${window} ms`);
+      console.log(
+        `# kill -9: ${answered.length} answered, ${lost.length} lost (all within ${window} ms of the kill)`,
+      );
+      await second.cli.stop();
+    });
 
   test("spool full: requests still succeed, drops are counted and logged", async () => {
     const serve = track(await startServe([`fraud=${modelFile()}`]));

@@ -242,11 +242,28 @@ export class LoggerProxy {
     const status = conn.closed ? 499 : attempt.status;
     const record = protocol !== undefined && shouldRecord(status, this.opts.event.sampleRate, this.random);
     const eventId = record ? randomUUID() : undefined;
+    const recorded = (latencyMs: number): Recorded => ({
+      id: eventId!,
+      time,
+      path,
+      protocol: protocol!,
+      headers: req.headers,
+      variant: variantOf(req.headers, this.variant.current),
+      body,
+      attempt,
+      latencyMs,
+      fallback,
+    });
     if (conn.closed) {
       // the model still answered; only the client went away (upstream work is not cancelled)
       attempt.status = 499;
       attempt.error = { type: "client_aborted", message: "client closed the connection before the response" };
-    } else {
+    }
+    // A write-through spool takes the event before the answer leaves: once a client holds an event id,
+    // a kill -9 of the logger cannot lose that event. A buffered spool takes it after, off the latency.
+    const durable = this.opts.spool.isWriteThrough && eventId !== undefined;
+    if (durable) this.record(recorded(performance.now() - started));
+    if (!conn.closed) {
       let lines = forwardedHeaderLines(attempt.headers);
       if (eventId !== undefined) lines += `${EVENT_ID_HEADER}: ${eventId}\r\n`;
       if (fallback) lines += `${FALLBACK_HEADER}: true\r\n`;
@@ -263,18 +280,7 @@ export class LoggerProxy {
       return;
     }
     // after the response went out: the event never adds latency to this answer
-    this.record({
-      id: eventId,
-      time,
-      path,
-      protocol,
-      headers: req.headers,
-      variant: variantOf(req.headers, this.variant.current),
-      body,
-      attempt,
-      latencyMs: totalMs,
-      fallback,
-    });
+    if (!durable) this.record(recorded(totalMs));
   }
 
   /** Builds the event and appends it to the spool (which writes to disk on its own interval). */

@@ -1,17 +1,20 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
-import { mkdir, open, readFile, readdir, stat, unlink, type FileHandle } from "node:fs/promises";
+import { close, closeSync, fdatasync, openSync, readFileSync, unlinkSync, write, writeSync } from "node:fs";
+import { mkdir, readFile, readdir, stat, unlink } from "node:fs/promises";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import type { Logger } from "../platform/log.js";
 
 /**
  * The disk spool: events go here first, a sender ships them and deletes acknowledged segments.
  *
- * - append() is synchronous and never blocks on disk: it adds the line to an in-memory buffer, or drops
- *   it (fail open) when the spool is full. Nothing on the request path waits for I/O.
- * - Every syncIntervalMs the buffer is written to the active segment with one write, then fdatasync'd.
- *   A kill -9 loses at most the events appended since the last completed write (one interval, plus the
- *   write in flight); the fsync runs behind the write, so a slow disk does not widen that bound. A node
- *   crash can also lose what was written but not yet fsynced (normally the same interval).
+ * - Write-through (writeThrough: true, the logger's default): append() writes the line to the active
+ *   segment at once (one write(2) into the page cache, no fsync), so an event appended before its
+ *   response is sent survives a kill -9 of the logger. Every syncIntervalMs the segment is fdatasync'd;
+ *   a node crash can lose what was written since (one interval).
+ * - Buffered (writeThrough: false): append() adds the line to an in-memory buffer and never touches the
+ *   disk; every syncIntervalMs the buffer is written with one write, then fdatasync'd. A kill -9 loses at
+ *   most the events appended since the last completed write (one interval, plus the write in flight).
+ * - Either way append() drops the event (fail open) when the spool is full, and returns false.
  * - Segments are append-only files seg-<seq>.ndjson; the sender seals the active one when it has
  *   nothing older to ship, so delivery follows within about one interval.
  * - Bounded: sealed + active + buffered bytes never exceed maxBytes; the buffer alone never exceeds
@@ -21,6 +24,8 @@ export interface SpoolOptions {
   dir: string;
   maxBytes: number;
   syncIntervalMs: number;
+  /** Write each event to disk as it is appended (see above); default false. */
+  writeThrough?: boolean;
   /** Seal the active segment at this size. */
   segmentMaxBytes?: number;
   maxBufferBytes?: number;
@@ -57,7 +62,7 @@ function pidAlive(pid: number): boolean {
 
 export class Spool {
   private readonly sealed: Segment[] = [];
-  private active: (Segment & { fh: FileHandle; sync: Promise<void> }) | undefined;
+  private active: (Segment & { fd: number; sync: Promise<void>; dirty: boolean }) | undefined;
   private nextSeq: number;
   private buffer: string[] = [];
   private bufferBytes = 0;
@@ -121,6 +126,11 @@ export class Spool {
     return this.sealedBytes + (this.active?.bytes ?? 0) + this.bufferBytes + (this.inflight?.bytes ?? 0);
   }
 
+  /** True when append() writes each event to disk at once. */
+  get isWriteThrough(): boolean {
+    return this.opts.writeThrough === true;
+  }
+
   get segments(): number {
     return this.sealed.length + (this.active !== undefined ? 1 : 0);
   }
@@ -137,16 +147,55 @@ export class Spool {
     return this.lastError;
   }
 
-  /** Adds one event (a JSON line without newline). Never waits; returns false when the event was dropped. */
+  /**
+   * Adds one event (a JSON line without newline). Never waits on the disk (write-through: one write into
+   * the page cache); returns false when the event was dropped.
+   */
   append(line: string): boolean {
     const size = Buffer.byteLength(line) + 1;
     if (this.closed) return this.drop("spool_error", size);
     if (this.bytes + size > this.opts.maxBytes) return this.drop("spool_full", size);
+    if (this.opts.writeThrough) return this.writeThrough(line, size);
     if (this.bufferBytes + size > this.maxBufferBytes) return this.drop("buffer_full", size);
     if (this.bufferBytes === 0) this.bufferFirstAt = Date.now();
     this.buffer.push(line);
     this.bufferBytes += size;
     return true;
+  }
+
+  private writeThrough(line: string, size: number): boolean {
+    try {
+      if (this.active === undefined) this.active = this.openSegment(Date.now());
+      const seg = this.active;
+      writeSync(seg.fd, line + "\n");
+      seg.bytes += size;
+      seg.dirty = true;
+      this.lastError = null;
+      if (seg.bytes >= this.segmentMaxBytes) void this.seal();
+      this.wake();
+      return true;
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.opts.log.error({ err, dir: this.opts.dir }, "Failed to write spool segment");
+      return this.drop("spool_error", size);
+    }
+  }
+
+  private openSegment(firstAt: number): Segment & { fd: number; sync: Promise<void>; dirty: boolean } {
+    const seq = this.nextSeq++;
+    const path = join(this.opts.dir, segName(seq));
+    return { seq, path, bytes: 0, firstAt, fd: openSync(path, "a"), sync: Promise.resolve(), dirty: false };
+  }
+
+  /** fdatasync behind the writes, so a slow disk never holds back the next one. */
+  private syncSegment(seg: Segment & { fd: number; sync: Promise<void>; dirty: boolean }): void {
+    seg.dirty = false;
+    seg.sync = seg.sync
+      .then(() => fdatasyncAsync(seg.fd))
+      .catch((err: Error) => {
+        this.lastError = err.message;
+        this.opts.log.error({ err, segment: seg.path }, "Failed to fsync spool segment");
+      });
   }
 
   private drop(reason: DropReason, bytes: number): false {
@@ -167,6 +216,11 @@ export class Spool {
 
   /** Writes and fsyncs the buffer; concurrent calls share one flush. */
   flush(): Promise<void> {
+    if (this.opts.writeThrough) {
+      const seg = this.active;
+      if (seg?.dirty) this.syncSegment(seg);
+      return seg ? seg.sync : Promise.resolve();
+    }
     if (this.flushing) return this.flushing;
     if (this.bufferBytes === 0) return Promise.resolve();
     this.flushing = this.doFlush().finally(() => {
@@ -186,25 +240,15 @@ export class Spool {
     const inflight = { bytes: size };
     this.inflight = inflight;
     try {
-      if (this.active === undefined) {
-        const seq = this.nextSeq++;
-        const path = join(this.opts.dir, segName(seq));
-        const fh = await open(path, "a");
-        this.active = { seq, path, bytes: 0, firstAt, fh, sync: Promise.resolve() };
-      }
+      if (this.active === undefined) this.active = this.openSegment(firstAt);
       const seg = this.active;
-      await seg.fh.write(data);
+      await writeAsync(seg.fd, data);
       seg.bytes += data.length;
       this.inflight = undefined;
       this.lastError = null;
       // the write is in the page cache now (a killed process loses nothing of it); the fsync that makes it
       // survive a node crash runs on, so a slow disk never holds back the next interval's write
-      seg.sync = seg.sync
-        .then(() => seg.fh.datasync())
-        .catch((err: Error) => {
-          this.lastError = err.message;
-          this.opts.log.error({ err, segment: seg.path }, "Failed to fsync spool segment");
-        });
+      this.syncSegment(seg);
       if (seg.bytes >= this.segmentMaxBytes) await this.seal();
       this.wake();
     } catch (err) {
@@ -222,8 +266,9 @@ export class Spool {
     this.active = undefined;
     // Counted as sealed before the awaits: otherwise appends in between see the spool smaller than it is.
     this.sealedBytes += a.bytes;
+    if (a.dirty) this.syncSegment(a);
     await a.sync;
-    await a.fh.close();
+    await closeAsync(a.fd);
     this.sealed.push({ seq: a.seq, path: a.path, bytes: a.bytes, firstAt: a.firstAt });
   }
 
@@ -280,6 +325,12 @@ export class Spool {
     this.wake();
   }
 }
+
+function writeAsync(fd: number, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => write(fd, data, (err) => (err ? reject(err) : resolve())));
+}
+const fdatasyncAsync = promisify(fdatasync);
+const closeAsync = promisify(close);
 
 /** Reads a sealed segment into lines; a torn last line (a kill during a write) is dropped. */
 export async function readSegmentLines(path: string): Promise<{ lines: string[]; torn: boolean }> {
