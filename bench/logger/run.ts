@@ -161,15 +161,24 @@ async function main(): Promise<void> {
     loggerLauncher,
   );
   running.push(logger.cli);
+  // the same logger with the buffered spool (events written every interval, after the answer): what the
+  // default write-through spool (each event written before its answer) costs
+  const buffered = await startLoggerCli(
+    [...loggerArgs("fraud", `file://${tmp("bench-events-buffered")}`), "--spool-mode", "buffered"],
+    loggerLauncher,
+  );
+  running.push(buffered.cli);
 
   const targets: Target[] = [
     { name: "direct", url: serve.url },
     { name: "logger", url: logger.url },
+    { name: "logger-buffered", url: buffered.url },
   ];
   // the process(es) doing the proxying, for CPU per request; direct has none
   const proxyPids = new Map<string, () => number[]>([
     ["direct", () => []],
     ["logger", () => [logger.cli.child.pid!]],
+    ["logger-buffered", () => [buffered.cli.child.pid!]],
   ]);
   const nginx = findNginx(join(CACHE, "nginx"));
   let nginxProc: ReturnType<typeof startNginx> | undefined;
@@ -348,6 +357,9 @@ async function main(): Promise<void> {
         }
       : {}),
     added_p50_logger_over_node_proxy: +(added("logger") / added("node-proxy")).toFixed(3),
+    added_p50_write_through_over_buffered: +(added("logger") / added("logger-buffered")).toFixed(3),
+    rps_c16_write_through_over_buffered: +(rps("logger") / rps("logger-buffered")).toFixed(3),
+    cpu_per_req_write_through_over_buffered: +(cpuPerReq("logger") / cpuPerReq("logger-buffered")).toFixed(3),
     rps_c16_logger_over_node_proxy: +(rps("logger") / rps("node-proxy")).toFixed(3),
     cpu_per_req_logger_over_node_proxy: +(cpuPerReq("logger") / cpuPerReq("node-proxy")).toFixed(3),
   };
