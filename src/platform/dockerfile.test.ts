@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { repoRoot } from "../testing/repo.js";
 
-// No Docker engine here: the Dockerfile is checked statically against what the rendered pods expect.
+// Static checks of the Dockerfile against what the rendered pods expect; e2e/real-pods.test.ts builds it
+// for real (npm run image) and runs it on the local cluster's node.
 const text = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
 const lines = text.split("\n").filter((l) => l.trim() && !l.trim().startsWith("#"));
 
@@ -24,7 +25,22 @@ test("every COPY source exists and the build keeps onnxruntime's install step of
     for (const p of parts) assert.ok(existsSync(join(repoRoot, p)), `COPY source ${p} exists`);
   }
   assert.match(text, /ARG ONNXRUNTIME_NODE_INSTALL=skip/);
-  assert.match(text, /npm ci && npm run build && npm prune --omit=dev/);
+  // npm's own flags are empty by default (a normal online build); npm run image passes --offline
+  assert.match(text, /^ARG NPM_CI_FLAGS=$/m);
+  assert.match(text, /npm ci \$\{NPM_CI_FLAGS\} && npm run build && npm prune --omit=dev/);
+});
+
+test("the default target is the CPU image on NODE_IMAGE; the gpu target copies node into the CUDA base", () => {
   const stages = lines.filter((l) => l.startsWith("FROM "));
-  assert.equal(stages.length, 2, "a build stage and a slim runtime stage");
+  assert.equal(
+    stages.at(-1),
+    "FROM ${NODE_IMAGE} AS cpu",
+    "docker build without --target builds the CPU image",
+  );
+  assert.ok(stages.includes("FROM ${RUNTIME_IMAGE} AS gpu"));
+  assert.ok(
+    lines.includes("COPY --from=node /usr/local/bin/node /usr/local/bin/node"),
+    "CUDA bases carry no Node.js",
+  );
+  assert.ok(!/--build-arg BASE=/.test(text), "no build arg the Dockerfile does not declare");
 });
