@@ -158,13 +158,11 @@ async function pods(selector: string): Promise<Obj[]> {
   return (await kubectlJson<{ items: Obj[] }>(["get", "pods", "-n", ns.name, "-l", selector])).items;
 }
 
-before(async () => {
-  // The image, built from the Dockerfile and loaded into the node's containerd.
-  await run("bash", [join(repoRoot, "scripts/image.sh")], { timeoutMs: 1_200_000 });
-  await run("bash", [join(repoRoot, "e2e/cluster/load-images.sh")], { timeoutMs: 300_000 });
-  ns = await createNamespace("real", env, { pods: "real" });
-  // The chart as a platform team installs it; its controller watches only this test's namespace, so
-  // the controllers other test files start never meet it.
+/**
+ * helm upgrade --install of the chart as a platform team would; its controller watches only this
+ * test's namespace, so the controllers other test files start never meet it.
+ */
+async function installChart(extra: string[] = []) {
   await run(
     "bash",
     [
@@ -173,9 +171,18 @@ before(async () => {
       systemNs,
       "--set",
       `controller.namespaces[0]=${ns.name}`,
+      ...extra,
     ],
     { timeoutMs: 600_000, env: { ...process.env, KUBECONFIG: env.kubeconfig } },
   );
+}
+
+before(async () => {
+  // The image, built from the Dockerfile and loaded into the node's containerd.
+  await run("bash", [join(repoRoot, "scripts/image.sh")], { timeoutMs: 1_200_000 });
+  await run("bash", [join(repoRoot, "e2e/cluster/load-images.sh")], { timeoutMs: 300_000 });
+  ns = await createNamespace("real", env, { pods: "real" });
+  await installChart();
   collectorUrl = await serviceUrl(`${release}-collector`, systemNs);
 });
 
@@ -457,19 +464,7 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
     "Given the release, When it is upgraded and then uninstalled, Then models keep serving across the upgrade and nothing of it is left",
     slow,
     async () => {
-      await run(
-        "bash",
-        [
-          join(repoRoot, "e2e/cluster/install-chart.sh"),
-          release,
-          systemNs,
-          "--set",
-          `controller.namespaces[0]=${ns.name}`,
-          "--set",
-          "controller.logLevel=debug",
-        ],
-        { timeoutMs: 600_000, env: { ...process.env, KUBECONFIG: env.kubeconfig } },
-      );
+      await installChart(["--set", "controller.logLevel=debug"]);
       const ctl = await kubectlJson<Obj>(["get", "deployment", `${release}-controller`, "-n", systemNs]);
       assert.ok(ctl.spec.template.spec.containers[0].args.includes("--log-level=debug"));
       assert.equal((await predict(await serviceUrl("iris"), "iris", [flower(0)])).status, 200);
