@@ -186,7 +186,7 @@ describe("a running controller", () => {
           );
       }
       const table = (await kubectl(["get", "md", "iris", "-n", ns.name])).stdout;
-      assert.match(table, /NAME\s+MODEL\s+VERSION\s+STRATEGY\s+WEIGHTS\s+READY\s+AGE/);
+      assert.match(table, /NAME\s+MODEL\s+VERSION\s+STRATEGY\s+WEIGHTS\s+READY\s+DRIFT\s+AGE/);
       assert.match(table, /iris\s+iris\s+1\.0\.0\s+rolling\s+stable 100\s+True/);
     },
   );

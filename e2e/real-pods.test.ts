@@ -471,19 +471,23 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
 
       await helm(["uninstall", release, "-n", systemNs, "--wait"], { timeoutMs: 300_000 });
       const selector = `app.kubernetes.io/instance=${release}`;
-      const namespaced = await kubectl([
-        "get",
-        "all,configmap,secret,serviceaccount,role,rolebinding,pvc,poddisruptionbudget",
-        "-n",
-        systemNs,
-        "-l",
-        selector,
-        "-o",
-        "name",
-      ]);
-      assert.equal(namespaced.stdout.trim(), "", "no namespaced object of the release");
-      const cluster = await kubectl(["get", "clusterrole,clusterrolebinding", "-l", selector, "-o", "name"]);
-      assert.equal(cluster.stdout.trim(), "", "no cluster-wide object of the release");
+      const left = async (args: string[]) =>
+        (await kubectl(["get", ...args, "-l", selector, "-o", "name"])).stdout.trim();
+      // helm deletes the objects; the garbage collector and the pods' grace period finish the job
+      let namespaced = "";
+      await waitFor("nothing of the release left", async () => {
+        namespaced = await left([
+          "all,configmap,secret,serviceaccount,role,rolebinding,pvc,poddisruptionbudget",
+          "-n",
+          systemNs,
+        ]);
+        return namespaced === "";
+      }).catch((err: Error) => assert.fail(`${err.message}; left: ${namespaced}`));
+      assert.equal(
+        await left(["clusterrole,clusterrolebinding"]),
+        "",
+        "no cluster-wide object of the release",
+      );
       const pvcs = await kubectl(["get", "pvc", "-n", systemNs, "-o", "name"]);
       assert.equal(pvcs.stdout.trim(), "", "no claim left");
     },
