@@ -68,7 +68,7 @@ TARGETS=(
 
 start=$SECONDS
 log "Building the e2e control plane (Kubernetes $KUBE_VERSION, kwok $KWOK_VERSION, helm $HELM_VERSION) with $gov."
-log "First build downloads ~1.2 GiB of modules and compiles ~28 CPU-minutes (15-20 min on an idle 2-core machine); later runs reuse $BIN_DIR."
+log "First build downloads ~1.3 GiB of modules and compiles the control plane, the node (kubelet, kube-proxy, CoreDNS), kwok and helm (13-23 min on a 2-core machine); later runs reuse $BIN_DIR."
 log "Full output: $BUILD_LOG"
 
 ticker_pid=""
