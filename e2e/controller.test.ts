@@ -15,6 +15,7 @@ import {
   kubectlApply,
   kubectlJson,
   repoRoot,
+  waitEstablished,
   waitFor,
   type TestNamespace,
 } from "./lib/index.js";
@@ -110,12 +111,7 @@ async function children(ns: string, name: string, kind: string): Promise<Obj[]> 
 
 before(async () => {
   await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(repoRoot, "crds")]);
-  await kubectl([
-    "wait",
-    "--for=condition=Established",
-    "crd/modeldeployments.modelship.io",
-    "--timeout=60s",
-  ]);
+  await waitEstablished("modeldeployments.modelship.io");
   // Gateway API and Istio CRDs from their published Go modules (the controller discovers them at start).
   if (clusterEnv().bundled)
     await run("bash", [join(repoRoot, "e2e/cluster/install-crds.sh")], { timeoutMs: 300_000 });

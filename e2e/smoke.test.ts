@@ -15,6 +15,7 @@ import {
   kubectl,
   kubectlApply,
   kubectlJson,
+  waitEstablished,
   waitFor,
   type TestNamespace,
 } from "./lib/index.js";
@@ -178,7 +179,7 @@ describe("the API server", () => {
         }),
       );
       try {
-        await kubectl(["wait", "--for=condition=Established", "--timeout=120s", `crd/${crdName}`]);
+        await waitEstablished(crdName);
         const widget = (size: unknown) =>
           JSON.stringify({
             apiVersion: `${group}/v1`,

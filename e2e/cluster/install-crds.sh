@@ -57,5 +57,10 @@ crds=()
 for a in "${applied[@]}"; do
   [[ "$a" == customresourcedefinition.* ]] && crds+=("$a")
 done
-"$kubectl" wait --for=condition=Established --timeout=120s "${crds[@]}" >/dev/null
+# kubectl wait fails at once on a CRD whose status has no conditions yet: retry until it can wait.
+for attempt in $(seq 1 60); do
+  "$kubectl" wait --for=condition=Established --timeout=120s "${crds[@]}" >/dev/null 2>&1 && break
+  ((attempt < 60)) || "$kubectl" wait --for=condition=Established --timeout=1s "${crds[@]}" >/dev/null
+  sleep 1
+done
 log "Installed ${#crds[@]} CRDs: Gateway API $gw_version ($channel) and Istio API $istio_version."

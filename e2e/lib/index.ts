@@ -11,4 +11,4 @@ export {
   type RunResult,
 } from "./exec.js";
 export { createNamespace, type TestNamespace } from "./namespace.js";
-export { defaultWaitTimeoutMs, waitFor, type WaitOptions } from "./wait.js";
+export { defaultWaitTimeoutMs, waitEstablished, waitFor, type WaitOptions } from "./wait.js";

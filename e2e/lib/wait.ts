@@ -1,6 +1,7 @@
 // Polling helpers. The deadline only stops a stuck test; it never asserts on speed,
 // so it is generous enough for a loaded 2-core CI machine.
 import { setTimeout as sleep } from "node:timers/promises";
+import { kubectlJson } from "./exec.js";
 
 export interface WaitOptions {
   timeoutMs?: number;
@@ -36,4 +37,18 @@ export async function waitFor<T>(
     }
     await sleep(intervalMs);
   }
+}
+
+/**
+ * Waits until a CustomResourceDefinition is Established. (`kubectl wait --for=condition=Established`
+ * fails at once on a CRD whose status has no conditions yet, which a fast API server shows right after
+ * the apply.)
+ */
+export async function waitEstablished(crd: string): Promise<void> {
+  type Crd = { status?: { conditions?: { type: string; status: string }[] } };
+  await waitFor(`crd/${crd} Established`, async () =>
+    ((await kubectlJson<Crd>(["get", "crd", crd])).status?.conditions ?? []).some(
+      (c) => c.type === "Established" && c.status === "True",
+    ),
+  );
 }
