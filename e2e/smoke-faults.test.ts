@@ -2,7 +2,7 @@
 // These never start a cluster: they use a throw-away E2E_HOME and fail before any build.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,7 +28,8 @@ test("Given the API server port is taken, When cluster:up runs, Then it names th
   try {
     const r = await run("bash", [script("up.sh")], {
       allowFailure: true,
-      env: { ...baseEnv, E2E_HOME: home, E2E_APISERVER_PORT: String(port) },
+      // the port check is the subject; the machine's one real node may be the running cluster's
+      env: { ...baseEnv, E2E_HOME: home, E2E_APISERVER_PORT: String(port), E2E_REAL_NODE: "0" },
     });
     assert.equal(r.code, 1);
     assert.match(
@@ -39,6 +40,19 @@ test("Given the API server port is taken, When cluster:up runs, Then it names th
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+test("Given the running cluster's real node, When another checkout's cluster:up wants one, Then it refuses and the node stays", async (t) => {
+  const owner = "/run/modelship-e2e/owner";
+  if (!existsSync(owner)) return t.skip("no real node runs on this machine");
+  const r = await run("bash", [script("up.sh")], { allowFailure: true, env: { ...baseEnv, E2E_HOME: home } });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /another e2e cluster's real node runs on this machine/);
+  assert.match(r.stderr, /E2E_REAL_NODE=0 npm run cluster:up/);
+  assert.ok(existsSync(owner), "the running cluster's node was left alone");
+  // and a cluster:down of a checkout without a cluster leaves it alone too
+  await run("bash", [script("down.sh")], { env: { ...baseEnv, E2E_HOME: home } });
+  assert.ok(existsSync(owner), "still there after the other checkout's cluster:down");
 });
 
 test("Given no Go toolchain and no cached binaries, When cluster:up runs, Then it says what to install", async (t) => {
