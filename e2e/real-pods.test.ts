@@ -134,6 +134,18 @@ async function expectEventsOnce(model: string, since: Date, ids: string[]) {
   for (const id of ids) assert.equal(counts.get(id), 1, `event ${id} exactly once`);
 }
 
+/**
+ * The Service's URL once it answers: Ready pods reach kube-proxy's rules a moment after the
+ * ModelDeployment says Ready (EndpointSlice, then the proxy's sync), as on any cluster.
+ */
+async function answeringService(name: string, model: string, row: number[]): Promise<string> {
+  const base = await serviceUrl(name);
+  await waitFor(`${name} answers through its Service`, async () => (await predict(base, model, [row])).ok, {
+    timeoutMs: 60_000,
+  });
+  return base;
+}
+
 /** Steady traffic until stopped: every response's status and event id. */
 function steadyTraffic(base: string) {
   const results: Prediction[] = [];
@@ -293,7 +305,9 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
       );
       await waitCondition("pricing", "Ready", "True");
       const since = new Date(Date.now() - 60_000);
-      const got = await predict(await serviceUrl("pricing"), "pricing", [[1, 2, 3, 4]]);
+      const got = await predict(await answeringService("pricing", "pricing", [0, 0, 0, 0]), "pricing", [
+        [1, 2, 3, 4],
+      ]);
       assert.equal(got.status, 200);
       assert.deepEqual(got.body!.outputs[0].data, [10]);
       assert.ok(got.eventId, "the sidecar answered and named the event");
