@@ -48,7 +48,13 @@ body='{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5
 echo "POST http://$svc/v2/models/iris/infer  $body"
 headers="$(mktemp)"
 trap 'rm -f "$headers"' EXIT
-curl -fsS --max-time 10 -D "$headers" -H 'content-type: application/json' -d "$body" "http://$svc/v2/models/iris/infer"
+# kube-proxy programs the new endpoints a moment after Ready: retry for a little while.
+for attempt in $(seq 1 30); do
+  curl -fsS --max-time 10 -D "$headers" -H 'content-type: application/json' -d "$body" \
+    "http://$svc/v2/models/iris/infer" && break
+  ((attempt < 30)) || { echo "no answer through the Service within 30 s" >&2; exit 1; }
+  sleep 1
+done
 echo
 event_id="$(sed -n 's/^x-modelship-event-id: *\([^[:space:]]*\).*/\1/Ip' "$headers" | tr -d '\r')"
 echo "label 0 is setosa (classes: setosa, versicolor, virginica); event id: $event_id"
