@@ -200,6 +200,6 @@ for a in "${archives[@]}"; do
     "$(human "$(stat -c %s "$a")")" "$(human "$(uncompressed_size "$a")")"
 done
 if [[ -z "${CONTAINERD_ADDRESS:-}" ]]; then
-  echo "Import into containerd: ctr --address <socket> -n k8s.io images import ${archives[*]}"
-  echo "  (or set CONTAINERD_ADDRESS=<socket> and re-run npm run image)"
+  echo "Load into the local cluster's node: bash e2e/cluster/load-images.sh"
+  echo "  (another containerd: CONTAINERD_ADDRESS=<socket> npm run image, or ctr ... images import ${archives[*]})"
 fi

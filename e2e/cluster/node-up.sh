@@ -97,13 +97,9 @@ bash "$E2E_CLUSTER_DIR/pause-image.sh" "$BIN_DIR" >>"$LOG_DIR/pause-image.log" 2
   failed "building the pause image failed" pause-image
 "${CTR[@]}" images import "$E2E_HOME/images/pause.tar" >>"$LOG_DIR/pause-image.log" 2>&1 ||
   failed "importing the pause image into containerd failed" pause-image
-if [[ -f "$E2E_HOME/images/modelship.tar" ]]; then
-  # Images built by npm run image before this cluster existed.
-  for img in "$E2E_HOME"/images/*.tar; do
-    [[ "$img" == */pause.tar ]] && continue
-    "${CTR[@]}" images import "$img" >>"$LOG_DIR/images.log" 2>&1 || log "Could not import $img (see $LOG_DIR/images.log)."
-  done
-fi
+# Images npm run image built before this cluster existed, under the names pods use.
+bash "$E2E_CLUSTER_DIR/load-images.sh" >>"$LOG_DIR/images.log" 2>&1 ||
+  log "Could not load the built images (see $LOG_DIR/images.log); npm run image && bash e2e/cluster/load-images.sh"
 
 # --- kubelet ---
 kubeconfig "$NODE_STATE/kubelet.kubeconfig" kubelet

@@ -283,7 +283,7 @@ export class LoggerProxy {
     if (!durable) this.record(recorded(totalMs));
   }
 
-  /** Builds the event and appends it to the spool (which writes to disk on its own interval). */
+  /** Builds the event and appends it to the spool (see Spool: write-through or buffered). */
   private record(r: Recorded): void {
     const a = r.attempt;
     const line = inferenceEventLine(

@@ -60,9 +60,12 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** The segment being appended to: its open fd and the fdatasync chain behind its writes. */
+type ActiveSegment = Segment & { fd: number; sync: Promise<void>; dirty: boolean };
+
 export class Spool {
   private readonly sealed: Segment[] = [];
-  private active: (Segment & { fd: number; sync: Promise<void>; dirty: boolean }) | undefined;
+  private active: ActiveSegment | undefined;
   private nextSeq: number;
   private buffer: string[] = [];
   private bufferBytes = 0;
@@ -171,7 +174,11 @@ export class Spool {
       seg.bytes += size;
       seg.dirty = true;
       this.lastError = null;
-      if (seg.bytes >= this.segmentMaxBytes) void this.seal();
+      if (seg.bytes >= this.segmentMaxBytes)
+        this.seal().catch((err: Error) => {
+          this.lastError = err.message;
+          this.opts.log.error({ err, segment: seg.path }, "Failed to close spool segment");
+        });
       this.wake();
       return true;
     } catch (err) {
@@ -181,14 +188,14 @@ export class Spool {
     }
   }
 
-  private openSegment(firstAt: number): Segment & { fd: number; sync: Promise<void>; dirty: boolean } {
+  private openSegment(firstAt: number): ActiveSegment {
     const seq = this.nextSeq++;
     const path = join(this.opts.dir, segName(seq));
     return { seq, path, bytes: 0, firstAt, fd: openSync(path, "a"), sync: Promise.resolve(), dirty: false };
   }
 
   /** fdatasync behind the writes, so a slow disk never holds back the next one. */
-  private syncSegment(seg: Segment & { fd: number; sync: Promise<void>; dirty: boolean }): void {
+  private syncSegment(seg: ActiveSegment): void {
     seg.dirty = false;
     seg.sync = seg.sync
       .then(() => fdatasyncAsync(seg.fd))
