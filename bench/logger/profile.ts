@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
 import { identityModel, writeModel } from "../../src/testing/onnx/builders.js";
-import { startLoggerCli, startServe, tmp } from "../../src/logger/testing/procs.js";
+import { startLoggerCli, startServe, tmp } from "../../src/testing/procs.js";
 import { makeBody, throughput } from "./load.js";
 
 const { values: flags } = parseArgs({

@@ -21,7 +21,7 @@ import {
   startServe,
   tmp,
   type Cli,
-} from "../../src/logger/testing/procs.js";
+} from "../../src/testing/procs.js";
 import { fixedRate, latencies, makeBody, percentile, throughput, type Target } from "./load.js";
 import { findNginx, startNginx } from "./nginx.js";
 
@@ -317,7 +317,7 @@ async function main(): Promise<void> {
   await eventually(
     async () => {
       const m = await (await fetch(`${cutLogger.url}/metrics`)).text();
-      return metricValue(m, "modelship_logger_spool_bytes") === 0 ? true : undefined;
+      return metricValue(m, "modelship_events_spool_bytes") === 0 ? true : undefined;
     },
     600_000,
     "the logger to empty its spool",
@@ -336,8 +336,8 @@ async function main(): Promise<void> {
     stored: stored.length,
     stored_unique: storedIds.size,
     lost,
-    dropped_metric: metricValue(metrics, "modelship_logger_events_dropped_total"),
-    sink_retries: metricValue(metrics, "modelship_logger_sink_retries_total"),
+    dropped_metric: metricValue(metrics, "modelship_events_dropped_total"),
+    sink_retries: metricValue(metrics, "modelship_events_sink_retries_total"),
     logger_node_flags: LOGGER_NODE_FLAGS.join(" "),
     logger_idle_rss_mb: +idleRss.toFixed(1),
     logger_max_rss_mb_during_cut: +maxRssCut.toFixed(1),

@@ -7,14 +7,7 @@ import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import {
-  DEV_LAUNCHER,
-  eventually,
-  startLoggerCli,
-  startServe,
-  tmp,
-  type Cli,
-} from "../logger/testing/procs.js";
+import { DEV_LAUNCHER, eventually, startLoggerCli, startServe, tmp, type Cli } from "../testing/procs.js";
 import { reasons } from "../rollout/conditions.js";
 import { canaryMD, Sim } from "../rollout/testing/sim.js";
 import { judgeMeasurement } from "../rollout/analysis.js";

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import yaml from "js-yaml";
-import { FeatureSchema } from "../logger/event.js";
+import { FeatureSchema } from "../events/schema.js";
 import { buildBaseline, DEFAULTS } from "../drift/baseline-builder.js";
 import { formatOf, readTable } from "../drift/table-reader.js";
 import { createLogger } from "../platform/log.js";

@@ -4,7 +4,7 @@ import { onShutdown } from "../platform/shutdown.js";
 import { CollectorServer } from "../collector/server.js";
 import { ReportStore } from "../collector/reports.js";
 import { EventStore } from "../collector/store.js";
-import { parseListen } from "../logger/config.js";
+import { parseListen } from "../platform/listen.js";
 import { UsageError, boolFlag, intFlag, requiredFlag, stringFlag, type Command } from "./command.js";
 
 const usage = `Usage: modelship collector --data-dir DIR [flags]

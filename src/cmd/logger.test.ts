@@ -40,7 +40,7 @@ test("logger --print-event-schema prints the JSON Schema", () => {
 });
 
 test("logger --max-body-bytes: a larger request is refused with 413 before it reaches the model", async () => {
-  const { startLoggerCli, tmp } = await import("../logger/testing/procs.js");
+  const { startLoggerCli, tmp } = await import("../testing/procs.js");
   // The upstream is never reached: the body limit answers first.
   const { cli: proc, url } = await startLoggerCli([
     "--model",

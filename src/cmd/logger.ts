@@ -4,16 +4,11 @@ import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
 import { onShutdown } from "../platform/shutdown.js";
 import { startLogger } from "../logger/app.js";
-import {
-  parseFeatures,
-  parseListen,
-  parseSampleRate,
-  parseUpstream,
-  parseUpstreamReadiness,
-  parseVariant,
-} from "../logger/config.js";
-import { parseRedactPaths } from "../logger/redact.js";
-import { DEFAULT_SYNC_INTERVAL_MS } from "../logger/spool.js";
+import { parseFeatures, parseSampleRate, parseVariant } from "../events/config.js";
+import { parseUpstream, parseUpstreamReadiness } from "../logger/config.js";
+import { parseListen } from "../platform/listen.js";
+import { parseRedactPaths } from "../events/redact.js";
+import { DEFAULT_SYNC_INTERVAL_MS } from "../events/spool.js";
 import {
   UsageError,
   intFlag,
@@ -103,7 +98,7 @@ export const command: Command = {
   async run(args) {
     if (boolFlag(args, "print-event-schema")) {
       // loaded only here: the running sidecar never loads zod
-      const { renderEventJsonSchema } = await import("../logger/json-schema.js");
+      const { renderEventJsonSchema } = await import("../events/json-schema.js");
       process.stdout.write(renderEventJsonSchema());
       return 0;
     }

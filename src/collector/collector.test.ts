@@ -5,9 +5,9 @@ import { gunzipSync } from "node:zlib";
 import { after, test } from "node:test";
 import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
-import { buildFeedbackEvent, buildInferenceEvent, type EventConfig } from "../logger/build.js";
-import type { ModelshipEvent } from "../logger/event.js";
-import { metricValue, tmp } from "../logger/testing/procs.js";
+import { buildFeedbackEvent, buildInferenceEvent, type EventConfig } from "../events/build.js";
+import type { ModelshipEvent } from "../events/schema.js";
+import { metricValue, tmp } from "../testing/procs.js";
 import { CollectorServer, splitBatch } from "./server.js";
 import { EventStore } from "./store.js";
 

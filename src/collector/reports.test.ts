@@ -3,7 +3,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { request } from "undici";
-import { tmp } from "../logger/testing/procs.js";
+import { tmp } from "../testing/procs.js";
 import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
 import { ReportStore, REPORTS_DIR, reportHeader } from "./reports.js";

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { safeSegment } from "../logger/partition.js";
+import { safeSegment } from "../events/partition.js";
 
 export const REPORTS_DIR = "@reports";
 export const MAX_REPORT_BYTES = 16 * 1024 * 1024;

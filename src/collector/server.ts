@@ -2,7 +2,7 @@ import { listen } from "../platform/listen.js";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
-import { FEEDBACK_EVENT_TYPE, INFERENCE_EVENT_TYPE } from "../logger/event-constants.js";
+import { FEEDBACK_EVENT_TYPE, INFERENCE_EVENT_TYPE } from "../events/constants.js";
 import { MAX_REPORT_BYTES, type ReportStore } from "./reports.js";
 import type { EventStore } from "./store.js";
 

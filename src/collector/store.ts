@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import type { Logger } from "../platform/log.js";
-import { ModelshipEvent } from "../logger/event.js";
-import { eventKeys, partitionKey, partitionOf, safeSegment, type Partition } from "../logger/partition.js";
-import { PartitionedWriter } from "../logger/partitioned-writer.js";
+import { ModelshipEvent } from "../events/schema.js";
+import { eventKeys, partitionKey, partitionOf, safeSegment, type Partition } from "../events/partition.js";
+import { PartitionedWriter } from "../events/partitioned-writer.js";
 import { segmentFiles, segmentLines, subdirs } from "./read.js";
 import { REPORTS_DIR } from "./reports.js";
 

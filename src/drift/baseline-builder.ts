@@ -2,7 +2,7 @@
 // pass 1 types the columns and takes a seeded reservoir sample, counts, moments and category
 // frequencies; pass 2 counts every numeric value into bins whose edges are the sample's quantiles.
 // Memory is bounded by sampleSize per numeric column and the distinct-value cap per categorical one.
-import type { FeatureSchema } from "../logger/event.js";
+import type { FeatureSchema } from "../events/schema.js";
 import {
   BASELINE_API_VERSION,
   BASELINE_FORMAT_VERSION,

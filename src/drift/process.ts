@@ -1,7 +1,7 @@
 // Turns chunks of NDJSON lines into window state: the fast scanner first, JSON.parse + the zod schema
 // for lines it hands back, for feedback events, and for a sample of lines whose schema is checked in
 // full (so a producer that drifts from InferenceEvent v1 is reported, not silently half-read).
-import { FEEDBACK_EVENT_TYPE, ModelshipEvent } from "../logger/event.js";
+import { FEEDBACK_EVENT_TYPE, ModelshipEvent } from "../events/schema.js";
 import { EventScanner, Fallback, parseTime } from "./scanner.js";
 import type { WindowState } from "./window.js";
 

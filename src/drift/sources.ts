@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { request } from "undici";
-import { hoursBetween, safeSegment } from "../logger/partition.js";
+import { hoursBetween, safeSegment } from "../events/partition.js";
 
 export const CHUNK_BYTES = 1 << 20;
 

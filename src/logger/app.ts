@@ -1,12 +1,13 @@
 import type { Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
-import type { EventConfig } from "./build.js";
+import type { EventConfig } from "../events/build.js";
+import { createEventMetrics } from "../events/metrics.js";
 import { createLoggerMetrics } from "./metrics.js";
 import { LoggerProxy, type UpstreamReadiness } from "./proxy.js";
-import { Sender } from "./sender.js";
-import { createSink } from "./sink.js";
-import { Spool } from "./spool.js";
-import { VariantFile } from "./variant-file.js";
+import { Sender } from "../events/sender.js";
+import { createSink } from "../events/sink.js";
+import { Spool } from "../events/spool.js";
+import { VariantFile } from "../events/variant-file.js";
 
 export interface LoggerConfig {
   host: string;
@@ -43,7 +44,7 @@ export async function startLogger(
   log: Logger,
   registry: Registry,
 ): Promise<RunningLogger> {
-  const metrics = createLoggerMetrics(registry);
+  const metrics = { ...createLoggerMetrics(registry), ...createEventMetrics(registry) };
   const sink = createSink(cfg.sink, log);
   const spool = await Spool.open({
     dir: cfg.spoolDir,

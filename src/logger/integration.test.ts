@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { identityModel, writeModel } from "../testing/onnx/builders.js";
-import { parseEvent, type InferenceEvent } from "./event.js";
+import { parseEvent, type InferenceEvent } from "../events/schema.js";
 import {
   eventually,
   exportEvents,
@@ -12,7 +12,7 @@ import {
   startServe,
   tmp,
   type Cli,
-} from "./testing/procs.js";
+} from "../testing/procs.js";
 
 const FEATURES = JSON.stringify([
   { name: "amount", type: "numeric" },
@@ -238,7 +238,7 @@ describe("serve + logger + collector", { timeout: 600_000 }, () => {
     assert.equal(new Set(ids).size, ids.length, "no duplicates in the store");
     assert.deepEqual(new Set(ids), want, "every answered request has its event");
     const metrics = await (await fetch(`${logger.url}/metrics`)).text();
-    assert.ok(metricValue(metrics, "modelship_logger_sink_retries_total") > 0, "the sender retried");
+    assert.ok(metricValue(metrics, "modelship_events_sink_retries_total") > 0, "the sender retried");
     await logger.cli.stop();
     await second.cli.stop();
   });
@@ -281,7 +281,7 @@ describe("serve + logger + collector", { timeout: 600_000 }, () => {
       await eventually(
         async () => {
           const m = await (await fetch(`${second.url}/metrics`)).text();
-          return metricValue(m, "modelship_logger_spool_bytes") === 0 ? true : undefined;
+          return metricValue(m, "modelship_events_spool_bytes") === 0 ? true : undefined;
         },
         60_000,
         "the restarted logger to empty the spool",
@@ -336,8 +336,8 @@ describe("serve + logger + collector", { timeout: 600_000 }, () => {
     await eventually(
       async () => {
         m = await (await fetch(`${logger.url}/metrics`)).text();
-        dropped = metricValue(m, "modelship_logger_events_dropped_total", { reason: "spool_full" });
-        spooled = metricValue(m, "modelship_logger_events_total", { result: "spooled" });
+        dropped = metricValue(m, "modelship_events_dropped_total", { reason: "spool_full" });
+        spooled = metricValue(m, "modelship_events_total", { result: "spooled" });
         return dropped + spooled >= N ? true : undefined;
       },
       5_000,
@@ -345,7 +345,7 @@ describe("serve + logger + collector", { timeout: 600_000 }, () => {
     ).catch(() => undefined);
     assert.ok(dropped > 0, "drops are counted");
     assert.equal(dropped + spooled, N, "every event is either spooled or counted as dropped");
-    assert.ok(metricValue(m, "modelship_logger_spool_bytes") <= 4096, "the spool stays within its bound");
+    assert.ok(metricValue(m, "modelship_events_spool_bytes") <= 4096, "the spool stays within its bound");
     await logger.cli.waitForLog("Dropped inference events, spool is full (requests keep flowing)", 10_000);
     await logger.cli.stop();
   });

@@ -18,45 +18,6 @@ export function createLoggerMetrics(registry: Registry) {
       labelNames: ["kind"] as const,
       registers,
     }),
-    events: new Counter({
-      name: "modelship_logger_events_total",
-      help: "Inference events by result: spooled, sampled_out or dropped.",
-      labelNames: ["result"] as const,
-      registers,
-    }),
-    drops: new Counter({
-      name: "modelship_logger_events_dropped_total",
-      help: "Events dropped because the spool was full or failing (requests were still served).",
-      labelNames: ["reason"] as const,
-      registers,
-    }),
-    sinkEvents: new Counter({
-      name: "modelship_logger_sink_events_total",
-      help: "Events shipped to the sink, by sink and result (ok, error, rejected).",
-      labelNames: ["sink", "result"] as const,
-      registers,
-    }),
-    sinkRetries: new Counter({
-      name: "modelship_logger_sink_retries_total",
-      help: "Batches retried after a sink failure.",
-      labelNames: ["sink"] as const,
-      registers,
-    }),
-    spoolBytes: new Gauge({
-      name: "modelship_logger_spool_bytes",
-      help: "Bytes held in the disk spool (segments and unsynced buffer).",
-      registers,
-    }),
-    spoolSegments: new Gauge({
-      name: "modelship_logger_spool_segments",
-      help: "Spool segment files.",
-      registers,
-    }),
-    spoolAge: new Gauge({
-      name: "modelship_logger_spool_oldest_age_seconds",
-      help: "Age of the oldest event not yet acknowledged by the sink.",
-      registers,
-    }),
     fallbacks: new Counter({
       name: "modelship_logger_fallback_total",
       help: "Requests retried on --fallback-upstream, by why the local model failed (5xx, unreachable, timeout).",

@@ -5,12 +5,13 @@ import type { AddressInfo } from "node:net";
 import { after, test } from "node:test";
 import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
-import type { EventConfig } from "./build.js";
-import { parseEvent, type InferenceEvent, type ModelshipEvent, type Variant } from "./event.js";
+import type { EventConfig } from "../events/build.js";
+import { parseEvent, type InferenceEvent, type ModelshipEvent, type Variant } from "../events/schema.js";
+import { createEventMetrics } from "../events/metrics.js";
 import { createLoggerMetrics } from "./metrics.js";
 import { LoggerProxy, type UpstreamReadiness } from "./proxy.js";
-import { readSegmentLines, Spool } from "./spool.js";
-import { metricValue, tmp } from "./testing/procs.js";
+import { readSegmentLines, Spool } from "../events/spool.js";
+import { metricValue, tmp } from "../testing/procs.js";
 
 const log = createLogger({ name: "test", level: "silent" });
 const closers: (() => Promise<void>)[] = [];
@@ -74,7 +75,7 @@ async function proxy(opts: {
     ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
     spool,
     registry,
-    metrics: createLoggerMetrics(registry),
+    metrics: { ...createLoggerMetrics(registry), ...createEventMetrics(registry) },
     log,
   });
   const url = await p.listen(0, "127.0.0.1");
@@ -250,7 +251,7 @@ test("sampling drops successes only; non-inference routes are proxied without ev
   assert.equal((events[0] as InferenceEvent).data.status, 400);
   assert.equal((events[0] as InferenceEvent).data.sampleRate, 0);
   const m = await p.metrics();
-  assert.equal(metricValue(m, "modelship_logger_events_total", { result: "sampled_out" }), 5);
+  assert.equal(metricValue(m, "modelship_events_total", { result: "sampled_out" }), 5);
   assert.equal(metricValue(m, "modelship_logger_requests_total", { kind: "other", code: "200" }), 1);
   const readyz = await fetch(`${p.url}/readyz`);
   assert.equal(readyz.status, 200, "ready when the upstream is ready");

@@ -8,14 +8,15 @@ import {
   parseFeedback,
   shouldRecord,
   type EventConfig,
-} from "./build.js";
-import type { ErrorType, Variant } from "./event.js";
-import { EventLineWriter } from "./event-line.js";
+} from "../events/build.js";
+import type { ErrorType, Variant } from "../events/schema.js";
+import { EventLineWriter } from "../events/line.js";
 import { forwardedHeaderLines, header, type Headers, type RequestHead } from "./http-head.js";
 import { HttpServer, type Exchange } from "./http-server.js";
+import type { EventMetrics } from "../events/metrics.js";
 import type { LoggerMetrics } from "./metrics.js";
-import { errorMessage, inferenceProtocol, type Protocol } from "./oip.js";
-import type { Spool } from "./spool.js";
+import { errorMessage, inferenceProtocol, type Protocol } from "../events/oip.js";
+import type { Spool } from "../events/spool.js";
 import { Upstream, UpstreamError } from "./upstream.js";
 import { variantOf } from "./variant.js";
 
@@ -29,7 +30,7 @@ export interface ProxyOptions {
   event: EventConfig;
   spool: Spool;
   registry: Registry;
-  metrics: LoggerMetrics;
+  metrics: LoggerMetrics & EventMetrics;
   log: Logger;
   random?: () => number;
   /** Request and response bodies above this are refused (413) or failed (502); default 64 MiB. */
@@ -130,7 +131,7 @@ export class LoggerProxy {
   private readonly upstream: Upstream;
   private readonly fallback: Upstream | undefined;
   private readonly random: () => number;
-  private readonly metrics: LoggerMetrics;
+  private readonly metrics: LoggerMetrics & EventMetrics;
   /** Label children resolved once: the request path should not hash label sets. */
   private readonly hot: {
     spooled: { inc(): void };

@@ -1,4 +1,4 @@
-import type { Variant } from "./event.js";
+import type { Variant } from "../events/schema.js";
 import { header } from "./http-head.js";
 
 /**

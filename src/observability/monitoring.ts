@@ -150,7 +150,7 @@ export function dashboardRows(): Row[] {
           core: true,
           queries: [
             {
-              expr: `sum by (result) (rate(modelship_logger_events_total{${SEL}}[${RATE}]))`,
+              expr: `sum by (result) (rate(modelship_events_total{${SEL}}[${RATE}]))`,
               legend: "{{result}}",
             },
           ],
@@ -163,7 +163,7 @@ export function dashboardRows(): Row[] {
           core: false,
           queries: [
             {
-              expr: `sum by (reason) (increase(modelship_logger_events_dropped_total{${SEL}}[${RATE}]))`,
+              expr: `sum by (reason) (increase(modelship_events_dropped_total{${SEL}}[${RATE}]))`,
               legend: "{{reason}}",
             },
           ],
@@ -175,7 +175,7 @@ export function dashboardRows(): Row[] {
           kind: "timeseries",
           core: true,
           queries: [
-            { expr: `max(modelship_logger_spool_oldest_age_seconds{${SEL}})`, legend: "oldest event age" },
+            { expr: `max(modelship_events_spool_oldest_age_seconds{${SEL}})`, legend: "oldest event age" },
           ],
         },
       ],
@@ -336,7 +336,7 @@ export function alertRules(): AlertRule[] {
     },
     {
       alert: "ModelshipInferenceEventsDropped",
-      expr: `sum by (${perDeployment}) (increase(modelship_logger_events_dropped_total[10m])) > 0`,
+      expr: `sum by (${perDeployment}) (increase(modelship_events_dropped_total[10m])) > 0`,
       for: "0m",
       labels: { severity: "critical" },
       annotations: {
@@ -347,7 +347,7 @@ export function alertRules(): AlertRule[] {
     },
     {
       alert: "ModelshipEventSinkBacklog",
-      expr: `max by (${perDeployment}) (modelship_logger_spool_oldest_age_seconds) > 900`,
+      expr: `max by (${perDeployment}) (modelship_events_spool_oldest_age_seconds) > 900`,
       for: "5m",
       labels: { severity: "warning" },
       annotations: {

@@ -13,3 +13,18 @@ export async function listen(server: Server, port: number, host: string): Promis
   const addr = server.address() as AddressInfo;
   return `http://${host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host}:${addr.port}`;
 }
+
+/** Parses HOST:PORT, :PORT or PORT (host defaults to defaultHost); throws naming the flag. */
+export function parseListen(
+  value: string,
+  flag: string,
+  defaultHost = "0.0.0.0",
+): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--${flag} must be HOST:PORT, :PORT or PORT (e.g. 0.0.0.0:8080), got "${value}"`);
+  }
+  const host = m[1] ?? m[2] ?? "";
+  return { host: host === "" ? defaultHost : host, port };
+}

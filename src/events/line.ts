@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { FeatureSchema, InferenceEvent } from "./event.js";
+import type { FeatureSchema, InferenceEvent } from "./schema.js";
 import { predictionRows } from "./oip.js";
 
 /**

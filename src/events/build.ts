@@ -5,7 +5,7 @@ import {
   FEEDBACK_EVENT_TYPE,
   INFERENCE_EVENT_TYPE,
   eventSource,
-} from "./event-constants.js";
+} from "./constants.js";
 import type {
   ErrorType,
   FeatureSchema,
@@ -13,8 +13,8 @@ import type {
   InferenceData,
   InferenceEvent,
   Variant,
-} from "./event.js";
-import type { EventLineWriter } from "./event-line.js";
+} from "./schema.js";
+import type { EventLineWriter } from "./line.js";
 import { mapFeatures } from "./features.js";
 import { parseRequest, parseResponse, predictionsOf, type ParsedBody, type Protocol } from "./oip.js";
 import { redact, type RedactPath } from "./redact.js";

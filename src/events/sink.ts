@@ -1,7 +1,7 @@
+import { Pool } from "undici";
 import type { Logger } from "../platform/log.js";
 import { eventKeys, partitionOf } from "./partition.js";
 import { PartitionedWriter } from "./partitioned-writer.js";
-import { Upstream } from "./upstream.js";
 
 /**
  * Where shipped events go. send() resolves once the sink has them durably (the sender then deletes the
@@ -73,32 +73,54 @@ export class FileSink implements Sink {
   }
 }
 
-/** Batched NDJSON POSTs to the collector's /v1/events; the collector de-duplicates by event id. */
+/** Batched NDJSON POSTs to the collector's /v1/events (undici); the collector de-duplicates by event id. */
 export class HttpSink implements Sink {
   readonly name = "http";
-  private readonly client: Upstream;
+  private readonly pool: Pool;
   private readonly path: string;
   constructor(
     url: URL,
     private readonly timeoutMs: number,
   ) {
-    this.client = new Upstream(url.origin, { maxConnections: 2, idleTimeoutMs: 10_000 });
+    this.pool = new Pool(url.origin, { connections: 2, keepAliveTimeout: 10_000 });
     this.path = url.pathname === "" || url.pathname === "/" ? "/v1/events" : url.pathname;
   }
   async send(lines: string[]): Promise<void> {
-    const body = Buffer.from(lines.join("\n") + "\n");
-    const head =
-      `POST ${this.path} HTTP/1.1\r\nhost: ${this.client.host}\r\n` +
-      `content-type: application/x-ndjson\r\ncontent-length: ${body.length}\r\n\r\n`;
-    const res = await this.client.request("POST", head, body, this.timeoutMs);
-    if (res.status >= 200 && res.status < 300) return;
-    const msg = `collector answered ${res.status}: ${res.body.subarray(0, 300).toString("utf8")}`;
-    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
-      throw new RejectedBatchError(msg);
+    const res = await this.pool.request({
+      method: "POST",
+      path: this.path,
+      headers: { "content-type": "application/x-ndjson" },
+      body: lines.join("\n") + "\n",
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    });
+    if (res.statusCode >= 200 && res.statusCode < 300) {
+      await res.body.dump();
+      return;
     }
+    const text = await boundedText(res.body, 300);
+    const msg = `collector answered ${res.statusCode}: ${text}`;
+    const status = res.statusCode;
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) throw new RejectedBatchError(msg);
     throw new Error(msg);
   }
   close(): Promise<void> {
-    return this.client.close();
+    return this.pool.close();
   }
+}
+
+/** The first `limit` bytes of an error answer, the rest discarded unread (a hostile sink cannot grow us). */
+async function boundedText(
+  body: AsyncIterable<Buffer> & { dump(): Promise<void> },
+  limit: number,
+): Promise<string> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body) {
+    parts.push(chunk);
+    n += chunk.length;
+    if (n >= limit) break;
+  }
+  await body.dump().catch(() => undefined);
+  return Buffer.concat(parts).subarray(0, limit).toString("utf8");
 }

@@ -1,4 +1,4 @@
-import type { InferenceData } from "./event.js";
+import type { InferenceData } from "./schema.js";
 
 /**
  * Redaction paths (--redact, repeatable), applied to the event before it is spooled:

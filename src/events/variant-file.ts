@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Logger } from "../platform/log.js";
-import { VARIANTS } from "./event-constants.js";
-import type { Variant } from "./event.js";
+import { VARIANTS } from "./constants.js";
+import type { Variant } from "./schema.js";
 
 /**
  * What this pod serves as, read from a file that changes while the pod runs: the controller's ConfigMap of

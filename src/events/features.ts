@@ -1,4 +1,4 @@
-import type { EventTensor, FeatureRow, FeatureSchema, FeatureValue } from "./event.js";
+import type { EventTensor, FeatureRow, FeatureSchema, FeatureValue } from "./schema.js";
 import { flatten, type ParsedBody } from "./oip.js";
 
 function toValue(v: unknown): FeatureValue {

@@ -6,12 +6,12 @@ import {
   FEEDBACK_EVENT_TYPE,
   INFERENCE_EVENT_TYPE,
   VARIANTS,
-} from "./event-constants.js";
+} from "./constants.js";
 
 /**
  * InferenceEvent v1: one CloudEvents 1.0 (structured mode) JSON object per request, and a feedback event
  * that ties ground truth to an inference event by id. This file is the single source of truth; the JSON
- * Schema in docs/inference-event.schema.json is generated from it (see src/logger/json-schema.ts).
+ * Schema in docs/inference-event.schema.json is generated from it (see src/events/json-schema.ts).
  */
 
 export {
@@ -20,7 +20,7 @@ export {
   FEEDBACK_EVENT_TYPE,
   INFERENCE_EVENT_TYPE,
   eventSource,
-} from "./event-constants.js";
+} from "./constants.js";
 
 export const Variant = z.enum(VARIANTS);
 export type Variant = z.infer<typeof Variant>;

@@ -3,7 +3,7 @@ import { appendFileSync, readdirSync } from "node:fs";
 import { test } from "node:test";
 import { createLogger } from "../platform/log.js";
 import { readSegmentLines, Spool } from "./spool.js";
-import { tmp } from "./testing/procs.js";
+import { tmp } from "../testing/procs.js";
 import { backoffMs, batches } from "./sender.js";
 
 const log = createLogger({ name: "test", level: "silent" });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { buildInferenceEvent, inferenceEventLine, type EventConfig, type Exchange } from "./build.js";
-import { EventLineWriter } from "./event-line.js";
+import { EventLineWriter } from "./line.js";
 import { parseRedactPaths } from "./redact.js";
 
 const cfg: EventConfig = {

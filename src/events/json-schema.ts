@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ModelshipEvent } from "./event.js";
+import { ModelshipEvent } from "./schema.js";
 
 export const EVENT_SCHEMA_ID = "https://modelship.io/schemas/inference-event.v1.json";
 
@@ -20,7 +20,7 @@ export function eventJsonSchema(): Record<string, unknown> {
     title: "modelship InferenceEvent v1",
     description:
       "One CloudEvents 1.0 structured-mode JSON object per inference request (type io.modelship.inference.v1) " +
-      "or per ground-truth feedback (type io.modelship.feedback.v1). Generated from src/logger/event.ts.",
+      "or per ground-truth feedback (type io.modelship.feedback.v1). Generated from src/events/schema.ts.",
     ...rest,
   };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from "../platform/log.js";
-import type { LoggerMetrics } from "./metrics.js";
+import type { EventMetrics } from "./metrics.js";
 import { RejectedBatchError, type Sink } from "./sink.js";
 import { readSegmentLines, type Spool } from "./spool.js";
 
@@ -51,7 +51,7 @@ export class Sender {
     private readonly spool: Spool,
     private readonly sink: Sink,
     private readonly log: Logger,
-    private readonly metrics: LoggerMetrics,
+    private readonly metrics: EventMetrics,
     private readonly opts: SenderOptions = {},
   ) {}
 

@@ -8,7 +8,7 @@ import {
   type EventConfig,
   type Exchange,
 } from "./build.js";
-import { FeedbackEvent, InferenceEvent, parseEvent } from "./event.js";
+import { FeedbackEvent, InferenceEvent, parseEvent } from "./schema.js";
 import { parseRedactPaths } from "./redact.js";
 
 const cfg: EventConfig = {

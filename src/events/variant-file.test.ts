@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { createLogger } from "../platform/log.js";
-import { tmp } from "./testing/procs.js";
+import { tmp } from "../testing/procs.js";
 import { VariantFile } from "./variant-file.js";
 
 const log = createLogger({ name: "test", level: "silent" });

@@ -5,7 +5,7 @@ import { PassThrough } from "node:stream";
 import { test } from "node:test";
 import { createLogger } from "../platform/log.js";
 import { createSink, FileSink, StdoutSink } from "./sink.js";
-import { tmp } from "./testing/procs.js";
+import { tmp } from "../testing/procs.js";
 
 const log = createLogger({ name: "test", level: "silent" });
 

@@ -1,4 +1,4 @@
-import type { EventTensor } from "./event.js";
+import type { EventTensor } from "./schema.js";
 
 /** What the logger understood of one request or response body. */
 export interface ParsedBody {
