@@ -97,11 +97,46 @@ function stripData(p: ParsedBody): void {
   delete p.rows;
 }
 
+/**
+ * What a recorder understood of one exchange's bodies. The logger parses the bytes it proxied
+ * (buildInferenceEvent); serve passes the tensors it already decoded, so nothing is parsed twice.
+ */
+export interface UnderstoodBodies {
+  /** The request as an inference request; undefined when it was not one (rawRequest is kept instead). */
+  request: ParsedBody | undefined;
+  requestBytes: number;
+  /** The request's bytes, recorded (capped) for audits when it was not an inference request. */
+  rawRequest?: Buffer;
+  /** The 2xx answer as an inference response; "malformed" when a 2xx body was not one; undefined: no answer. */
+  response: ParsedBody | "malformed" | undefined;
+  responseBytes: number;
+}
+
 /** Builds the InferenceEvent for one exchange: parse, map features, cap, redact. Pure but for its input. */
 export function buildInferenceEvent(ex: Exchange, cfg: EventConfig): InferenceEvent {
+  const ok = ex.responseBody !== undefined && ex.status >= 200 && ex.status < 300;
+  const response = ok ? (parseResponse(ex.protocol, parseJson(ex.responseBody!)) ?? "malformed") : undefined;
+  return inferenceEventOf(
+    ex,
+    {
+      request: parseRequest(ex.protocol, parseJson(ex.requestBody)),
+      requestBytes: ex.requestBody.length,
+      rawRequest: ex.requestBody,
+      response,
+      responseBytes: ex.responseBody?.length ?? 0,
+    },
+    cfg,
+  );
+}
+
+/** The InferenceEvent of an exchange whose bodies are understood already: map features, cap, redact. */
+export function inferenceEventOf(
+  ex: Omit<Exchange, "requestBody" | "responseBody">,
+  bodies: UnderstoodBodies,
+  cfg: EventConfig,
+): InferenceEvent {
   let truncated = false;
-  const req = parseRequest(ex.protocol, parseJson(ex.requestBody));
-  const reqTooBig = ex.requestBody.length > cfg.maxPayloadBytes;
+  const req = bodies.request;
   const data: InferenceData = {
     model:
       cfg.modelVersion === undefined ? { name: cfg.model } : { name: cfg.model, version: cfg.modelVersion },
@@ -118,7 +153,7 @@ export function buildInferenceEvent(ex: Exchange, cfg: EventConfig): InferenceEv
   if (req !== undefined) {
     if (req.id !== undefined) data.request.id = req.id;
     if (req.parameters !== undefined) data.request.parameters = req.parameters;
-    if (reqTooBig) {
+    if (bodies.requestBytes > cfg.maxPayloadBytes) {
       stripData(req);
       truncated = true;
     } else {
@@ -126,33 +161,31 @@ export function buildInferenceEvent(ex: Exchange, cfg: EventConfig): InferenceEv
       if (features !== undefined) data.features = features;
     }
     data.request.inputs = req.tensors;
-  } else if (ex.requestBody.length > 0) {
+  } else if (bodies.rawRequest !== undefined && bodies.rawRequest.length > 0) {
     // not an inference request we understand: keep the raw body (capped) for audits
-    const cap = Math.min(ex.requestBody.length, cfg.maxPayloadBytes);
-    data.request.body = ex.requestBody.subarray(0, cap).toString("utf8");
-    if (cap < ex.requestBody.length) truncated = true;
+    const cap = Math.min(bodies.rawRequest.length, cfg.maxPayloadBytes);
+    data.request.body = bodies.rawRequest.subarray(0, cap).toString("utf8");
+    if (cap < bodies.rawRequest.length) truncated = true;
   }
 
   let error = ex.error;
-  if (ex.responseBody !== undefined && ex.status >= 200 && ex.status < 300) {
-    const res = parseResponse(ex.protocol, parseJson(ex.responseBody));
-    if (res === undefined) {
-      error ??= {
-        type: "malformed_response",
-        message: "upstream answered with a body that is not an inference response",
-      };
+  const res = bodies.response;
+  if (res === "malformed") {
+    error ??= {
+      type: "malformed_response",
+      message: "upstream answered with a body that is not an inference response",
+    };
+  } else if (res !== undefined) {
+    if (bodies.responseBytes > cfg.maxPayloadBytes) {
+      stripData(res);
+      truncated = true;
     } else {
-      if (ex.responseBody.length > cfg.maxPayloadBytes) {
-        stripData(res);
-        truncated = true;
-      } else {
-        const predictions = predictionsOf(res);
-        if (predictions !== undefined) data.predictions = predictions;
-      }
-      data.response = { outputs: res.tensors };
-      if (res.id !== undefined) data.response.id = res.id;
-      if (res.parameters !== undefined) data.response.parameters = res.parameters;
+      const predictions = predictionsOf(res);
+      if (predictions !== undefined) data.predictions = predictions;
     }
+    data.response = { outputs: res.tensors };
+    if (res.id !== undefined) data.response.id = res.id;
+    if (res.parameters !== undefined) data.response.parameters = res.parameters;
   }
   if (error !== undefined) data.error = error;
   if (truncated) data.truncated = true;
