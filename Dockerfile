@@ -36,6 +36,8 @@ COPY --from=build /src/node_modules /app/node_modules
 COPY --from=build /src/dist /app/dist
 COPY --from=build /src/bin /app/bin
 COPY crds /app/crds
+# The gRPC service definition serve loads at run time (dist/runtime/../../proto).
+COPY proto /app/proto
 
 # GPU target: a CUDA runtime base plus the node binary of NODE_IMAGE.
 FROM ${NODE_IMAGE} AS node

@@ -164,7 +164,7 @@ base_id="$(image_id "$base")"
 npm_cache="$(npm config get cache 2>/dev/null)"
 [[ -d "$npm_cache" ]] || die "no npm cache at '$npm_cache': run npm ci once on this machine (it fills the cache)"
 build_image modelship "$IMAGE" . Dockerfile "$OUT_DIR/modelship.tar" \
-  Dockerfile .dockerignore package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json bin src crds \
+  Dockerfile .dockerignore package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json bin src crds proto \
   scripts/image.sh "base=$base@$base_id" -- \
   --volume "$npm_cache:/root/.npm" \
   --build-arg "NODE_IMAGE=$base" \

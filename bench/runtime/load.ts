@@ -1,11 +1,12 @@
 // Closed-loop load generator: N concurrent keep-alive connections (undici Pool), fixed duration.
-// Usage: load.ts URL METHOD CONCURRENCY SECONDS [BODY_FILE]; prints {requests, rps, p50, p99, errors} (ms)
-// and clientCpu, the share of one core this generator used: near 1, it (not the server) is the limit.
+// Usage: load.ts URL METHOD CONCURRENCY SECONDS [BODY_FILE [JSON_LENGTH]]; prints {requests, rps, p50, p99,
+// errors} (ms) and clientCpu, the share of one core this generator used: near 1, it (not the server) is the
+// limit. With JSON_LENGTH the body is a binary tensor data request, sent as tritonclient sends it.
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Pool } from "undici";
 
-const [url, method, concArg, secondsArg, bodyFile] = process.argv.slice(2);
+const [url, method, concArg, secondsArg, bodyFile, jsonLength] = process.argv.slice(2);
 const concurrency = Number(concArg);
 const seconds = Number(secondsArg);
 const target = new URL(url!);
@@ -24,7 +25,11 @@ async function loop(): Promise<void> {
         path: target.pathname,
         method: method as "GET" | "POST",
         body,
-        headers: body ? { "content-type": "application/json" } : {},
+        headers: jsonLength
+          ? { "inference-header-content-length": jsonLength }
+          : body
+            ? { "content-type": "application/json" }
+            : {},
       });
       await res.body.arrayBuffer();
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);

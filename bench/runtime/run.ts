@@ -106,6 +106,7 @@ function runLoad(
   seconds: number,
   body?: string,
   prio = false,
+  jsonLength?: number,
 ): Promise<LoadResult> {
   const args = [
     "--import",
@@ -117,6 +118,7 @@ function runLoad(
     String(seconds),
   ];
   if (body) args.push(body);
+  if (jsonLength !== undefined) args.push(String(jsonLength));
   const [c0, a0] = pin(LOAD_CPU, process.execPath, args);
   const [c, a] = prio ? ["nice", [...PROBE_NICE, c0, ...a0]] : [c0, a0];
   return new Promise((resolve, reject) => {
@@ -143,19 +145,20 @@ const modelPath = writeModel(mlpModel({ layers: [256, 512, 512, 10], seed: 1 }),
 const heavyPath = writeModel(mlpModel({ layers: [256, 2048, 2048, 10], seed: 3 }), dir, "mlp-heavy.onnx");
 const rand = seededRandom(2);
 const bodyPath = join(dir, "body.json");
+const row = Array.from({ length: 256 }, () => rand() * 2 - 1);
 writeFileSync(
   bodyPath,
+  JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 256], data: row }] }),
+);
+// The same request as tritonclient sends it by default: binary tensor data in and out.
+const binaryPath = join(dir, "body.bin");
+const binaryJson = Buffer.from(
   JSON.stringify({
-    inputs: [
-      {
-        name: "input",
-        datatype: "FP32",
-        shape: [1, 256],
-        data: Array.from({ length: 256 }, () => rand() * 2 - 1),
-      },
-    ],
+    inputs: [{ name: "input", datatype: "FP32", shape: [1, 256], parameters: { binary_data_size: 1024 } }],
+    parameters: { binary_data_output: true },
   }),
 );
+writeFileSync(binaryPath, Buffer.concat([binaryJson, Buffer.from(Float32Array.from(row).buffer)]));
 console.log(
   `bench/runtime: MLP 256-512-512-10 float32; ${REPS} interleaved rounds x ${SECONDS} s per figure (median); ` +
     (pinned ? `servers on cpu ${SERVER_CPU}, load on cpu ${LOAD_CPU}` : "taskset missing: NOT pinned"),
@@ -181,6 +184,9 @@ const serve = (model: string, extra: string[] = []) =>
       "1",
       "--log-level",
       "warn",
+      // HTTP is what is measured; gRPC's fixed default port would also collide between the servers.
+      "--grpc-port",
+      "off",
       ...extra,
     ],
     "/v2/health/ready",
@@ -280,6 +286,11 @@ try {
       label: "serve /infer, concurrency 16",
       server: "ours",
       run: () => runLoad(infer("ours"), "POST", 16, SECONDS, bodyPath),
+    },
+    {
+      label: "serve /infer binary, concurrency 16",
+      server: "ours",
+      run: () => runLoad(infer("ours"), "POST", 16, SECONDS, binaryPath, false, binaryJson.length),
     },
     {
       label: "serve /infer, concurrency 32 (batched)",
@@ -410,6 +421,12 @@ try {
   info(
     "c16 rps / floor c16 rps",
     g("serve /infer, concurrency 16").rps / g("floor /infer, concurrency 16").rps,
+  );
+  const bin = g("serve /infer binary, concurrency 16").rps / g("serve /infer, concurrency 16").rps;
+  add("binary c16 rps / JSON c16 rps", bin, ">= 1.8", bin >= 1.8);
+  info(
+    "JSON cpu/req / binary cpu/req at c16",
+    g("serve /infer, concurrency 16").cpuUsPerReq / g("serve /infer binary, concurrency 16").cpuUsPerReq,
   );
   const b = g("serve /infer, concurrency 32 (batched)").rps / g("serve /infer, c32, --max-batch-size 1").rps;
   add("c32 batched rps / unbatched rps", b, ">= 3", b >= 3);

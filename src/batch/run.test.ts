@@ -8,6 +8,7 @@ import {
   gatherModel,
   mlpModel,
   mlpReference,
+  scaleModel,
   seededRandom,
   tempDir,
   writeModel,
@@ -128,6 +129,27 @@ test("a row that fails inside the model is rejected without sinking its batch", 
   assert.equal(rej.length, 1);
   assert.equal(rej[0]!.line, 3);
   assert.match(String(rej[0]!.reason), /model rejected the row: .*Gather/);
+});
+
+test("a model with a scalar input takes it from each row, without a row dimension", async () => {
+  const model = { name: "s", version: "1", path: writeModel(scaleModel({ width: 2 }), dir, "scale.onnx") };
+  const input = join(dir, "scale.jsonl");
+  writeFileSync(
+    input,
+    [
+      { id: "a", x: [1, 2], scale: 3 },
+      { id: "b", x: [0.5, -1], scale: 2 },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join("\n"),
+  );
+  const output = join(dir, "scale-out.jsonl");
+  const s = await runBatch(options({ model, input, output, batchSize: 8 }));
+  assert.equal(s.predicted, 2);
+  assert.deepEqual(readJsonl(output), [
+    { id: "a", y: [3, 6] },
+    { id: "b", y: [1, -2] },
+  ]);
 });
 
 test("streams a larger file in batches and the CLI reports rows/s", () => {

@@ -2,7 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
+import { credentials, type Client, type ServiceError } from "@grpc/grpc-js";
+import { inferenceService } from "../runtime/grpc-server.js";
 import { identityModel, slowModel, tempDir, writeModel } from "../testing/onnx/builders.js";
 
 const dir = tempDir("modelship-serve-cli-");
@@ -14,13 +17,26 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-/** Starts `modelship serve` on port 0 (from sources, or from dist/ with `compiled`) and resolves once it logged its URL. */
+/**
+ * Starts `modelship serve` on port 0, gRPC on another free port (from sources, or from dist/ with
+ * `compiled`) and resolves once it logged its URL.
+ */
 function serve(...args: string[]): Promise<Running> {
   const compiled = args[0] === "--compiled";
   const entry = compiled ? ["bin/modelship.js"] : ["--import", "tsx", "bin/dev.ts"];
   const child = spawn(
     process.execPath,
-    [...entry, "serve", "--host", "127.0.0.1", "--port", "0", ...args.slice(compiled ? 1 : 0)],
+    [
+      ...entry,
+      "serve",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--grpc-port",
+      "0",
+      ...args.slice(compiled ? 1 : 0),
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const logs: string[] = [];
@@ -52,6 +68,27 @@ async function waitFor<T>(fn: () => Promise<T | undefined>, what: string): Promi
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** A GRPCInferenceService client for the server's gRPC port, once it has logged it. */
+async function grpcClient(s: Running): Promise<Client> {
+  const url = await waitFor(async () => {
+    for (const l of s.logs) {
+      const m = /"url":"([^"]+)".*"msg":"Started gRPC server"/.exec(l);
+      if (m) return m[1]!;
+    }
+    return undefined;
+  }, "the gRPC server");
+  const Service = inferenceService();
+  return new Service(url, credentials.createInsecure());
+}
+
+function grpcCall(client: Client, method: string, req: object): Promise<Record<string, any>> {
+  return new Promise((resolve, reject) =>
+    (client as any)[method](req, (err: ServiceError | null, res: Record<string, any>) =>
+      err ? reject(err) : resolve(res),
+    ),
+  );
+}
+
 async function readyStatus(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${url}/v2/health/ready`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -62,7 +99,20 @@ test("a corrupt model file is a clear startup error and a non-zero exit", () => 
   writeFileSync(bad, "this is not a protobuf model");
   const r = spawnSync(
     process.execPath,
-    ["--import", "tsx", "bin/dev.ts", "serve", "--port", "0", "--host", "127.0.0.1", "--model", `m=${bad}`],
+    [
+      "--import",
+      "tsx",
+      "bin/dev.ts",
+      "serve",
+      "--port",
+      "0",
+      "--grpc-port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--model",
+      `m=${bad}`,
+    ],
     {
       encoding: "utf8",
       timeout: 60_000,
@@ -70,6 +120,74 @@ test("a corrupt model file is a clear startup error and a non-zero exit", () => 
   );
   assert.equal(r.status, 1);
   assert.match(r.stderr, /failed to load model m@1: .*(protobuf|parsing|Load model)/i);
+});
+
+test("a port already in use is a one-line error and a non-zero exit, no stack trace", async () => {
+  const holder = createNetServer();
+  await new Promise<void>((r) => holder.listen(0, "127.0.0.1", r));
+  const port = (holder.address() as AddressInfo).port;
+  try {
+    const model = writeModel(identityModel({ dtype: "float32", shape: ["n"] }), dir, "busy.onnx");
+    const r = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "bin/dev.ts",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--model",
+        `m=${model}`,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(
+      r.stderr,
+      `modelship serve: cannot listen on 127.0.0.1:${port}: address already in use (EADDRINUSE)\n`,
+    );
+  } finally {
+    holder.close();
+  }
+});
+
+test("a gRPC port already in use is the same one-line error, naming the flag", async () => {
+  const holder = createNetServer();
+  await new Promise<void>((r) => holder.listen(0, "127.0.0.1", r));
+  const port = (holder.address() as AddressInfo).port;
+  try {
+    const model = writeModel(identityModel({ dtype: "float32", shape: ["n"] }), dir, "busy-grpc.onnx");
+    const r = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "bin/dev.ts",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--grpc-port",
+        String(port),
+        "--model",
+        `m=${model}`,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    assert.equal(r.status, 1, r.stderr);
+    // HTTP had started (its log lines come first); the verdict is the last line, and no stack trace.
+    assert.equal(
+      r.stderr.trimEnd().split("\n").at(-1),
+      `modelship serve: gRPC: cannot listen on 127.0.0.1:${port}: address already in use (EADDRINUSE) (another --grpc-port, or off)`,
+    );
+    assert.doesNotMatch(r.stderr, /^\s+at /m);
+  } finally {
+    holder.close();
+  }
 });
 
 test("usage errors exit 2 naming the flag", () => {
@@ -89,6 +207,14 @@ test("usage errors exit 2 naming the flag", () => {
   assert.match(form.stderr, /must look like NAME=PATH\[@VERSION\]/);
   const twice = run("--model", "a=x.onnx", "--model", "a=y.onnx@1");
   assert.match(twice.stderr, /a@1 is given twice/);
+  for (const port of ["70000", "on", "-1"]) {
+    const grpc = run("--model", "a=b.onnx", `--grpc-port=${port}`);
+    assert.equal(grpc.status, 2);
+    assert.match(
+      grpc.stderr,
+      new RegExp(`--grpc-port must be a port number \\(0 = any free one\\) or off, got "${port}"`),
+    );
+  }
 });
 
 test("--model-dir serves NAME.onnx and NAME/VERSION/*.onnx", async () => {
@@ -192,8 +318,38 @@ test("the compiled CLI (dist/) runs its inference workers from dist too", async 
     });
     assert.equal(res.status, 200);
     assert.deepEqual(((await res.json()) as { outputs: { data: number[] }[] }).outputs[0]!.data, [1.5, -2]);
+    // The .proto ships beside dist/ (proto/ at the package root), as in the image.
+    const client = await grpcClient(s);
+    assert.deepEqual(await grpcCall(client, "ServerReady", {}), { ready: true });
+    client.close();
   } finally {
     s.child.kill("SIGTERM");
     assert.equal(await s.exited, 0);
+  }
+});
+
+test("--grpc-port: GRPCInferenceService beside HTTP, drained on SIGTERM; off turns it off", async () => {
+  const model = writeModel(identityModel({ dtype: "float32", shape: ["n", 2] }), dir, "grpc.onnx");
+  const s = await serve("--model", `m=${model}`);
+  try {
+    await waitFor(async () => ((await readyStatus(s.url)).status === 200 ? true : undefined), "ready");
+    const client = await grpcClient(s);
+    const res = await grpcCall(client, "ModelInfer", {
+      model_name: "m",
+      inputs: [{ name: "x", datatype: "FP32", shape: [1, 2], contents: { fp32_contents: [1.5, -2] } }],
+    });
+    assert.deepEqual(res.outputs[0].contents.fp32_contents, [1.5, -2]);
+    client.close();
+  } finally {
+    s.child.kill("SIGTERM");
+    assert.equal(await s.exited, 0);
+  }
+  const off = await serve("--model", `m=${model}`, "--grpc-port", "off");
+  try {
+    await waitFor(async () => ((await readyStatus(off.url)).status === 200 ? true : undefined), "ready");
+    assert.ok(!off.logs.some((l) => l.includes("Started gRPC server")));
+  } finally {
+    off.child.kill("SIGTERM");
+    assert.equal(await off.exited, 0);
   }
 });

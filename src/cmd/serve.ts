@@ -1,3 +1,4 @@
+import { ListenError } from "../platform/listen.js";
 import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
 import { onShutdown } from "../platform/shutdown.js";
@@ -13,12 +14,13 @@ export const command: Command = {
     "Usage: modelship serve (--model NAME=PATH[@VERSION]... | --model-dir DIR) [flags]",
     "",
     "Serves ONNX models with onnxruntime in worker threads. Protocol routes, /v2/health/{live,ready}",
-    "and /metrics share one port.",
+    "and /metrics share one port; the OIP v2 gRPC service (proto/grpc_predict_v2.proto) has its own.",
     "",
     "  --model NAME=PATH[@VERSION]  a model to serve (repeatable; version defaults to 1)",
     "  --model-dir DIR              serve DIR/NAME.onnx and DIR/NAME/VERSION/*.onnx",
     "  --port N                     listen port (default 8081)",
     "  --host ADDR                  listen address (default 0.0.0.0)",
+    "  --grpc-port N|off            gRPC (GRPCInferenceService) port, 0 = any free one (default 8085)",
     "  --workers N                  inference worker threads (default 1)",
     "  --intra-op-threads N         onnxruntime threads per worker, 0 = one per core (default 1)",
     "  --max-batch-size N           most rows per dynamic batch, 1 = no batching (default 32)",
@@ -34,6 +36,7 @@ export const command: Command = {
     model: { type: "string", multiple: true },
     "model-dir": { type: "string" },
     port: { type: "string" },
+    "grpc-port": { type: "string" },
     host: { type: "string" },
     workers: { type: "string" },
     "intra-op-threads": { type: "string" },
@@ -74,11 +77,18 @@ export const command: Command = {
     }
     const port = intFlag(args, "port", 8081, 0);
     if (port > 65535) throw new UsageError(`--port must be <= 65535, got ${port}`);
+    const grpcFlag = stringFlag(args, "grpc-port") ?? "8085";
+    const grpcPort = grpcFlag === "off" ? undefined : /^\d{1,5}$/.test(grpcFlag) ? Number(grpcFlag) : NaN;
+    if (grpcPort !== undefined && !(grpcPort <= 65535)) {
+      throw new UsageError(`--grpc-port must be a port number (0 = any free one) or off, got "${grpcFlag}"`);
+    }
     const log = createLogger({ name: "serve", level: (stringFlag(args, "log-level") ?? "info") as "info" });
     const requestTimeoutMs = intFlag(args, "request-timeout-ms", 30_000, 0);
+    const host = stringFlag(args, "host") ?? "0.0.0.0";
+    const maxBodyBytes = intFlag(args, "max-body-bytes", 8 * 1024 * 1024, 1);
     const server = new ModelServer({
       models: specs,
-      host: stringFlag(args, "host") ?? "0.0.0.0",
+      host,
       port,
       workers: intFlag(args, "workers", 1, 1),
       intraOpThreads: intFlag(args, "intra-op-threads", 1, 0),
@@ -86,14 +96,41 @@ export const command: Command = {
       maxQueueDelayMs: intFlag(args, "max-queue-delay-ms", 0, 0),
       maxQueue: intFlag(args, "max-queue", 128, 1),
       requestTimeoutMs,
-      maxBodyBytes: intFlag(args, "max-body-bytes", 8 * 1024 * 1024, 1),
+      maxBodyBytes,
       executionProvider: provider,
       allowCpuFallback: boolFlag(args, "allow-cpu-fallback"),
       log,
       registry: createRegistry("serve"),
     });
     const shutdown = onShutdown(log);
-    await server.listen();
+    try {
+      await server.listen();
+    } catch (err) {
+      if (!(err instanceof ListenError)) throw err;
+      // One line and no stack: the fix is another --port/--host or stopping whatever holds the port.
+      process.stderr.write(`modelship serve: ${err.message}\n`);
+      return 1;
+    }
+    if (grpcPort !== undefined) {
+      // Loaded only when asked for: --grpc-port off pays nothing for gRPC.
+      const { GrpcInferenceServer, routeGrpcLogs } = await import("../runtime/grpc-server.js");
+      routeGrpcLogs(log);
+      const grpc = new GrpcInferenceServer(server, {
+        host,
+        port: grpcPort,
+        maxMessageBytes: maxBodyBytes,
+        log,
+      });
+      server.attach(grpc);
+      try {
+        await grpc.listen();
+      } catch (err) {
+        if (!(err instanceof ListenError)) throw err;
+        process.stderr.write(`modelship serve: gRPC: ${err.message} (another --grpc-port, or off)\n`);
+        await server.close();
+        return 1;
+      }
+    }
     try {
       await server.load();
     } catch (err) {

@@ -13,3 +13,8 @@ export const FEATURE_TYPES = ["numeric", "categorical", "boolean", "string"] as 
 export function eventSource(model: string, revision: string, namespace?: string): string {
   return ["modelship", namespace, model, revision].filter((s) => s !== undefined && s !== "").join("/");
 }
+
+/** The response header naming the event a request was recorded as (only when it really was spooled). */
+export const EVENT_ID_HEADER = "x-modelship-event-id";
+/** Marks a request answered on the fallback upstream, so it never falls back again. */
+export const FALLBACK_HEADER = "x-modelship-fallback";

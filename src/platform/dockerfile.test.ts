@@ -44,3 +44,11 @@ test("the default target is the CPU image on NODE_IMAGE; the gpu target copies n
   );
   assert.ok(!/--build-arg BASE=/.test(text), "no build arg the Dockerfile does not declare");
 });
+
+test("the image and the npm package carry proto/ beside dist/: the gRPC server loads its .proto from there", () => {
+  assert.ok(lines.includes("COPY --from=build /src/dist /app/dist"));
+  assert.ok(lines.includes("COPY proto /app/proto"), "dist/runtime/grpc-server.js reads ../../proto");
+  const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { files: string[] };
+  assert.ok(pkg.files.includes("proto") && pkg.files.includes("dist"));
+  assert.ok(existsSync(join(repoRoot, "proto/grpc_predict_v2.proto")));
+});

@@ -1,4 +1,5 @@
 // Open Inference Protocol datatypes <-> onnxruntime tensor types, and JSON values <-> typed arrays.
+import { quote } from "./quote.js";
 
 /** onnxruntime-node tensor element types this server accepts and returns. */
 export type OrtType =
@@ -92,6 +93,10 @@ const INT_RANGES: Partial<Record<OrtType, [number, number]>> = {
   uint64: [0, Number.MAX_SAFE_INTEGER],
 };
 
+/** The largest finite values; larger finite inputs round to infinity. */
+const FP32_MAX = 3.4028234663852886e38;
+const FP16_MAX = 65504;
+
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 
@@ -165,15 +170,25 @@ function allocate(type: OrtType, n: number): TensorData {
 export function fromJson(tensor: string, type: OrtType, values: readonly unknown[]): TensorData {
   const n = values.length;
   const bad = (i: number, want: string) =>
-    new DataError(
-      `input "${tensor}": element ${i} is ${JSON.stringify(values[i]) ?? typeof values[i]}, expected ${want}`,
-    );
-  if (type === "float32" || type === "float64") {
-    const out = type === "float32" ? new Float32Array(n) : new Float64Array(n);
+    new DataError(`input "${tensor}": element ${i} is ${quote(values[i])}, expected ${want}`);
+  if (type === "float64") {
+    const out = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const v = values[i];
       if (typeof v !== "number") throw bad(i, "a number");
       out[i] = v;
+    }
+    return out;
+  }
+  if (type === "float32") {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (typeof v !== "number") throw bad(i, "a number");
+      out[i] = v;
+      // A finite number that rounds to infinity is a client bug, not a value to run the model on.
+      if (!Number.isFinite(out[i]!) && Number.isFinite(v))
+        throw bad(i, `an FP32 number (|x| <= ${FP32_MAX})`);
     }
     return out;
   }
@@ -182,7 +197,9 @@ export function fromJson(tensor: string, type: OrtType, values: readonly unknown
     for (let i = 0; i < n; i++) {
       const v = values[i];
       if (typeof v !== "number") throw bad(i, "a number");
-      out[i] = toHalf(v);
+      const h = toHalf(v);
+      if ((h & 0x7fff) === 0x7c00 && Number.isFinite(v)) throw bad(i, `an FP16 number (|x| <= ${FP16_MAX})`);
+      out[i] = h;
     }
     return out;
   }

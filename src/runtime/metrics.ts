@@ -21,7 +21,7 @@ export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
   return {
     requests: new Counter({
       name: "modelship_inference_requests_total",
-      help: "Inference requests answered, by model, version, protocol (v1|v2) and HTTP status code.",
+      help: "Inference requests answered, by model, version, protocol (v1|v2|grpc) and HTTP status code (for gRPC, the one the same outcome gets over HTTP).",
       labelNames: ["model", "version", "protocol", "code"],
       registers,
     }),

@@ -8,12 +8,15 @@ export type Route =
   | { kind: "model-metadata"; model: string; version?: string }
   | { kind: "model-ready"; model: string; version?: string }
   | { kind: "infer"; model: string; version?: string }
+  | { kind: "model-config"; model: string; version?: string }
+  | { kind: "model-stats"; model: string; version?: string }
+  | { kind: "repository-index" }
   | { kind: "v1-model"; model: string }
   | { kind: "v1-predict"; model: string }
   | { kind: "method-not-allowed"; allow: string }
   | { kind: "not-found" };
 
-const MODEL = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/;
+const MODEL = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer|\/config|\/stats)?$/;
 const V1 = /^\/v1\/models\/([^/:]+)(:predict)?$/;
 
 function decode(s: string): string | null {
@@ -40,6 +43,8 @@ export function matchRoute(method: string, url: string): Route {
       return need("GET", { kind: "server-metadata" });
     case "/metrics":
       return need("GET", { kind: "metrics" });
+    case "/v2/repository/index":
+      return need("POST", { kind: "repository-index" });
   }
   const m = MODEL.exec(path);
   if (m) {
@@ -49,6 +54,8 @@ export function matchRoute(method: string, url: string): Route {
     const v = version === undefined ? {} : { version };
     if (m[3] === "/infer") return need("POST", { kind: "infer", model, ...v });
     if (m[3] === "/ready") return need("GET", { kind: "model-ready", model, ...v });
+    if (m[3] === "/config") return need("GET", { kind: "model-config", model, ...v });
+    if (m[3] === "/stats") return need("GET", { kind: "model-stats", model, ...v });
     return need("GET", { kind: "model-metadata", model, ...v });
   }
   const v1 = V1.exec(path);

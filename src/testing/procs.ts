@@ -92,14 +92,27 @@ export function startCli(args: string[], launcher: string[] = DEV_LAUNCHER): Cli
   };
 }
 
-/** Starts `modelship serve` on a free port and waits until its models are ready. */
+/**
+ * Starts `modelship serve` on a free port and waits until its models are ready. HTTP only: gRPC's fixed
+ * default port would collide between servers running side by side (`extra` may turn it on again).
+ */
 export async function startServe(
   models: string[],
   launcher = DEV_LAUNCHER,
   extra: string[] = [],
 ): Promise<{ cli: Cli; url: string }> {
   const cli = startCli(
-    ["serve", ...models.flatMap((m) => ["--model", m]), "--host", "127.0.0.1", "--port", "0", ...extra],
+    [
+      "serve",
+      ...models.flatMap((m) => ["--model", m]),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--grpc-port",
+      "off",
+      ...extra,
+    ],
     launcher,
   );
   const started = await cli.waitForLog("Started model server");

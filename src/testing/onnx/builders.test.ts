@@ -6,6 +6,7 @@ import {
   identityModel,
   mlpModel,
   mlpReference,
+  scaleModel,
   seededRandom,
   slowModel,
   tempDir,
@@ -100,4 +101,14 @@ test("slow model returns its input", async () => {
   const x = Float32Array.from({ length: 32 }, (_, i) => i);
   const out = await s.run({ x: new ort.Tensor("float32", x, [2, 16]) });
   assert.deepEqual(Array.from(out.y!.data as Float32Array), Array.from(x));
+});
+
+test("scale model takes a rank-0 input", async () => {
+  const s = await load(scaleModel({ width: 3 }).bytes, "scale.onnx");
+  assert.deepEqual(s.inputMetadata[1]?.isTensor && s.inputMetadata[1].shape, []);
+  const out = await s.run({
+    x: new ort.Tensor("float32", Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]),
+    scale: new ort.Tensor("float32", Float32Array.from([0.5]), []),
+  });
+  assert.deepEqual([...(out.y!.data as Float32Array)], [0.5, 1, 1.5, 2, 2.5, 3]);
 });

@@ -209,3 +209,22 @@ export function gatherModel(table: number[]): BuiltModel {
     }),
   };
 }
+
+/**
+ * y = x * scale with a rank-0 input, like Silero VAD's sample rate: "x" float32 [batch, width],
+ * "scale" float32 [] (a scalar, no batch dimension), output "y" float32 [batch, width].
+ */
+export function scaleModel(opts: { width?: number } = {}): BuiltModel {
+  const width = opts.width ?? 3;
+  return {
+    bytes: encodeModel({
+      name: "scale",
+      inputs: [
+        { name: "x", dtype: "float32", shape: ["batch", width] },
+        { name: "scale", dtype: "float32", shape: [] },
+      ],
+      outputs: [{ name: "y", dtype: "float32", shape: ["batch", width] }],
+      nodes: [{ op: "Mul", inputs: ["x", "scale"], outputs: ["y"] }],
+    }),
+  };
+}
