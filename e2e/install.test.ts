@@ -29,6 +29,9 @@ test("the chart lints, and `helm template` matches the committed manifests/insta
     "--namespace",
     release,
     "--include-crds",
+    // the static manifests name a Secret the user creates: a generated token would be public in git
+    "--set",
+    "collector.auth.existingSecret=modelship-collector-token",
   ]);
   // The file is two header lines, then exactly what helm prints.
   const committed = readFileSync(join(repoRoot, "manifests/install.yaml"), "utf8")
@@ -43,6 +46,19 @@ let ctl: ControllerProcess | undefined;
 before(async () => {
   ns = await createNamespace("install");
   await kubectl(["create", "namespace", release], { allowFailure: true });
+  // as the manifests' header says: the collector's token Secret comes first
+  await kubectl(
+    [
+      "create",
+      "secret",
+      "generic",
+      "modelship-collector-token",
+      "-n",
+      release,
+      "--from-literal=token=e2e-token",
+    ],
+    { allowFailure: true },
+  );
 });
 after(async () => {
   await ctl?.stop();

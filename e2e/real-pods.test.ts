@@ -30,6 +30,8 @@ const slow = { timeout: 600_000 };
 const modelFile = join(repoRoot, ".e2e/models/iris/1.0.0/model.onnx");
 let ns: TestNamespace;
 let collectorUrl = "";
+/** The collector's API token, from the Secret the chart generated. */
+let collectorToken = "";
 
 function example(file: string, mutate: (md: Obj) => void = () => {}): Obj {
   const md = yaml.load(readFileSync(join(repoRoot, "examples", file), "utf8")) as Obj;
@@ -106,7 +108,9 @@ function flower(i: number, shift = 0): number[] {
 
 /** Every event the collector holds for a model since `since`, by id (a duplicate id counts twice). */
 async function collectorEvents(model: string, since: Date): Promise<Map<string, number>> {
-  const r = await fetch(`${collectorUrl}/v1/events?model=${model}&since=${since.toISOString()}`);
+  const r = await fetch(`${collectorUrl}/v1/events?model=${model}&since=${since.toISOString()}`, {
+    headers: { authorization: `Bearer ${collectorToken}` },
+  });
   assert.equal(r.status, 200);
   const counts = new Map<string, number>();
   for (const line of (await r.text()).split("\n")) {
@@ -196,6 +200,8 @@ before(async () => {
   ns = await createNamespace("real", env, { pods: "real" });
   await installChart();
   collectorUrl = await serviceUrl(`${release}-collector`, systemNs);
+  const secret = await kubectlJson<Obj>(["get", "secret", `${release}-collector-token`, "-n", systemNs]);
+  collectorToken = Buffer.from(String(secret.data.token), "base64").toString("utf8");
 });
 
 after(async () => {
@@ -442,7 +448,7 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
   );
 
   test(
-    "Given steady traffic, When a logger container is killed, Then it restarts and every answered request's event arrives once",
+    "Given steady traffic, When serve (which writes the events) is killed with SIGKILL, Then it restarts and every answered request's event arrives once",
     slow,
     async () => {
       const since = new Date(Date.now() - 60_000);
@@ -452,16 +458,16 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
         (p) => p.status.phase === "Running",
       );
       assert.ok(victim);
-      const logger = victim.status.initContainerStatuses.find((c: Obj) => c.name === "logger");
-      const restarts = logger.restartCount as number;
-      const id = String(logger.containerID).replace(/^containerd:\/\//, "");
+      const serve = victim.status.containerStatuses.find((c: Obj) => c.name === "serve");
+      const restarts = serve.restartCount as number;
+      const id = String(serve.containerID).replace(/^containerd:\/\//, "");
       const address = "/run/modelship-e2e/containerd/containerd.sock";
       await run("ctr", ["--address", address, "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", id]);
       await waitFor(
-        "the logger restarted and is ready",
+        "serve restarted and is ready",
         async () => {
           const p = await kubectlJson<Obj>(["get", "pod", victim.metadata.name, "-n", ns.name]);
-          const c = p.status.initContainerStatuses.find((s: Obj) => s.name === "logger");
+          const c = p.status.containerStatuses.find((s: Obj) => s.name === "serve");
           return c.restartCount > restarts && c.ready;
         },
         { timeoutMs: 120_000 },

@@ -61,10 +61,12 @@ echo "label 0 is setosa (classes: setosa, versicolor, virginica); event id: $eve
 
 step "That request's InferenceEvent, as the collector stores it"
 collector="$(kubectl get svc "$release-collector" -n "$system_ns" -o jsonpath='{.spec.clusterIP}:{.spec.ports[0].port}')"
+# the collector's API takes the token the chart generated (a Secret); model pods and drift jobs mount it
+token="$(kubectl get secret "$release-collector-token" -n "$system_ns" -o jsonpath='{.data.token}' | base64 -d)"
 since="$(date -u -d '-10 min' +%Y-%m-%dT%H:%M:%SZ)"
 event=""
 for _ in $(seq 1 30); do
-  event="$(curl -fsS --max-time 5 "http://$collector/v1/events?model=iris&since=$since" | grep -F "\"$event_id\"" || true)"
+  event="$(curl -fsS --max-time 5 -H "authorization: Bearer $token" "http://$collector/v1/events?model=iris&since=$since" | grep -F "\"$event_id\"" || true)"
   [[ -n "$event" ]] && break
   sleep 1
 done

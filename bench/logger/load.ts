@@ -1,4 +1,5 @@
 // Load generators: closed-loop latency/throughput and an open-loop fixed rate, over keep-alive undici pools.
+import { randomUUID } from "node:crypto";
 import { Pool } from "undici";
 
 export interface Target {
@@ -11,20 +12,23 @@ export function makeBody(features: number, seed: number): string {
   return JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, features], data }] });
 }
 
+/**
+ * One request. The event id is the answer's x-modelship-event-id, or, with `idHeader` (the KServe
+ * agent takes its CloudEvent id from the request's Ce-Id), a fresh UUID sent in that header.
+ */
 async function once(
   pool: Pool,
   path: string,
   body: string,
   id: string,
+  idHeader?: string,
 ): Promise<{ status: number; eventId?: string }> {
-  const res = await pool.request({
-    method: "POST",
-    path,
-    body,
-    headers: { "content-type": "application/json", "x-request-id": id },
-  });
+  const headers: Record<string, string> = { "content-type": "application/json", "x-request-id": id };
+  const sent = idHeader !== undefined ? randomUUID() : undefined;
+  if (idHeader !== undefined) headers[idHeader] = sent!;
+  const res = await pool.request({ method: "POST", path, body, headers });
   await res.body.dump();
-  const ev = res.headers["x-modelship-event-id"];
+  const ev = sent ?? res.headers["x-modelship-event-id"];
   return { status: res.statusCode, ...(typeof ev === "string" ? { eventId: ev } : {}) };
 }
 
@@ -82,6 +86,7 @@ export async function fixedRate(
   rate: number,
   durationMs: number,
   maxInFlight = 512,
+  idHeader?: string,
 ): Promise<{
   started: number;
   ok: number;
@@ -107,7 +112,7 @@ export async function fixedRate(
       }
       const i = started++;
       inFlight++;
-      const p = once(pool, path, bodies[i % bodies.length] as string, `rate-${i}`)
+      const p = once(pool, path, bodies[i % bodies.length] as string, `rate-${i}`, idHeader)
         .then(
           (r) => {
             if (r.status === 200 && r.eventId !== undefined) {

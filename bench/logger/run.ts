@@ -1,13 +1,17 @@
-// npm run bench:logger [-- --quick] [-- --rate N --cut-seconds S]
+// npm run bench:logger [-- --quick] [-- --rate N --cut-seconds S --agent-cut-rate N]
 //
-// Direct to `modelship serve` vs through `modelship logger` vs through nginx with a JSON access log that
-// includes the request body (the stand-in for an Envoy sidecar), measured side by side in one run and
-// reported as ratios; then the logger at a fixed rate with its sink cut, for loss and memory.
-// Every process runs from a compiled build (tsc into .cache/), not through tsx.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+// Direct to `modelship serve` vs through `modelship logger` (write-through, fsync and buffered spools) vs
+// through KServe's agent (the real peer: Go, built from the module proxy, logging every request and
+// response as CloudEvents) vs through nginx with a JSON access log that includes the request body (the
+// physical reference), measured side by side in one run and reported as ratios. The loggers and the agent
+// ship to the same sink process. Then: the logger and the agent at a fixed rate with that sink cut for
+// 10 s (events lost), and the logger alone with the collector cut for longer (loss and memory).
+// Every Node process runs from a compiled build (tsc into .cache/), not through tsx.
+import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
@@ -23,6 +27,7 @@ import {
   type Cli,
 } from "../../src/testing/procs.js";
 import { fixedRate, latencies, makeBody, percentile, throughput, type Target } from "./load.js";
+import { buildAgent, startAgent } from "./kserve-agent.js";
 import { findNginx, startNginx } from "./nginx.js";
 
 const { values: flags } = parseArgs({
@@ -33,11 +38,17 @@ const { values: flags } = parseArgs({
     features: { type: "string" },
     model: { type: "string" },
     "logger-node-flags": { type: "string" },
+    "agent-cut-rate": { type: "string" },
+    "no-agent": { type: "boolean" },
+    "no-pin": { type: "boolean" },
   },
 });
 const quick = flags.quick === true;
 const RATE = Number(flags.rate ?? 1000);
 const CUT_S = Number(flags["cut-seconds"] ?? (quick ? 15 : 60));
+/** The logger-vs-agent sink cut: this rate for 5 s, the sink gone for 10 s, 5 s more. */
+const AGENT_CUT_RATE = Number(flags["agent-cut-rate"] ?? 500);
+const AGENT_CUT_S = 10;
 const FEATURES = Number(flags.features ?? 32);
 /** identity: the cheapest model, so proxy cost shows fully; mlp: 32 -> 256 -> 256 -> 2, a small real model. */
 const MODEL = flags.model ?? "identity";
@@ -48,10 +59,12 @@ const MODEL = flags.model ?? "identity";
 const LOGGER_NODE_FLAGS = (flags["logger-node-flags"] ?? "--max-semi-space-size=4 --max-old-space-size=64")
   .split(" ")
   .filter((f) => f !== "");
-const LAT_ROUNDS = quick ? 2 : 5;
-const LAT_N = quick ? 200 : 400;
-const TP_ROUNDS = quick ? 1 : 3;
-const TP_MS = quick ? 3_000 : 5_000;
+// Many short interleaved rounds: other jobs on a shared machine come and go within seconds, so each
+// target's figure is the median over rounds (latency: percentiles over all rounds' samples).
+const LAT_ROUNDS = quick ? 6 : 12;
+const LAT_N = quick ? 70 : 150;
+const TP_ROUNDS = quick ? 5 : 9;
+const TP_MS = quick ? 1_000 : 2_000;
 const CACHE = resolve(".cache/bench-logger");
 const PATH = "/v2/models/fraud/infer";
 
@@ -69,6 +82,30 @@ function freePort(): Promise<number> {
       s.close(() => res(port));
     });
   });
+}
+
+/**
+ * One core for the proxy under test, the other(s) for everything else (load generator, serve, sink,
+ * collector): each proxy's CPU and latency are then its own, not a share of a core the load generator
+ * also wants, and the Go agent gets the one core the Node logger and nginx's worker get.
+ */
+const PIN =
+  !flags["no-pin"] &&
+  availableParallelism() >= 2 &&
+  (() => {
+    try {
+      execFileSync("taskset", ["-p", String(process.pid)], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+const PROXY_CPU = String(availableParallelism() - 1);
+const OTHER_CPUS = `0-${availableParallelism() - 2}`;
+
+/** Moves every thread of pid onto cpus (taskset -a -p -c). */
+function pin(pid: number, cpus: string): void {
+  if (PIN) execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
 }
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -123,8 +160,67 @@ function build(): string[] {
   return [launcher];
 }
 
+/** Highest RSS (MB, summed over pids) while sampling. */
+function rssSampler(pids: () => number[]): { stop(): number } {
+  const total = () => pids().reduce((n, p) => n + rssMb(p), 0);
+  let max = total();
+  const t = setInterval(() => {
+    try {
+      max = Math.max(max, total());
+    } catch {
+      // process gone
+    }
+  }, 100);
+  return {
+    stop() {
+      clearInterval(t);
+      return max;
+    },
+  };
+}
+
+interface SinkIds {
+  logger: string[];
+  agentRequest: string[];
+  agentResponse: string[];
+}
+
+/** The shared sink process (sink.ts): its URL, a cut of `ms`, and the ids it acknowledged. */
+async function startSink(): Promise<{
+  url: string;
+  cut(ms: number): Promise<void>;
+  ids(): Promise<SinkIds>;
+}> {
+  const child = fork("bench/logger/sink.ts", [], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "pipe", "inherit", "ipc"],
+  });
+  children.push(child);
+  const port = await new Promise<number>((res) =>
+    createInterface({ input: child.stdout! }).once("line", (l) => res(Number(l))),
+  );
+  const ask = <T>(msg: object, key: string): Promise<T> =>
+    new Promise((resolve) => {
+      const on = (m: Record<string, unknown>) => {
+        if (!(key in m)) return;
+        child.off("message", on);
+        resolve(m as T);
+      };
+      child.on("message", on);
+      child.send(msg);
+    });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cut: (ms) => ask<unknown>({ cut: ms }, "cut").then(() => undefined),
+    ids: () => ask<SinkIds>({ ids: true }, "logger"),
+  };
+}
+
 async function main(): Promise<void> {
   mkdirSync(CACHE, { recursive: true });
+  // children started from here on inherit this; each proxy is moved to its own core once it runs
+  pin(process.pid, OTHER_CPUS);
+  log(PIN ? `pinned: proxies on cpu ${PROXY_CPU}, the rest on cpus ${OTHER_CPUS}` : "not pinned");
   const launcher = build();
   const built =
     MODEL === "mlp"
@@ -137,13 +233,15 @@ async function main(): Promise<void> {
 
   const serve = await startServe([`fraud=${model}`], launcher);
   running.push(serve.cli);
+  const servePort = Number(new URL(serve.url).port);
   const collector = await startCollectorCli(tmp("bench-store"), 0, [], launcher);
   running.push(collector.cli);
-  const loggerArgs = (name: string, sink: string) => [
+  const sink = await startSink();
+  const loggerArgs = (name: string, sinkUrl: string) => [
     "--upstream",
     serve.url,
     "--sink",
-    sink,
+    sinkUrl,
     "--spool-dir",
     tmp("bench-spool"),
     "--model",
@@ -152,40 +250,64 @@ async function main(): Promise<void> {
     features,
   ];
   const loggerLauncher = [...LOGGER_NODE_FLAGS, ...launcher];
-  const logger = await startLoggerCli(
-    loggerArgs(
-      "fraud",
-      // a local NDJSON file, like nginx's access log; the sink-cut phase below uses the collector
-      `file://${tmp("bench-events")}`,
-    ),
-    loggerLauncher,
-  );
-  running.push(logger.cli);
-  // the same logger with the buffered spool (events written every interval, after the answer): what the
-  // default write-through spool (each event written before its answer) costs
-  const buffered = await startLoggerCli(
-    [...loggerArgs("fraud", `file://${tmp("bench-events-buffered")}`), "--spool-mode", "buffered"],
-    loggerLauncher,
-  );
-  running.push(buffered.cli);
+  // the default (write-through: each event in the page cache before its answer), fsync (each event
+  // fdatasync'd before its answer, group commit) and buffered (written after the answer), all shipping
+  // to the sink the agent ships to
+  const loggers = new Map<string, Cli>();
+  for (const [name, mode] of [
+    ["logger", "write-through"],
+    ["logger-fsync", "fsync"],
+    ["logger-buffered", "buffered"],
+  ] as const) {
+    const l = await startLoggerCli([...loggerArgs("fraud", sink.url), "--spool-mode", mode], loggerLauncher);
+    running.push(l.cli);
+    loggers.set(name, l.cli);
+    loggerUrls.set(name, l.url);
+  }
 
-  const targets: Target[] = [
-    { name: "direct", url: serve.url },
-    { name: "logger", url: logger.url },
-    { name: "logger-buffered", url: buffered.url },
-  ];
-  // the process(es) doing the proxying, for CPU per request; direct has none
-  const proxyPids = new Map<string, () => number[]>([
-    ["direct", () => []],
-    ["logger", () => [logger.cli.child.pid!]],
-    ["logger-buffered", () => [buffered.cli.child.pid!]],
-  ]);
+  const targets: Target[] = [{ name: "direct", url: serve.url }];
+  // the process(es) doing the proxying, for CPU per request and RSS; direct has none
+  const proxyPids = new Map<string, () => number[]>([["direct", () => []]]);
+  for (const [name, cli] of loggers) {
+    targets.push({ name, url: loggerUrls.get(name)! });
+    proxyPids.set(name, () => [cli.child.pid!]);
+  }
+
+  const agentBuild: { bin: string } | { skip: string } = flags["no-agent"]
+    ? { skip: "--no-agent" }
+    : (() => {
+        try {
+          execFileSync("go", ["version"], { stdio: "ignore" });
+        } catch {
+          return { skip: "no go toolchain on PATH" };
+        }
+        return buildAgent(join(CACHE, "kserve-agent"), log);
+      })();
+  let agentUrl: string | undefined;
+  if ("bin" in agentBuild) {
+    const port = await freePort();
+    // one core: as many Go threads running Go code as the Node logger has
+    const agent = startAgent(agentBuild.bin, port, servePort, `${sink.url}/`, PIN ? { GOMAXPROCS: "1" } : {});
+    children.push(agent);
+    agentUrl = `http://127.0.0.1:${port}`;
+    await eventually(
+      async () => ((await fetch(`${agentUrl}/v2/health/ready`)).status === 200 ? true : undefined),
+      30_000,
+      "the KServe agent",
+    );
+    targets.push({ name: "kserve-agent", url: agentUrl });
+    proxyPids.set("kserve-agent", () => [agent.pid!]);
+    log(`kserve agent: ${agentBuild.bin}`);
+  } else {
+    log(`SKIPPED KServe agent comparison: ${agentBuild.skip}`);
+  }
+
   const nginx = findNginx(join(CACHE, "nginx"));
   let nginxProc: ReturnType<typeof startNginx> | undefined;
   if ("bin" in nginx) {
     const port = await freePort();
     const dir = tmp("bench-nginx");
-    nginxProc = startNginx(nginx.bin, dir, port, Number(new URL(serve.url).port));
+    nginxProc = startNginx(nginx.bin, dir, port, servePort);
     children.push(nginxProc);
     const url = `http://127.0.0.1:${port}`;
     await eventually(
@@ -212,6 +334,7 @@ async function main(): Promise<void> {
   targets.push({ name: "node-proxy", url: `http://127.0.0.1:${nodeProxyPort}` });
   proxyPids.set("node-proxy", () => [nodeProxy.pid!]);
 
+  for (const t of targets) for (const pid of proxyPids.get(t.name)!()) pin(pid, PROXY_CPU);
   const bodies = Array.from({ length: 64 }, (_, i) => makeBody(FEATURES, i));
   const body = bodies[0] as string;
   const seq = new Map(targets.map((t) => [t.name, new Pool(t.url, { connections: 1 })]));
@@ -230,15 +353,17 @@ async function main(): Promise<void> {
     log(`latency round ${r + 1}/${LAT_ROUNDS}`);
   }
   const tp = new Map<string, number[]>(targets.map((t) => [t.name, []]));
-  const cpu = new Map(targets.map((t) => [t.name, { seconds: 0, requests: 0 }]));
+  /** CPU seconds per request of each round. */
+  const cpu = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  const rss = new Map(targets.map((t) => [t.name, 0]));
   for (let r = 0; r < TP_ROUNDS; r++) {
     for (const t of targets) {
       const pids = proxyPids.get(t.name)!();
       const c0 = cpuSeconds(pids);
+      const sampler = rssSampler(() => pids);
       const res = await throughput(par.get(t.name)!, PATH, body, 16, TP_MS);
-      const c = cpu.get(t.name)!;
-      c.seconds += cpuSeconds(pids) - c0;
-      c.requests += res.rps * (TP_MS / 1000);
+      rss.set(t.name, Math.max(rss.get(t.name)!, sampler.stop()));
+      cpu.get(t.name)!.push((cpuSeconds(pids) - c0) / (res.rps * (TP_MS / 1000)));
       tp.get(t.name)!.push(res.rps);
     }
     log(`throughput round ${r + 1}/${TP_ROUNDS}`);
@@ -253,10 +378,13 @@ async function main(): Promise<void> {
       [...lat.get(n)!].sort((a, b) => a - b),
       99,
     );
-  const rps = (n: string) => {
-    const v = tp.get(n)!;
-    return v.reduce((a, b) => a + b, 0) / v.length;
-  };
+  const median = (v: number[]) =>
+    percentile(
+      [...v].sort((a, b) => a - b),
+      50,
+    );
+  const rps = (n: string) => median(tp.get(n)!);
+  const cpuPerReq = (n: string) => median(cpu.get(n)!);
 
   const table = targets.map((t) => ({
     target: t.name,
@@ -264,17 +392,57 @@ async function main(): Promise<void> {
     p99_ms: +p99(t.name).toFixed(3),
     added_p50_ms: +(p50(t.name) - p50("direct")).toFixed(3),
     rps_c16: Math.round(rps(t.name)),
-    proxy_cpu_us_per_req:
-      t.name === "direct" ? 0 : Math.round((cpu.get(t.name)!.seconds / cpu.get(t.name)!.requests) * 1e6),
+    proxy_cpu_us_per_req: t.name === "direct" ? 0 : Math.round(cpuPerReq(t.name) * 1e6),
+    proxy_rss_mb_max_c16: t.name === "direct" ? 0 : +rss.get(t.name)!.toFixed(1),
   }));
   console.table(table);
   await Promise.all([...seq.values(), ...par.values()].map((p) => p.close()));
+
+  // the logger and the agent, one after the other, at a fixed rate with the shared sink cut for 10 s
+  const agentCut: Record<string, unknown>[] = [];
+  for (const name of ["logger", ...(agentUrl !== undefined ? ["kserve-agent"] : [])]) {
+    const url = name === "logger" ? loggerUrls.get("logger")! : agentUrl!;
+    if (name === "logger") await spoolEmpty(url);
+    log(`sink cut ${AGENT_CUT_S} s: ${name} at ${AGENT_CUT_RATE} req/s`);
+    const pool = new Pool(url, { connections: 64 });
+    const timer = setTimeout(() => void sink.cut(AGENT_CUT_S * 1000), 5_000);
+    const load = await fixedRate(
+      pool,
+      PATH,
+      bodies,
+      AGENT_CUT_RATE,
+      (10 + AGENT_CUT_S) * 1000,
+      512,
+      name === "kserve-agent" ? "ce-id" : undefined,
+    );
+    clearTimeout(timer);
+    await pool.close();
+    // the logger ships what it spooled meanwhile; the agent has nothing to retry, give it 5 s to finish
+    if (name === "logger") await spoolEmpty(url);
+    else await new Promise((r) => setTimeout(r, 5_000));
+    const ids = await sink.ids();
+    const got = new Set(name === "logger" ? ids.logger : ids.agentRequest);
+    const gotResponse = new Set(ids.agentResponse);
+    const row: Record<string, unknown> = {
+      target: name,
+      rate: AGENT_CUT_RATE,
+      cut_s: AGENT_CUT_S,
+      answered: load.ok,
+      failed: load.failed,
+      lost: load.eventIds.filter((id) => !got.has(id)).length,
+    };
+    if (name === "kserve-agent")
+      row.lost_response_events = load.eventIds.filter((id) => !gotResponse.has(id)).length;
+    agentCut.push(row);
+  }
+  console.table(agentCut);
 
   // sink cut: a fresh logger (own model name, own spool) at a fixed rate; the collector is killed for CUT_S
   log(`sink cut: ${RATE} req/s, collector down for ${CUT_S} s`);
   const cutLogger = await startLoggerCli(loggerArgs("fraud-cut", collector.url), loggerLauncher);
   running.push(cutLogger.cli);
   const pid = cutLogger.cli.child.pid!;
+  pin(pid, PROXY_CPU);
   const dataDir =
     (collector.cli.logs.find((l) => l.msg === "Started event collector")?.dataDir as string) ?? "";
   const collectorPort = Number(new URL(collector.url).port);
@@ -314,14 +482,7 @@ async function main(): Promise<void> {
   timers.forEach(clearTimeout);
   await pool.close();
   const restartedCollector = await eventually(async () => restarted, 60_000, "collector restart");
-  await eventually(
-    async () => {
-      const m = await (await fetch(`${cutLogger.url}/metrics`)).text();
-      return metricValue(m, "modelship_events_spool_bytes") === 0 ? true : undefined;
-    },
-    600_000,
-    "the logger to empty its spool",
-  );
+  await spoolEmpty(cutLogger.url);
   clearInterval(sampler);
   const metrics = await (await fetch(`${cutLogger.url}/metrics`)).text();
   const stored = await exportEvents(restartedCollector.url, "fraud-cut");
@@ -345,34 +506,43 @@ async function main(): Promise<void> {
   };
   console.table([cut]);
 
-  const nginxOk = targets.some((t) => t.name === "nginx");
+  const has = (n: string) => targets.some((t) => t.name === n);
   const added = (n: string) => p50(n) - p50("direct");
-  const cpuPerReq = (n: string) => cpu.get(n)!.seconds / cpu.get(n)!.requests;
-  const ratios = {
-    ...(nginxOk
+  const ratio = (x: number) => +x.toFixed(3);
+  const over = (a: string, b: string) =>
+    has(b)
       ? {
-          added_p50_logger_over_nginx: +(added("logger") / added("nginx")).toFixed(3),
-          rps_c16_logger_over_nginx: +(rps("logger") / rps("nginx")).toFixed(3),
-          cpu_per_req_logger_over_nginx: +(cpuPerReq("logger") / cpuPerReq("nginx")).toFixed(3),
+          [`added_p50_${a}_over_${b}`]: ratio(added(a) / added(b)),
+          [`rps_c16_${a}_over_${b}`]: ratio(rps(a) / rps(b)),
+          [`cpu_per_req_${a}_over_${b}`]: ratio(cpuPerReq(a) / cpuPerReq(b)),
+          [`rss_${a}_over_${b}`]: ratio(rss.get(a)! / rss.get(b)!),
         }
-      : {}),
-    added_p50_logger_over_node_proxy: +(added("logger") / added("node-proxy")).toFixed(3),
-    added_p50_write_through_over_buffered: +(added("logger") / added("logger-buffered")).toFixed(3),
-    rps_c16_write_through_over_buffered: +(rps("logger") / rps("logger-buffered")).toFixed(3),
-    cpu_per_req_write_through_over_buffered: +(cpuPerReq("logger") / cpuPerReq("logger-buffered")).toFixed(3),
-    rps_c16_logger_over_node_proxy: +(rps("logger") / rps("node-proxy")).toFixed(3),
-    cpu_per_req_logger_over_node_proxy: +(cpuPerReq("logger") / cpuPerReq("node-proxy")).toFixed(3),
+      : {};
+  const ratios: Record<string, number> = {
+    ...over("logger", "kserve-agent"),
+    ...over("logger", "nginx"),
+    ...over("logger", "node-proxy"),
+    ...over("logger-fsync", "logger"),
+    ...over("logger", "logger-buffered"),
   };
+  const agentLost = agentCut.find((r) => r.target === "kserve-agent");
+  const loggerLost = agentCut.find((r) => r.target === "logger")?.lost;
   const checks = [
-    ...(nginxOk
+    ...(has("kserve-agent")
       ? [
-          ["added p50 at c=1 <= 1.5 x nginx", (ratios.added_p50_logger_over_nginx ?? Infinity) <= 1.5],
-          ["throughput at c=16 >= 0.9 x nginx", (ratios.rps_c16_logger_over_nginx ?? 0) >= 0.9],
+          ["added p50 at c=1 <= 0.6 x KServe agent", ratios["added_p50_logger_over_kserve-agent"]! <= 0.6],
+          ["throughput at c=16 >= 1.5 x KServe agent", ratios["rps_c16_logger_over_kserve-agent"]! >= 1.5],
+          ["CPU per request <= 0.6 x KServe agent", ratios["cpu_per_req_logger_over_kserve-agent"]! <= 0.6],
+          ["RSS at c=16 <= 0.8 x KServe agent", ratios["rss_logger_over_kserve-agent"]! <= 0.8],
         ]
       : []),
-    [`sink cut ${CUT_S} s: 0 events lost`, lost === 0],
-    ["sink cut: logger RSS <= 96 MB (whole run incl. warm-up)", maxRss <= 96],
-    [`sink cut: achieved >= 0.95 x ${RATE} req/s`, load.ok / load.seconds >= 0.95 * RATE],
+    [
+      `sink cut ${AGENT_CUT_S} s at ${AGENT_CUT_RATE} req/s: 0 events lost (agent lost ${String(agentLost?.lost ?? "n/a")})`,
+      loggerLost === 0,
+    ],
+    [`collector cut ${CUT_S} s: 0 events lost`, lost === 0],
+    ["collector cut: logger RSS <= 96 MB (whole run incl. warm-up)", maxRss <= 96],
+    [`collector cut: achieved >= 0.95 x ${RATE} req/s`, load.ok / load.seconds >= 0.95 * RATE],
   ] as const;
   console.log(JSON.stringify(ratios));
   for (const [name, ok] of checks) console.log(`${ok ? "PASS" : "FAIL"}  ${name}`);
@@ -384,11 +554,14 @@ async function main(): Promise<void> {
     JSON.stringify(
       {
         quick,
+        pinned: PIN ? { proxies: PROXY_CPU, rest: OTHER_CPUS } : false,
         features: FEATURES,
         latency: table,
         ratios,
+        agentSinkCut: agentCut,
         sinkCut: cut,
         checks,
+        kserveAgent: "bin" in agentBuild ? "github.com/kserve/kserve/cmd/agent@v0.16.0" : agentBuild.skip,
         nginx: "bin" in nginx ? nginx.bin : nginx.skip,
       },
       null,
@@ -400,10 +573,25 @@ async function main(): Promise<void> {
   nodeProxy.kill("SIGTERM");
 }
 
+const loggerUrls = new Map<string, string>();
+
+/** Waits until a logger's spool is empty (everything shipped). */
+async function spoolEmpty(url: string): Promise<void> {
+  await eventually(
+    async () => {
+      const m = await (await fetch(`${url}/metrics`)).text();
+      return metricValue(m, "modelship_events_spool_bytes") === 0 ? true : undefined;
+    },
+    600_000,
+    "the logger to empty its spool",
+  );
+}
+
 try {
   await main();
 } finally {
-  // SIGTERM lets nginx's master stop its workers; whatever is still there 3 s later is killed
+  // SIGTERM lets nginx's master stop its workers; the agent sleeps 30 s on SIGTERM (for Kubernetes), so
+  // whatever is still there 3 s later is killed
   const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
   for (const c of children) if (alive(c)) c.kill("SIGTERM");
   await new Promise((r) => setTimeout(r, 3_000));

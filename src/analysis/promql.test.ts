@@ -22,7 +22,7 @@ test("PromQL per built-in metric, selected by revision", () => {
   );
   assert.equal(
     templateQuery(t({ metric: "fallbackRate" }), "abc", cfg),
-    '(sum(rate(modelship_logger_fallback_total{namespace="payments",modelship_io_revision="abc"}[2m])) or vector(0)) / sum(rate(modelship_logger_requests_total{namespace="payments",modelship_io_revision="abc",kind="infer"}[2m]))',
+    '(sum(rate(modelship_fallback_total{namespace="payments",modelship_io_revision="abc"}[2m])) or vector(0)) / (sum(rate(modelship_inference_requests_total{namespace="payments",modelship_io_revision="abc"}[2m])) or sum(rate(modelship_logger_requests_total{namespace="payments",modelship_io_revision="abc",kind="infer"}[2m])))',
   );
   assert.equal(
     templateQuery(

@@ -5,7 +5,7 @@ type Template = z.output<typeof AnalysisTemplate>;
 
 /**
  * Metric names the queries read: the model server's (src/runtime/metrics.ts) and the logger's
- * (src/logger/metrics.ts). Neither carries a revision label itself; the revision comes from the scrape: the
+ * (src/logger/metrics.ts); modelship_fallback_total comes from whichever of the two fronts the pod. Neither carries a revision label itself; the revision comes from the scrape: the
  * pod label modelship.io/revision, copied onto every series by the usual Kubernetes relabeling (labelmap of
  * __meta_kubernetes_pod_label_*), where it is named modelship_io_revision.
  */
@@ -13,7 +13,7 @@ export const metricNames = {
   requests: "modelship_inference_requests_total",
   requestSeconds: "modelship_inference_request_duration_seconds",
   loggerRequests: "modelship_logger_requests_total",
-  fallbacks: "modelship_logger_fallback_total",
+  fallbacks: "modelship_fallback_total",
 } as const;
 
 export interface SelectorConfig {
@@ -60,8 +60,9 @@ export function templateQuery(t: Template, revision: string, cfg: SelectorConfig
     case "latencyP99":
       return `histogram_quantile(${quantiles[t.metric]}, sum by (le) (rate(${metricNames.requestSeconds}_bucket{${selector(cfg, revision)}}[${w}])))`;
     case "fallbackRate":
-      // Requests the logger had to retry on stable, per inference request it proxied.
-      return `(sum(rate(${metricNames.fallbacks}{${selector(cfg, revision)}}[${w}])) or vector(0)) / sum(rate(${metricNames.loggerRequests}{${selector(cfg, revision, { kind: "infer" })}}[${w}]))`;
+      // Requests retried on stable, per inference request: serve counts both itself (built-in pods), the
+      // logger for a custom container; a revision has one or the other.
+      return `(sum(rate(${metricNames.fallbacks}{${selector(cfg, revision)}}[${w}])) or vector(0)) / (sum(rate(${metricNames.requests}{${selector(cfg, revision)}}[${w}])) or sum(rate(${metricNames.loggerRequests}{${selector(cfg, revision, { kind: "infer" })}}[${w}])))`;
     case "custom":
       return (t.query ?? "").replaceAll("{{revision}}", revision);
     case "driftScore":

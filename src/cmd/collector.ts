@@ -1,7 +1,9 @@
 import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
 import { onShutdown } from "../platform/shutdown.js";
-import { CollectorServer } from "../collector/server.js";
+import { TokenFile } from "../collector/auth.js";
+import { Retention } from "../collector/retention.js";
+import { CollectorServer, defaultLimits } from "../collector/server.js";
 import { ReportStore } from "../collector/reports.js";
 import { EventStore } from "../collector/store.js";
 import { parseListen } from "../platform/listen.js";
@@ -19,6 +21,13 @@ Flags:
   --segment-max-bytes N       rotate a partition's segment at this size (default 67108864)
   --segment-max-age-ms N      rotate a partition's segment at this age (default 900000)
   --dedupe-partitions N       partitions whose event ids stay in memory (default 48)
+  --token-file PATH           bearer tokens (one a line) every API request must carry; re-read every 10 s.
+                              Without it the API is open. /metrics /healthz /readyz never need one
+  --max-request-bytes N       largest request body, 413 beyond (default 16777216)
+  --max-event-bytes N         largest event in a batch; a larger one is left out and counted (default 4194304)
+  --max-concurrent-requests N API requests handled at once, 503 + Retry-After beyond (default 8)
+  --retention-days N          delete hour partitions older than N days (default 0: keep everything)
+  --retention-interval-ms N   how often retention runs (default 600000)
   --log-level LEVEL           debug | info | warn | error (default info)
 
 Routes: POST /v1/events (NDJSON or JSON array), GET /v1/events?model=NAME&since=RFC3339&until=RFC3339[&type=inference|feedback],
@@ -36,6 +45,12 @@ export const command: Command = {
     "segment-max-bytes": { type: "string" },
     "segment-max-age-ms": { type: "string" },
     "dedupe-partitions": { type: "string" },
+    "token-file": { type: "string" },
+    "max-request-bytes": { type: "string" },
+    "max-event-bytes": { type: "string" },
+    "max-concurrent-requests": { type: "string" },
+    "retention-days": { type: "string" },
+    "retention-interval-ms": { type: "string" },
     "log-level": { type: "string" },
   },
   async run(args) {
@@ -46,10 +61,29 @@ export const command: Command = {
       throw new UsageError((err as Error).message);
     }
     const dir = requiredFlag(args, "data-dir");
+    const limits = {
+      maxRequestBytes: intFlag(args, "max-request-bytes", defaultLimits.maxRequestBytes, 1024),
+      maxEventBytes: intFlag(args, "max-event-bytes", defaultLimits.maxEventBytes, 1024),
+      maxConcurrentRequests: intFlag(args, "max-concurrent-requests", defaultLimits.maxConcurrentRequests, 1),
+    };
+    if (limits.maxEventBytes > limits.maxRequestBytes)
+      throw new UsageError("--max-event-bytes must not exceed --max-request-bytes");
+    const retentionDays = intFlag(args, "retention-days", 0, 0);
+    const retentionIntervalMs = intFlag(args, "retention-interval-ms", 10 * 60_000, 100);
+    const tokenFile = stringFlag(args, "token-file");
     const log = createLogger({
       name: "collector",
       level: (stringFlag(args, "log-level") ?? "info") as "info",
     });
+    let auth: TokenFile | undefined;
+    if (tokenFile !== undefined) {
+      try {
+        auth = await TokenFile.open(tokenFile, log);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, "Failed to read API tokens");
+        return 1;
+      }
+    }
     const registry = createRegistry("collector");
     const store = new EventStore({
       dir,
@@ -58,8 +92,16 @@ export const command: Command = {
       segmentMaxBytes: intFlag(args, "segment-max-bytes", 64 * 1024 * 1024, 1),
       segmentMaxAgeMs: intFlag(args, "segment-max-age-ms", 15 * 60_000, 1),
       dedupePartitions: intFlag(args, "dedupe-partitions", 48, 1),
+      ...(retentionDays > 0 ? { retentionMs: retentionDays * 86_400_000 } : {}),
     });
-    const server = new CollectorServer(store, registry, log, new ReportStore(dir));
+    const server = new CollectorServer({
+      store,
+      registry,
+      log,
+      reports: new ReportStore(dir),
+      ...(auth ? { auth } : {}),
+      limits,
+    });
     let url: string;
     try {
       url = await server.listen(listen.port, listen.host);
@@ -67,9 +109,18 @@ export const command: Command = {
       log.error({ err, listen }, "Failed to listen");
       return 1;
     }
-    log.info({ url, dataDir: dir, gzip: boolFlag(args, "gzip") }, "Started event collector");
+    const retention =
+      retentionDays > 0 ? new Retention(store, retentionIntervalMs, registry, log) : undefined;
+    retention?.start();
+    if (!auth) log.warn({}, "Left the API open: no --token-file");
+    log.info(
+      { url, dataDir: dir, gzip: boolFlag(args, "gzip"), auth: auth !== undefined, retentionDays, ...limits },
+      "Started event collector",
+    );
     await onShutdown(log).done;
     await server.close();
+    await retention?.stop();
+    auth?.close();
     await store.close();
     log.info({}, "Stopped event collector");
     return 0;

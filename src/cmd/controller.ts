@@ -1,5 +1,6 @@
 import { ControllerConfig, controllerDefaults } from "../controller/config.js";
 import { Manager } from "../controller/manager.js";
+import { readTokenFile } from "../events/token.js";
 import { KubeClient, loadKubeConfig } from "../k8s/client.js";
 import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
@@ -34,6 +35,7 @@ function configFrom(args: ParsedArgs): ControllerConfig {
     clusterDomain: stringFlag(args, "cluster-domain") ?? d.clusterDomain,
     prometheusUrl: stringFlag(args, "prometheus-url") ?? env("PROMETHEUS_URL"),
     pushgatewayUrl: stringFlag(args, "pushgateway-url") ?? env("PUSHGATEWAY_URL"),
+    collectorTokenFile: stringFlag(args, "collector-token-file") ?? env("COLLECTOR_TOKEN_FILE"),
     logLevel: stringFlag(args, "log-level") ?? env("LOG_LEVEL") ?? d.logLevel,
   };
   const r = ControllerConfig.safeParse(raw);
@@ -63,6 +65,8 @@ export const command: Command = {
     "  --cluster-domain DOMAIN           (default cluster.local)",
     "  --prometheus-url URL              Prometheus that canary analysis queries (scrapes model pods)",
     "  --pushgateway-url URL             Pushgateway drift jobs push their metrics to (scraped by Prometheus)",
+    "  --collector-token-file FILE       the collector's API token, read at start; copied into a Secret beside",
+    "                                    each model whose logger or drift job uses the collector (docs/collector.md)",
     "  --log-level LEVEL                 trace|debug|info|warn|error",
     "Each flag can also come from MODELSHIP_<FLAG_IN_CAPS>, e.g. MODELSHIP_WORKERS.",
   ].join("\n"),
@@ -81,6 +85,7 @@ export const command: Command = {
     "cluster-domain": { type: "string" },
     "prometheus-url": { type: "string" },
     "pushgateway-url": { type: "string" },
+    "collector-token-file": { type: "string" },
     "log-level": { type: "string" },
   },
   async run(args) {
@@ -94,6 +99,15 @@ export const command: Command = {
       log.error({ err: (err as Error).message }, "Could not load a kubeconfig");
       return 1;
     }
+    let collectorToken: string | undefined;
+    if (config.collectorTokenFile !== undefined) {
+      try {
+        collectorToken = await readTokenFile(config.collectorTokenFile);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, "Could not read the collector token");
+        return 1;
+      }
+    }
     const client = await KubeClient.create(kc, registry);
     const { signal } = onShutdown(log);
     log.info(
@@ -104,7 +118,13 @@ export const command: Command = {
       },
       "Starting controller",
     );
-    const code = await new Manager({ config, client, log, registry }).run(signal);
+    const code = await new Manager({
+      config,
+      client,
+      log,
+      registry,
+      ...(collectorToken !== undefined ? { collectorToken } : {}),
+    }).run(signal);
     await client.close();
     return code;
   },

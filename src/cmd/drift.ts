@@ -8,6 +8,7 @@ import { summarize } from "../drift/report.js";
 import { parseEventSource } from "../drift/sources.js";
 import { writeDriftStatus } from "../drift/status-writer.js";
 import { storeReport } from "../drift/store-report.js";
+import { readTokenFile } from "../events/token.js";
 import { parseDuration } from "../drift/duration.js";
 import { createLogger } from "../platform/log.js";
 import { onShutdown } from "../platform/shutdown.js";
@@ -44,6 +45,7 @@ Flags:
   --report-url URL        also POST the report to the collector at URL (kept there; its address becomes
                           status.drift.reportRef)
   --report-ref URI        where the report is kept, for the status (overrides the --report-url address)
+  --collector-token-file FILE  bearer token for the collector (--events URL and --report-url)
   --s3-endpoint URL       S3-compatible endpoint for an s3:// baseline
 
 Exit codes: 0 the window was evaluated (verdict ok or drift), 1 it could not be (verdict error),
@@ -81,11 +83,23 @@ export const command: Command = {
     kubeconfig: { type: "string" },
     "report-ref": { type: "string" },
     "report-url": { type: "string" },
+    "collector-token-file": { type: "string" },
     "s3-endpoint": { type: "string" },
   },
   async run(args) {
     const baselineUri = requiredFlag(args, "baseline");
     const events = parseEventSource(requiredFlag(args, "events"));
+    const tokenFile = stringFlag(args, "collector-token-file");
+    // read once at start: a job lives minutes, a rotation keeps the old token valid meanwhile
+    let token: string | undefined;
+    if (tokenFile !== undefined) {
+      try {
+        token = await readTokenFile(tokenFile);
+      } catch (err) {
+        throw new UsageError(`--collector-token-file: ${(err as Error).message}`);
+      }
+      if (events.kind === "url") events.token = token;
+    }
     const model = requiredFlag(args, "model");
     const out = requiredFlag(args, "out");
     let windowMs: number;
@@ -157,7 +171,7 @@ export const command: Command = {
     const reportUrl = stringFlag(args, "report-url");
     if (reportUrl) {
       try {
-        const stored = await storeReport(reportUrl, reportText, signal);
+        const stored = await storeReport(reportUrl, reportText, signal, token);
         reportRef ??= stored;
         log.info({ reportRef: stored }, "Stored drift report");
       } catch (err) {

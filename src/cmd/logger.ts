@@ -8,7 +8,8 @@ import { parseFeatures, parseSampleRate, parseVariant } from "../events/config.j
 import { parseUpstream, parseUpstreamReadiness } from "../logger/config.js";
 import { parseListen } from "../platform/listen.js";
 import { parseRedactPaths } from "../events/redact.js";
-import { DEFAULT_SYNC_INTERVAL_MS } from "../events/spool.js";
+import { DEFAULT_SYNC_INTERVAL_MS, type SpoolMode } from "../events/spool.js";
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES } from "../logger/proxy.js";
 import {
   UsageError,
   intFlag,
@@ -20,11 +21,11 @@ import {
   type Command,
 } from "./command.js";
 
-/** --spool-mode: true for write-through (the default), false for buffered. */
-function spoolMode(value: string | undefined): boolean {
-  if (value === undefined || value === "write-through") return true;
-  if (value === "buffered") return false;
-  throw new UsageError(`--spool-mode must be write-through or buffered, got "${value}"`);
+/** --spool-mode: write-through (the default), fsync or buffered. */
+function spoolMode(value: string | undefined): SpoolMode {
+  if (value === undefined) return "write-through";
+  if (value === "write-through" || value === "fsync" || value === "buffered") return value;
+  throw new UsageError(`--spool-mode must be write-through, fsync or buffered, got "${value}"`);
 }
 
 const usage = `Usage: modelship logger --model NAME [flags]
@@ -40,11 +41,14 @@ Flags:
   --upstream-readiness PATH|tcp  /readyz follows the model server: GET PATH answering 2xx/3xx, or tcp: it
                                accepts connections (default /v2/health/ready)
   --sink URL                   stdout: | file:///dir | http://collector:9090 (default stdout:)
+  --sink-token-file FILE       bearer token sent to an http(s) sink (the collector's Secret)
   --spool-dir DIR              disk spool (default $TMPDIR/modelship-spool)
   --spool-max-bytes N          spool bound; beyond it events are dropped and counted (default 268435456)
-  --spool-mode MODE            write-through (default): each event is written before its answer leaves, so
-                               a kill -9 of the logger loses no answered request's event; buffered: events
-                               are written every --spool-sync-ms, a kill -9 loses up to one interval
+  --spool-mode MODE            write-through (default): each event is written (page cache) before its answer
+                               leaves, so a kill -9 of the logger loses no answered request's event; fsync:
+                               written and fdatasync'd before the answer (group commit), so a node crash
+                               loses none either; buffered: written every --spool-sync-ms after the answer,
+                               a kill -9 loses up to one interval
   --spool-sync-ms N            fsync interval (write-through) or write+fsync interval (buffered)
                                (default ${DEFAULT_SYNC_INTERVAL_MS})
   --model NAME                 model name (required)
@@ -59,8 +63,11 @@ Flags:
   --features JSON              feature schema: [{"name":..., "type":"numeric|categorical|boolean|string", "categories"?:[...]}]
   --header-allowlist NAME      record this request header besides x-request-id (repeatable)
   --max-payload-bytes N        larger request/response tensors are recorded without data, truncated: true (default 1048576)
-  --max-body-bytes N           largest request body proxied (413 beyond) and response body (502) (default 67108864)
-  --drain-timeout-ms N         on shutdown, keep shipping this long (default 5000)
+  --max-body-bytes N           largest request body proxied (413 beyond) and response body (502) (default ${DEFAULT_MAX_BODY_BYTES})
+  --max-inflight-body-bytes N  request and response bodies held in memory at once, all requests together; a
+                               request that does not fit gets 503 + Retry-After (default ${DEFAULT_MAX_INFLIGHT_BODY_BYTES})
+  --drain-timeout-ms N         on shutdown, keep shipping this long; what is left is counted and logged
+                               (default 5000)
   --log-level LEVEL            debug | info | warn | error (default info)
   --print-event-schema         print the InferenceEvent v1 JSON Schema and exit`;
 
@@ -75,6 +82,7 @@ export const command: Command = {
     "upstream-timeout-ms": { type: "string" },
     "upstream-readiness": { type: "string" },
     sink: { type: "string" },
+    "sink-token-file": { type: "string" },
     "spool-dir": { type: "string" },
     "spool-max-bytes": { type: "string" },
     "spool-sync-ms": { type: "string" },
@@ -91,6 +99,7 @@ export const command: Command = {
     "header-allowlist": { type: "string", multiple: true },
     "max-payload-bytes": { type: "string" },
     "max-body-bytes": { type: "string" },
+    "max-inflight-body-bytes": { type: "string" },
     "drain-timeout-ms": { type: "string" },
     "log-level": { type: "string" },
     "print-event-schema": { type: "boolean" },
@@ -137,6 +146,7 @@ export const command: Command = {
       sampleRate: wrap(() => parseSampleRate(numberFlag(args, "sample-rate", 1))),
     };
     const sink = stringFlag(args, "sink") ?? "stdout:";
+    const sinkTokenFile = stringFlag(args, "sink-token-file");
     const level = (stringFlag(args, "log-level") ?? "info") as "info";
     const log = createLogger({ name: "logger", level });
     const registry = createRegistry("logger");
@@ -150,13 +160,20 @@ export const command: Command = {
           ...(fallbackUpstream !== undefined ? { fallbackUpstream } : {}),
           upstreamTimeoutMs: intFlag(args, "upstream-timeout-ms", 30_000, 1),
           sink,
+          ...(sinkTokenFile !== undefined ? { sinkTokenFile } : {}),
           spoolDir: stringFlag(args, "spool-dir") ?? join(tmpdir(), "modelship-spool"),
           spoolMaxBytes: intFlag(args, "spool-max-bytes", 256 * 1024 * 1024, 1024),
           spoolSyncMs: intFlag(args, "spool-sync-ms", DEFAULT_SYNC_INTERVAL_MS, 1),
-          spoolWriteThrough: spoolMode(stringFlag(args, "spool-mode")),
+          spoolMode: spoolMode(stringFlag(args, "spool-mode")),
           event,
           drainTimeoutMs: intFlag(args, "drain-timeout-ms", 5_000, 0),
-          maxBodyBytes: intFlag(args, "max-body-bytes", 64 * 1024 * 1024, 1024),
+          maxBodyBytes: intFlag(args, "max-body-bytes", DEFAULT_MAX_BODY_BYTES, 1024),
+          maxInflightBodyBytes: intFlag(
+            args,
+            "max-inflight-body-bytes",
+            DEFAULT_MAX_INFLIGHT_BODY_BYTES,
+            1024,
+          ),
           upstreamReadiness,
           ...(variantFile !== undefined ? { variantFile } : {}),
         },

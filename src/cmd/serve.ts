@@ -4,8 +4,13 @@ import { createRegistry } from "../platform/metrics.js";
 import { onShutdown } from "../platform/shutdown.js";
 import { checkUnique, parseModelFlag, scanModelDir, type ModelSpec } from "../runtime/model-spec.js";
 import { ModelLoadError } from "../runtime/pool.js";
+import { EventRecorder } from "../events/recorder.js";
+import { parseUpstream } from "../logger/config.js";
+import { ServeEventLog } from "../runtime/event-log.js";
+import { FallbackUpstream } from "../runtime/fallback.js";
 import { ModelServer } from "../runtime/server.js";
 import { boolFlag, intFlag, listFlag, stringFlag, UsageError, type Command } from "./command.js";
+import { eventOptions, eventUsage, parseEventFlags } from "./event-flags.js";
 
 export const command: Command = {
   name: "serve",
@@ -30,7 +35,12 @@ export const command: Command = {
     "  --max-body-bytes N           larger bodies get 413 (default 8388608)",
     "  --execution-provider P       cpu | cuda (default cpu)",
     "  --allow-cpu-fallback         with cuda: use the CPU when CUDA is unavailable instead of staying unready",
+    "  --fallback-upstream URL      retry a request the local model failed (5xx, timeout, not ready) here once",
     "  --log-level L                trace | debug | info | warn | error (default info)",
+    "",
+    "Inference events (on with --sink): one InferenceEvent v1 per inference request, errors included,",
+    "written by serve itself through the disk spool; POST /v2/feedback records ground truth.",
+    ...eventUsage,
   ].join("\n"),
   options: {
     model: { type: "string", multiple: true },
@@ -48,6 +58,8 @@ export const command: Command = {
     "execution-provider": { type: "string" },
     "allow-cpu-fallback": { type: "boolean" },
     "log-level": { type: "string" },
+    "fallback-upstream": { type: "string" },
+    ...eventOptions,
   },
   async run(args) {
     const specs: ModelSpec[] = [];
@@ -86,6 +98,32 @@ export const command: Command = {
     const requestTimeoutMs = intFlag(args, "request-timeout-ms", 30_000, 0);
     const host = stringFlag(args, "host") ?? "0.0.0.0";
     const maxBodyBytes = intFlag(args, "max-body-bytes", 8 * 1024 * 1024, 1);
+    const registry = createRegistry("serve");
+    const fb = stringFlag(args, "fallback-upstream");
+    let fallback: FallbackUpstream | undefined;
+    if (fb !== undefined) {
+      let origin: string;
+      try {
+        origin = parseUpstream(fb, "fallback-upstream");
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      fallback = new FallbackUpstream(origin, requestTimeoutMs || 30_000, maxBodyBytes);
+    }
+    let recorder: EventRecorder | undefined;
+    if (stringFlag(args, "sink") !== undefined) {
+      const first = specs[0]!;
+      const cfg = parseEventFlags(args, first.name, first.version);
+      try {
+        recorder = await EventRecorder.start(cfg, log, registry);
+      } catch (err) {
+        const msg = (err as Error).message;
+        if (msg.startsWith("--sink")) throw new UsageError(msg);
+        log.error({ err }, "Failed to open the event spool");
+        return 1;
+      }
+      log.info({ sink: recorder.sinkName, spoolDir: cfg.spoolDir, mode: cfg.spoolMode }, "Started event log");
+    }
     const server = new ModelServer({
       models: specs,
       host,
@@ -100,8 +138,15 @@ export const command: Command = {
       executionProvider: provider,
       allowCpuFallback: boolFlag(args, "allow-cpu-fallback"),
       log,
-      registry: createRegistry("serve"),
+      registry,
+      ...(recorder !== undefined ? { events: new ServeEventLog(recorder) } : {}),
+      ...(fallback !== undefined ? { fallback } : {}),
     });
+    // after the server: its answers are what the events record, so they drain first
+    const closeEdges = async () => {
+      await fallback?.close();
+      await recorder?.close();
+    };
     const shutdown = onShutdown(log);
     try {
       await server.listen();
@@ -109,6 +154,7 @@ export const command: Command = {
       if (!(err instanceof ListenError)) throw err;
       // One line and no stack: the fix is another --port/--host or stopping whatever holds the port.
       process.stderr.write(`modelship serve: ${err.message}\n`);
+      await closeEdges();
       return 1;
     }
     if (grpcPort !== undefined) {
@@ -128,6 +174,7 @@ export const command: Command = {
         if (!(err instanceof ListenError)) throw err;
         process.stderr.write(`modelship serve: gRPC: ${err.message} (another --grpc-port, or off)\n`);
         await server.close();
+        await closeEdges();
         return 1;
       }
     }
@@ -148,11 +195,13 @@ export const command: Command = {
           `modelship serve: failed to load model ${model ?? ""}: ${(err as Error).message}\n`,
         );
         await server.close();
+        await closeEdges();
         return 1;
       }
     }
     await shutdown.done;
     await server.shutdown(requestTimeoutMs + 5_000);
+    await closeEdges();
     return 0;
   },
 };

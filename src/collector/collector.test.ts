@@ -8,7 +8,7 @@ import { createRegistry } from "../platform/metrics.js";
 import { buildFeedbackEvent, buildInferenceEvent, type EventConfig } from "../events/build.js";
 import type { ModelshipEvent } from "../events/schema.js";
 import { metricValue, tmp } from "../testing/procs.js";
-import { CollectorServer, splitBatch } from "./server.js";
+import { CollectorServer } from "./server.js";
 import { EventStore } from "./store.js";
 
 const log = createLogger({ name: "test", level: "silent" });
@@ -53,7 +53,7 @@ function event(id: string, time: string, model = "fraud"): ModelshipEvent {
 async function collector(dir: string, opts: { gzip?: boolean } = {}) {
   const store = new EventStore({ dir, log, ...opts });
   const registry = createRegistry("collector", { defaultMetrics: false });
-  const server = new CollectorServer(store, registry, log);
+  const server = new CollectorServer({ store, registry, log });
   const url = await server.listen(0, "127.0.0.1");
   let closed = false;
   const close = async () => {
@@ -90,9 +90,18 @@ test("batches are de-duplicated by id, within a batch, across batches and across
     accepted: 2,
     duplicates: 1,
     invalid: 0,
+    oversized: 0,
+    expired: 0,
     errors: [],
   });
-  assert.deepEqual((await send(a.url, [e2])).body, { accepted: 0, duplicates: 1, invalid: 0, errors: [] });
+  assert.deepEqual((await send(a.url, [e2])).body, {
+    accepted: 0,
+    duplicates: 1,
+    invalid: 0,
+    oversized: 0,
+    expired: 0,
+    errors: [],
+  });
   assert.equal(
     metricValue(await a.metrics(), "modelship_collector_events_total", { result: "duplicate" }),
     2,
@@ -105,6 +114,8 @@ test("batches are de-duplicated by id, within a batch, across batches and across
     accepted: 1,
     duplicates: 1,
     invalid: 0,
+    oversized: 0,
+    expired: 0,
     errors: [],
   });
   const all = await exported(b.url, "model=fraud");
@@ -194,9 +205,4 @@ test("invalid events are counted and reported; a batch of only invalid events is
   assert.equal(bad.status, 400);
   const notArray = await fetch(`${c.url}/v1/events`, { method: "POST", body: "[1," });
   assert.equal(notArray.status, 400);
-});
-
-test("splitBatch reads NDJSON and JSON arrays", () => {
-  assert.deepEqual(splitBatch('{"a":1}\n\n{"b":2}\n'), ['{"a":1}', '{"b":2}']);
-  assert.deepEqual(splitBatch(' [{"a":1},{"b":2}]'), ['{"a":1}', '{"b":2}']);
 });

@@ -28,12 +28,12 @@ function report(model: string, generatedAt: string, verdict = "drift") {
 
 async function start(dir: string) {
   const store = new EventStore({ dir, log });
-  const server = new CollectorServer(
+  const server = new CollectorServer({
     store,
-    createRegistry("collector", { defaultMetrics: false }),
+    registry: createRegistry("collector", { defaultMetrics: false }),
     log,
-    new ReportStore(dir, 3),
-  );
+    reports: new ReportStore(dir, 3),
+  });
   const url = await server.listen(0, "127.0.0.1");
   closers.push(async () => {
     await server.close();

@@ -3,17 +3,34 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
 import { FEEDBACK_EVENT_TYPE, INFERENCE_EVENT_TYPE } from "../events/constants.js";
+import type { AuthResult } from "./auth.js";
+import { readBatch, type BodyLimits } from "./body.js";
 import { MAX_REPORT_BYTES, type ReportStore } from "./reports.js";
 import type { EventStore } from "./store.js";
 
-export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+export interface CollectorLimits extends BodyLimits {
+  /** API requests handled at once (answers, streaming exports included); 503 beyond. */
+  maxConcurrentRequests: number;
+}
+
+export const defaultLimits: CollectorLimits = {
+  maxRequestBytes: 16 * 1024 * 1024,
+  maxEventBytes: 4 * 1024 * 1024,
+  maxConcurrentRequests: 8,
+};
+
+/** How long a refused request's unread body is drained (discarded) so the client can read the answer. */
+const DISCARD_MS = 2_000;
+
+/** Routes that answer without a token: probes and the Prometheus scrape. */
+const OPEN_PATHS = new Set(["/metrics", "/healthz", "/readyz", "/livez"]);
 
 function createCollectorMetrics(registry: Registry, store: EventStore) {
   const registers = [registry];
   return {
     events: new Counter({
       name: "modelship_collector_events_total",
-      help: "Events received, by result: stored, duplicate or invalid.",
+      help: "Events received, by result: stored, duplicate, invalid, oversized or expired.",
       labelNames: ["result"] as const,
       registers,
     }),
@@ -23,9 +40,20 @@ function createCollectorMetrics(registry: Registry, store: EventStore) {
       labelNames: ["code"] as const,
       registers,
     }),
+    rejected: new Counter({
+      name: "modelship_collector_requests_rejected_total",
+      help: "API requests refused before they were handled, by reason: unauthorized, too_large or busy.",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    inFlight: new Gauge({
+      name: "modelship_collector_requests_in_flight",
+      help: "API requests being handled (streaming exports included).",
+      registers,
+    }),
     writeDuration: new Histogram({
       name: "modelship_collector_batch_duration_seconds",
-      help: "Time to validate, de-duplicate and durably write one batch.",
+      help: "Time to read, validate, de-duplicate and durably write one batch.",
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers,
     }),
@@ -45,17 +73,6 @@ function createCollectorMetrics(registry: Registry, store: EventStore) {
   };
 }
 
-/** Splits a batch body: a JSON array of events, or NDJSON (one event per line). */
-export function splitBatch(body: string): string[] {
-  const trimmed = body.trimStart();
-  if (trimmed.startsWith("[")) {
-    const arr: unknown = JSON.parse(trimmed);
-    if (!Array.isArray(arr)) throw new Error("body is not a JSON array");
-    return arr.map((e) => JSON.stringify(e));
-  }
-  return body.split("\n").filter((l) => l.trim() !== "");
-}
-
 /** Reads a time query parameter (RFC 3339); throws naming it. */
 export function parseTime(value: string | null, name: string, fallback: Date): Date {
   if (value === null || value === "") return fallback;
@@ -71,45 +88,87 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        resolve(undefined);
-        req.resume();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
+/**
+ * Answers a request whose body may not be read yet. The rest of the body is discarded as it arrives
+ * (never kept), so a client still sending can finish and read the answer; one that is still sending
+ * after DISCARD_MS is disconnected.
+ */
+function refuse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  if (!req.complete) {
+    const timer = setTimeout(() => req.socket.destroy(), DISCARD_MS);
+    timer.unref();
+    req.once("end", () => clearTimeout(timer));
+    req.once("close", () => clearTimeout(timer));
+    req.resume();
+  }
+  json(res, status, body);
+}
+
+/** The declared body length, or undefined when the body is chunked (or there is none). */
+function declaredLength(req: IncomingMessage): number | undefined {
+  const v = req.headers["content-length"];
+  return v === undefined ? undefined : Number(v);
+}
+
+/** Reads a body of at most limit bytes; undefined (with the rest unread) when it is larger. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req.iterator({ destroyOnReturn: false })) {
+    size += (c as Buffer).length;
+    if (size > limit) return undefined;
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export interface CollectorServerOptions {
+  store: EventStore;
+  registry: Registry;
+  log: Logger;
+  reports?: ReportStore;
+  /** Checks a request's Authorization header; absent: the API is open (tests, local use). */
+  auth?: { check(header: string | undefined): AuthResult };
+  limits?: CollectorLimits;
 }
 
 /**
  * POST /v1/events (batch; 200 only once durable), GET /v1/events?model=&since=&until=[&type=] (NDJSON
  * stream, the drift job's input), GET /v1/models, drift reports (POST /v1/reports, GET
- * /v1/reports/{model}[/{id}|/latest]), and /metrics /healthz /readyz.
+ * /v1/reports/{model}[/{id}|/latest]): all behind the bearer token when one is configured, and at most
+ * maxConcurrentRequests at once. /metrics /healthz /readyz answer without a token.
  */
 export class CollectorServer {
   readonly server: Server;
   private readonly metrics: ReturnType<typeof createCollectorMetrics>;
+  private readonly store: EventStore;
+  private readonly registry: Registry;
+  private readonly log: Logger;
+  private readonly reports: ReportStore | undefined;
+  private readonly auth: CollectorServerOptions["auth"];
+  private readonly limits: CollectorLimits;
   private healthy: string | null = null;
+  private inFlight = 0;
 
-  constructor(
-    private readonly store: EventStore,
-    private readonly registry: Registry,
-    private readonly log: Logger,
-    private readonly reports?: ReportStore,
-  ) {
-    this.metrics = createCollectorMetrics(registry, store);
+  constructor(o: CollectorServerOptions) {
+    this.store = o.store;
+    this.registry = o.registry;
+    this.log = o.log;
+    this.reports = o.reports;
+    this.auth = o.auth;
+    this.limits = o.limits ?? defaultLimits;
+    this.metrics = createCollectorMetrics(o.registry, o.store);
     this.server = createServer({ keepAlive: true }, (req, res) => {
       this.handle(req, res).catch((err: Error) => {
-        log.error({ err, path: req.url }, "Failed to handle request");
-        if (!res.headersSent) json(res, 500, { error: err.message });
+        this.log.error({ err, path: req.url }, "Failed to handle request");
+        if (!res.headersSent) refuse(req, res, 500, { error: err.message });
         else res.destroy();
       });
     });
@@ -130,32 +189,79 @@ export class CollectorServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://collector");
     const path = url.pathname;
-    if (path === "/v1/events" && req.method === "POST") return this.ingest(req, res);
-    if (path === "/v1/events" && req.method === "GET") return this.export(url, res);
-    if (this.reports && (path === "/v1/reports" || path.startsWith("/v1/reports/")))
-      return this.report(req, res, path, this.reports);
-    if (path === "/v1/models" && req.method === "GET")
-      return json(res, 200, { models: await this.store.models() });
+    if (OPEN_PATHS.has(path)) return this.open(path, res);
+    if (this.auth) {
+      const r = this.auth.check(req.headers.authorization);
+      if (r !== "ok") {
+        this.metrics.rejected.inc({ reason: "unauthorized" });
+        return refuse(
+          req,
+          res,
+          401,
+          {
+            error:
+              r === "missing"
+                ? "missing bearer token: send Authorization: Bearer <token>, the token in the collector's Secret"
+                : "invalid bearer token: it matches no token in the collector's --token-file",
+          },
+          { "www-authenticate": 'Bearer realm="modelship-collector"' },
+        );
+      }
+    }
+    if (this.inFlight >= this.limits.maxConcurrentRequests) {
+      this.metrics.rejected.inc({ reason: "busy" });
+      return refuse(
+        req,
+        res,
+        503,
+        { error: `collector busy: ${this.inFlight} requests in progress; retry shortly` },
+        { "retry-after": "1" },
+      );
+    }
+    this.inFlight++;
+    this.metrics.inFlight.inc();
+    try {
+      await this.route(req, res, url);
+    } finally {
+      this.inFlight--;
+      this.metrics.inFlight.dec();
+    }
+  }
+
+  private async open(path: string, res: ServerResponse): Promise<void> {
     if (path === "/metrics") {
       const text = await this.registry.metrics();
       res.writeHead(200, { "content-type": this.registry.contentType });
       res.end(text);
       return;
     }
-    if (path === "/healthz" || path === "/readyz" || path === "/livez") {
-      const ok = this.healthy === null;
-      res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" });
-      res.end(ok ? "ok\n" : `store: ${this.healthy}\n`);
-      return;
-    }
-    json(res, 404, { error: `no route for ${req.method} ${path}; use POST or GET /v1/events` });
+    const ok = this.healthy === null;
+    res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" });
+    res.end(ok ? "ok\n" : `store: ${this.healthy}\n`);
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname;
+    if (path === "/v1/events" && req.method === "POST") return this.ingest(req, res);
+    if (path === "/v1/events" && req.method === "GET") return this.export(url, res);
+    if (this.reports && (path === "/v1/reports" || path.startsWith("/v1/reports/")))
+      return this.report(req, res, path, this.reports);
+    if (path === "/v1/models" && req.method === "GET")
+      return json(res, 200, { models: await this.store.models() });
+    refuse(req, res, 404, { error: `no route for ${req.method} ${path}; use POST or GET /v1/events` });
+  }
+
+  private tooLarge(req: IncomingMessage, res: ServerResponse, what: string, limit: number): void {
+    this.metrics.rejected.inc({ reason: "too_large" });
+    refuse(req, res, 413, { error: `${what} larger than ${limit} bytes` });
   }
 
   private async report(req: IncomingMessage, res: ServerResponse, path: string, reports: ReportStore) {
     if (path === "/v1/reports" && req.method === "POST") {
-      const body = await readBody(req, MAX_REPORT_BYTES);
-      if (body === undefined)
-        return json(res, 413, { error: `report larger than ${MAX_REPORT_BYTES} bytes` });
+      const limit = MAX_REPORT_BYTES;
+      if ((declaredLength(req) ?? 0) > limit) return this.tooLarge(req, res, "report", limit);
+      const body = await readBody(req, limit);
+      if (body === undefined) return this.tooLarge(req, res, "report", limit);
       let stored: { model: string; id: string };
       try {
         stored = await reports.put(body.toString("utf8"));
@@ -168,7 +274,7 @@ export class CollectorServer {
     }
     const parts = path.split("/").slice(3).map(decodeURIComponent);
     if (req.method !== "GET" || parts.length < 1 || parts.length > 2 || parts[0] === "")
-      return json(res, 404, {
+      return refuse(req, res, 404, {
         error: `no route for ${req.method} ${path}; use POST /v1/reports or GET /v1/reports/{model}[/{id}|/latest]`,
       });
     const model = parts[0]!;
@@ -180,25 +286,27 @@ export class CollectorServer {
     res.end(text);
   }
 
+  /**
+   * A batch with events over --max-event-bytes keeps its other events: they are stored and the big ones
+   * counted in `oversized` and named in `errors`. A 4xx would make the sender drop the whole batch.
+   */
   private async ingest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const body = await readBody(req, MAX_BATCH_BYTES);
-    if (body === undefined) {
+    const { maxRequestBytes, maxEventBytes } = this.limits;
+    const batchTooLarge = () => {
       this.metrics.batches.inc({ code: "413" });
-      return json(res, 413, { error: `batch larger than ${MAX_BATCH_BYTES} bytes; send smaller batches` });
-    }
-    let lines: string[];
-    try {
-      lines = splitBatch(body.toString("utf8"));
-    } catch (err) {
+      this.tooLarge(req, res, "batch", maxRequestBytes);
+    };
+    if ((declaredLength(req) ?? 0) > maxRequestBytes) return batchTooLarge();
+    const body = await readBatch(req, this.limits);
+    if (body.kind === "too_large") return batchTooLarge();
+    if (body.kind === "bad") {
       this.metrics.batches.inc({ code: "400" });
-      return json(res, 400, {
-        error: `body must be NDJSON or a JSON array of events: ${(err as Error).message}`,
-      });
+      return json(res, 400, { error: `body must be NDJSON or a JSON array of events: ${body.message}` });
     }
     let result;
     try {
-      result = await this.store.ingest(lines);
+      result = await this.store.ingest(body.lines);
       this.healthy = null;
     } catch (err) {
       this.healthy = (err as Error).message;
@@ -206,16 +314,33 @@ export class CollectorServer {
       this.metrics.batches.inc({ code: "500" });
       return json(res, 500, { error: `store write failed: ${(err as Error).message}` });
     }
-    this.metrics.events.inc({ result: "stored" }, result.accepted);
-    this.metrics.events.inc({ result: "duplicate" }, result.duplicates);
-    this.metrics.events.inc({ result: "invalid" }, result.invalid);
+    const oversized = body.oversized.length;
+    const answer = {
+      accepted: result.accepted,
+      duplicates: result.duplicates,
+      invalid: result.invalid,
+      oversized,
+      expired: result.expired,
+      errors: [
+        ...body.oversized.map(
+          (o) => `event ${o.index} is ${o.bytes} bytes, over the collector's limit of ${maxEventBytes}`,
+        ),
+        ...result.errors,
+      ].slice(0, 5),
+    };
+    this.metrics.events.inc({ result: "stored" }, answer.accepted);
+    this.metrics.events.inc({ result: "duplicate" }, answer.duplicates);
+    this.metrics.events.inc({ result: "invalid" }, answer.invalid);
+    this.metrics.events.inc({ result: "oversized" }, oversized);
+    this.metrics.events.inc({ result: "expired" }, answer.expired);
     this.metrics.writeDuration.observe((performance.now() - started) / 1000);
-    if (result.invalid > 0)
-      this.log.warn({ invalid: result.invalid, errors: result.errors }, "Rejected invalid events");
-    // a batch of nothing but invalid events is the sender's bug: 400 so it stops retrying it
-    const code = result.invalid > 0 && result.accepted === 0 && result.duplicates === 0 ? 400 : 200;
+    if (answer.invalid > 0 || oversized > 0)
+      this.log.warn({ invalid: answer.invalid, oversized, errors: answer.errors }, "Rejected events");
+    // a batch of nothing but bad events is the sender's bug: 400 so it stops retrying it
+    const bad = answer.invalid + oversized;
+    const code = bad > 0 && answer.accepted + answer.duplicates + answer.expired === 0 ? 400 : 200;
     this.metrics.batches.inc({ code: String(code) });
-    json(res, code, result);
+    json(res, code, answer);
   }
 
   private async export(url: URL, res: ServerResponse): Promise<void> {
@@ -241,6 +366,7 @@ export class CollectorServer {
     res.writeHead(200, { "content-type": "application/x-ndjson" });
     let n = 0;
     for await (const line of this.store.read(model, since, until, type)) {
+      if (res.destroyed) break; // the reader left: stop reading files and free the slot
       n++;
       if (!res.write(line + "\n")) {
         await new Promise<void>((resolve) => {

@@ -1,3 +1,4 @@
+import { readdir, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../platform/log.js";
 import { ModelshipEvent } from "../events/schema.js";
@@ -10,6 +11,8 @@ export interface IngestResult {
   accepted: number;
   duplicates: number;
   invalid: number;
+  /** Events older than the retention period: acknowledged, not stored. */
+  expired: number;
   /** The first few validation errors, for the sender's log. */
   errors: string[];
 }
@@ -22,6 +25,21 @@ export interface EventStoreOptions {
   dedupePartitions?: number;
   segmentMaxBytes?: number;
   segmentMaxAgeMs?: number;
+  /** Events older than this are not stored, and older partitions are deleted by deleteExpired(). */
+  retentionMs?: number;
+  now?: () => number;
+}
+
+/** What one retention pass deleted. */
+export interface RetentionResult {
+  partitions: number;
+  segments: number;
+}
+
+/** The start of a partition's hour (ms), from its directory names; NaN when they are not a date and hour. */
+export function partitionStart(date: string, hour: string): number {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || !/^\d{2}$/.test(hour)) return NaN;
+  return Date.parse(`${date}T${hour}:00:00Z`);
 }
 
 /**
@@ -48,14 +66,25 @@ export class EventStore {
     return this.writer.bytesWritten;
   }
 
-  ingest(lines: string[]): Promise<IngestResult> {
-    const next = this.chain.then(() => this.doIngest(lines));
+  /** Runs fn after every earlier ingest or retention pass: the store has one writer. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn);
     this.chain = next.catch(() => undefined);
     return next;
   }
 
+  private cutoff(): number {
+    const retention = this.opts.retentionMs;
+    return retention === undefined ? -Infinity : (this.opts.now ?? Date.now)() - retention;
+  }
+
+  ingest(lines: string[]): Promise<IngestResult> {
+    return this.serial(() => this.doIngest(lines));
+  }
+
   private async doIngest(lines: string[]): Promise<IngestResult> {
-    const result: IngestResult = { accepted: 0, duplicates: 0, invalid: 0, errors: [] };
+    const result: IngestResult = { accepted: 0, duplicates: 0, invalid: 0, expired: 0, errors: [] };
+    const cutoff = this.cutoff();
     const items: { partition: Partition; line: string; id: string; key: string }[] = [];
     const batchIds = new Set<string>();
     for (const line of lines) {
@@ -73,6 +102,10 @@ export class EventStore {
         continue;
       }
       const e = parsed.data;
+      if (Date.parse(e.time) < cutoff) {
+        result.expired++;
+        continue;
+      }
       const partition = partitionOf(e.subject, e.time);
       const key = partitionKey(partition);
       const seen = await this.idsOf(key, partition);
@@ -121,6 +154,38 @@ export class EventStore {
     return set;
   }
 
+  /**
+   * Deletes every partition whose hour ended before now - retention: whole directories, after closing
+   * any segment still open in them. Runs between ingests, so no write lands in a partition being deleted.
+   */
+  deleteExpired(): Promise<RetentionResult> {
+    return this.serial(async () => {
+      const cutoff = this.cutoff();
+      const result: RetentionResult = { partitions: 0, segments: 0 };
+      for (const model of await this.models()) {
+        const modelDir = join(this.opts.dir, model);
+        for (const date of await subdirs(modelDir)) {
+          const expired = (await subdirs(join(modelDir, date))).filter(
+            (hour) => partitionStart(date, hour) + 3_600_000 <= cutoff,
+          );
+          if (expired.length === 0) continue;
+          const keys = new Set(expired.map((hour) => partitionKey({ model, date, hour })));
+          await this.writer.forget(keys);
+          for (const hour of expired) {
+            const dir = join(modelDir, date, hour);
+            result.segments += (await readdir(dir)).filter((n) => /\.ndjson(\.gz)?$/.test(n)).length;
+            await rm(dir, { recursive: true, force: true });
+            result.partitions++;
+          }
+          for (const k of keys) this.ids.delete(k);
+          await removeIfEmpty(join(modelDir, date));
+        }
+        await removeIfEmpty(modelDir);
+      }
+      return result;
+    });
+  }
+
   /** Models with stored events. */
   async models(): Promise<string[]> {
     return (await subdirs(this.opts.dir)).filter((d) => d !== REPORTS_DIR);
@@ -160,5 +225,14 @@ export class EventStore {
 
   close(): Promise<void> {
     return this.writer.close();
+  }
+}
+
+async function removeIfEmpty(dir: string): Promise<void> {
+  try {
+    await rmdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOENT") throw err;
   }
 }

@@ -29,6 +29,7 @@ export const ControllerConfig = z.object({
   pushgatewayUrl: z
     .url("--pushgateway-url must be a URL such as http://pushgateway.monitoring.svc:9091")
     .optional(),
+  collectorTokenFile: z.string().min(1).optional(),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfig>;

@@ -18,6 +18,8 @@ export interface ManagerDeps {
   client: KubeClient;
   log: Logger;
   registry: Registry;
+  /** The collector's bearer token (from --collector-token-file), copied beside every model that uses it. */
+  collectorToken?: string;
 }
 
 /**
@@ -72,6 +74,7 @@ export class Manager {
         eventsUrl: config.eventsUrl,
         clusterDomain: config.clusterDomain,
         ...(config.pushgatewayUrl ? { pushgatewayUrl: config.pushgatewayUrl } : {}),
+        ...(d.collectorToken !== undefined ? { collectorToken: d.collectorToken } : {}),
       },
       events: new EventRecorder(d.client, d.log),
       log: d.log,

@@ -349,10 +349,11 @@ export class Reconciler {
       this.writes.inc({ kind: t.kind, verb: "apply" });
       log.info({ child: `${t.kind}/${o.metadata?.name}` }, live ? `Updated ${t.kind}` : `Created ${t.kind}`);
     };
-    // RBAC first (the drift CronJob's pods need it), then everything else at once: the calls are independent.
-    const rbac = new Set(["ServiceAccount", "Role", "RoleBinding"]);
-    for (const o of objects.filter((x) => rbac.has(x.kind ?? ""))) await applyOne(o);
-    const results = await Promise.allSettled(objects.filter((x) => !rbac.has(x.kind ?? "")).map(applyOne));
+    // RBAC and the collector token first (the pods need them to start), then everything else at once:
+    // the calls are independent.
+    const first = new Set(["ServiceAccount", "Role", "RoleBinding", "Secret"]);
+    for (const o of objects.filter((x) => first.has(x.kind ?? ""))) await applyOne(o);
+    const results = await Promise.allSettled(objects.filter((x) => !first.has(x.kind ?? "")).map(applyOne));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
   }

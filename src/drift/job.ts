@@ -109,7 +109,7 @@ async function stream(o: DriftJobOptions, pool: DriftPool): Promise<number> {
   const src = o.events;
   if (src.kind === "url") {
     const url = exportUrl(src.url, o.model, o.window);
-    for await (const chunk of lineChunks(await openUrl(url, o.signal))) await push(chunk, url);
+    for await (const chunk of lineChunks(await openUrl(url, o.signal, src.token))) await push(chunk, url);
     return 0;
   }
   let files: string[];

@@ -12,7 +12,10 @@ import { hoursBetween, safeSegment } from "../events/partition.js";
 export const CHUNK_BYTES = 1 << 20;
 
 export type EventSource =
-  { kind: "dir"; dir: string } | { kind: "file"; file: string } | { kind: "url"; url: string };
+  | { kind: "dir"; dir: string }
+  | { kind: "file"; file: string }
+  /** token: the collector's bearer token (see docs/collector.md), when it wants one. */
+  | { kind: "url"; url: string; token?: string };
 
 export function parseEventSource(value: string): EventSource {
   if (/^https?:\/\//i.test(value)) return { kind: "url", url: value };
@@ -94,9 +97,22 @@ export function openFile(file: string): Readable {
   return file.endsWith(".gz") ? raw.pipe(createGunzip({ chunkSize: 256 * 1024 })) : raw;
 }
 
-/** Opens the collector export for the window; throws with the status and body start on a non-2xx answer. */
-export async function openUrl(url: string, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
-  const res = await request(url, { method: "GET", signal, headersTimeout: 30_000, bodyTimeout: 300_000 });
+/**
+ * Opens the collector export for the window, sending the bearer token when given; throws with the status
+ * and body start on a non-2xx answer.
+ */
+export async function openUrl(
+  url: string,
+  signal?: AbortSignal,
+  token?: string,
+): Promise<AsyncIterable<Buffer>> {
+  const res = await request(url, {
+    method: "GET",
+    signal,
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    headersTimeout: 30_000,
+    bodyTimeout: 300_000,
+  });
   if (res.statusCode < 200 || res.statusCode >= 300) {
     const text = (await res.body.text()).slice(0, 300);
     throw new Error(`GET ${url} answered ${res.statusCode}: ${text}`);

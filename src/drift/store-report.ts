@@ -11,12 +11,20 @@ export function reportsEndpoint(url: string): URL {
 }
 
 /** POSTs the report; returns the absolute URL it can be read back from. Throws with the answer's text. */
-export async function storeReport(url: string, text: string, signal?: AbortSignal): Promise<string> {
+export async function storeReport(
+  url: string,
+  text: string,
+  signal?: AbortSignal,
+  token?: string,
+): Promise<string> {
   const endpoint = reportsEndpoint(url);
   const res = await request(endpoint, {
     method: "POST",
     body: text,
-    headers: { "content-type": "application/json" },
+    headers: {
+      "content-type": "application/json",
+      ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+    },
     signal,
     headersTimeout: 30_000,
     bodyTimeout: 30_000,

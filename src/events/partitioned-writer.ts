@@ -124,6 +124,18 @@ export class PartitionedWriter {
     }
   }
 
+  /** Closes the open segments of these partitions without compressing them: they are about to be deleted. */
+  forget(keys: ReadonlySet<string>): Promise<void> {
+    return this.serial(async () => {
+      for (const key of keys) {
+        const seg = this.active.get(key);
+        if (!seg) continue;
+        this.active.delete(key);
+        await seg.fh.close();
+      }
+    });
+  }
+
   /** Rotates (and compresses) every open segment. */
   close(): Promise<void> {
     clearInterval(this.timer);

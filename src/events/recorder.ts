@@ -6,17 +6,19 @@ import { createEventMetrics, type EventMetrics } from "./metrics.js";
 import type { Variant } from "./schema.js";
 import { Sender } from "./sender.js";
 import { createSink, type Sink } from "./sink.js";
-import { Spool } from "./spool.js";
+import { Spool, type SpoolMode } from "./spool.js";
 import { VariantFile } from "./variant-file.js";
 
 /** Where a process records its events: the spool, its sink and the variant this pod serves as. */
 export interface RecorderConfig {
   sink: string;
+  /** http(s) sinks: the bearer token file (the collector's Secret). */
+  sinkTokenFile?: string;
   spoolDir: string;
   spoolMaxBytes: number;
   spoolSyncMs: number;
-  /** Each event written before its answer leaves (see Spool); false: buffered. */
-  spoolWriteThrough: boolean;
+  /** When an event reaches the disk relative to its answer (see Spool). */
+  spoolMode: SpoolMode;
   event: EventConfig;
   /** On shutdown, how long to keep shipping spooled events before leaving them on disk. */
   drainTimeoutMs: number;
@@ -56,12 +58,16 @@ export class EventRecorder {
   /** Opens the spool (shipping what a previous run left first) and starts the sender. */
   static async start(cfg: RecorderConfig, log: Logger, registry: Registry): Promise<EventRecorder> {
     const metrics = createEventMetrics(registry);
-    const sink = createSink(cfg.sink, log);
+    const sink = createSink(
+      cfg.sink,
+      log,
+      cfg.sinkTokenFile !== undefined ? { tokenFile: cfg.sinkTokenFile } : {},
+    );
     const spool = await Spool.open({
       dir: cfg.spoolDir,
       maxBytes: cfg.spoolMaxBytes,
       syncIntervalMs: cfg.spoolSyncMs,
-      writeThrough: cfg.spoolWriteThrough,
+      mode: cfg.spoolMode,
       log,
       onDrop: (reason) => metrics.drops.inc({ reason }),
     });
@@ -82,11 +88,20 @@ export class EventRecorder {
     return this.sink.name;
   }
 
-  /** Appends one event line; false when it was dropped (spool full or failing), counted either way. */
-  record(line: string): boolean {
+  /**
+   * Appends one event line; false when it was dropped (spool full or failing), counted either way. In
+   * fsync mode it resolves once the line is on disk (group commit), so the answer can wait for it.
+   */
+  record(line: string): boolean | Promise<boolean> {
     const ok = this.spool.append(line);
-    (ok ? this.counted.spooled : this.counted.dropped).inc();
-    return ok;
+    if (!ok || this.spool.mode !== "fsync") {
+      (ok ? this.counted.spooled : this.counted.dropped).inc();
+      return ok;
+    }
+    return this.spool.commit().then((synced) => {
+      (synced ? this.counted.spooled : this.counted.dropped).inc();
+      return synced;
+    });
   }
 
   /** Counts a success left out by --sample-rate. */

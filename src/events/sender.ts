@@ -10,7 +10,15 @@ export interface SenderOptions {
   backoffMaxMs?: number;
   /** How long an idle sender waits for new data before looking again. */
   pollMs?: number;
+  /** The active segment is shipped once its first event is this old (or it is full). */
+  lingerMs?: number;
 }
+
+/** Events reach the sink within about this; meanwhile they gather into one segment and one batch. */
+export const DEFAULT_LINGER_MS = 200;
+
+/** While draining on shutdown, the longest wait between attempts at a failing sink. */
+const DRAIN_RETRY_MS = 250;
 
 /** Exponential backoff with full jitter, capped: attempt 0 -> up to initial, then doubling. */
 export function backoffMs(attempt: number, initialMs: number, maxMs: number, random: () => number): number {
@@ -44,6 +52,8 @@ export function batches(lines: string[], maxEvents: number, maxBytes: number): s
  */
 export class Sender {
   private stopped = false;
+  /** Shutting down: a failing sink is retried at a short interval, so the drain deadline is used in full. */
+  private draining = false;
   private running: Promise<void> | undefined;
   private wakeSleep: (() => void) | undefined;
 
@@ -69,12 +79,15 @@ export class Sender {
   /** Ships everything spooled so far (used on shutdown); false when the deadline passed first. */
   async drain(deadlineMs: number): Promise<boolean> {
     const end = Date.now() + deadlineMs;
+    this.draining = true;
+    // a sender asleep in a long backoff retries now
+    this.wakeSleep?.();
     await this.spool.flush();
-    while (Date.now() < end) {
+    for (;;) {
       if ((await this.spool.next()) === undefined && this.spool.bytes === 0) return true;
+      if (Date.now() >= end) return false;
       await new Promise((r) => setTimeout(r, 50));
     }
-    return false;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -96,10 +109,11 @@ export class Sender {
     const max = this.opts.backoffMaxMs ?? 10_000;
     let failures = 0;
     let lastFailLog = 0;
+    const linger = this.opts.lingerMs ?? DEFAULT_LINGER_MS;
     while (!this.stopped) {
-      const seg = await this.spool.next();
+      const seg = await this.spool.next(this.draining ? 0 : linger);
       if (seg === undefined) {
-        await this.spool.waitForData(this.opts.pollMs ?? 250);
+        await this.spool.waitForData(this.opts.pollMs ?? 250, linger);
         continue;
       }
       let lines: string[];
@@ -136,7 +150,8 @@ export class Sender {
               );
               lastFailLog = now;
             }
-            await this.sleep(backoffMs(failures++, initial, max, Math.random));
+            const wait = backoffMs(failures++, initial, max, Math.random);
+            await this.sleep(this.draining ? Math.min(wait, DRAIN_RETRY_MS) : wait);
           }
         }
         if (this.stopped) return;

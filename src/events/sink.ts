@@ -2,6 +2,7 @@ import { Pool } from "undici";
 import type { Logger } from "../platform/log.js";
 import { eventKeys, partitionOf } from "./partition.js";
 import { PartitionedWriter } from "./partitioned-writer.js";
+import { readTokenFile } from "./token.js";
 
 /**
  * Where shipped events go. send() resolves once the sink has them durably (the sender then deletes the
@@ -17,8 +18,14 @@ export class RejectedBatchError extends Error {
   override name = "RejectedBatchError";
 }
 
+export interface SinkOptions {
+  requestTimeoutMs?: number;
+  /** http(s) sinks: a file whose first line is the bearer token sent with every batch (a mounted Secret). */
+  tokenFile?: string;
+}
+
 /** Picks the sink by the scheme of --sink: stdout:, file:///dir, http(s)://host:port[/path]. */
-export function createSink(url: string, log: Logger, opts: { requestTimeoutMs?: number } = {}): Sink {
+export function createSink(url: string, log: Logger, opts: SinkOptions = {}): Sink {
   let u: URL;
   try {
     u = new URL(url);
@@ -34,7 +41,7 @@ export function createSink(url: string, log: Logger, opts: { requestTimeoutMs?: 
       return new FileSink(decodeURIComponent(u.pathname), log);
     case "http:":
     case "https:":
-      return new HttpSink(u, opts.requestTimeoutMs ?? 30_000);
+      return new HttpSink(u, opts.requestTimeoutMs ?? 30_000, opts.tokenFile);
     default:
       throw new Error(
         `--sink "${url}" has an unknown scheme; use stdout:, file:///dir or http://collector:9090`,
@@ -73,7 +80,11 @@ export class FileSink implements Sink {
   }
 }
 
-/** Batched NDJSON POSTs to the collector's /v1/events (undici); the collector de-duplicates by event id. */
+/**
+ * Batched NDJSON POSTs to the collector's /v1/events (undici); the collector de-duplicates by event id.
+ * With a token file, the file is read for every batch, so a rotated Secret is picked up as the kubelet
+ * updates it; a 401 or 403 is retried (the token may be mid-rotation), never dropped.
+ */
 export class HttpSink implements Sink {
   readonly name = "http";
   private readonly pool: Pool;
@@ -81,15 +92,18 @@ export class HttpSink implements Sink {
   constructor(
     url: URL,
     private readonly timeoutMs: number,
+    private readonly tokenFile?: string,
   ) {
     this.pool = new Pool(url.origin, { connections: 2, keepAliveTimeout: 10_000 });
     this.path = url.pathname === "" || url.pathname === "/" ? "/v1/events" : url.pathname;
   }
   async send(lines: string[]): Promise<void> {
+    const headers: Record<string, string> = { "content-type": "application/x-ndjson" };
+    if (this.tokenFile !== undefined) headers.authorization = `Bearer ${await readTokenFile(this.tokenFile)}`;
     const res = await this.pool.request({
       method: "POST",
       path: this.path,
-      headers: { "content-type": "application/x-ndjson" },
+      headers,
       body: lines.join("\n") + "\n",
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
@@ -101,6 +115,7 @@ export class HttpSink implements Sink {
     const text = await boundedText(res.body, 300);
     const msg = `collector answered ${res.statusCode}: ${text}`;
     const status = res.statusCode;
+    if (status === 401 || status === 403) throw new Error(`${msg} (check the sink token file)`);
     if (status >= 400 && status < 500 && status !== 408 && status !== 429) throw new RejectedBatchError(msg);
     throw new Error(msg);
   }

@@ -103,6 +103,46 @@ test("a spool dir held by a live process is refused; the lock of a dead one is t
   );
 });
 
+test("fsync mode: commit() resolves once the lines are synced; callers waiting meanwhile share one group", async () => {
+  const dir = tmp("spool");
+  const spool = await Spool.open({
+    dir,
+    maxBytes: 1 << 20,
+    syncIntervalMs: 60_000,
+    segmentMaxBytes: 256,
+    mode: "fsync",
+    log,
+  });
+  const done: boolean[] = [];
+  const commits: Promise<void>[] = [];
+  // 50 callers, each appending then committing, as concurrent requests do; segments seal along the way
+  for (let i = 0; i < 50; i++) {
+    assert.equal(spool.append(JSON.stringify({ i })), true);
+    commits.push(spool.commit().then((ok) => void done.push(ok)));
+  }
+  await Promise.all(commits);
+  assert.equal(done.length, 50);
+  assert.ok(done.every((ok) => ok));
+  const lines = await drainAll(spool);
+  assert.equal(lines.length, 50);
+  assert.equal(await spool.commit(), true, "nothing new: resolves at once");
+  await spool.close();
+});
+
+test("hasRoom says whether an event would be taken; pendingEvents counts what a shutdown leaves", async () => {
+  const spool = await Spool.open({ dir: tmp("spool"), maxBytes: 1000, syncIntervalMs: 10_000, log });
+  assert.equal(spool.hasRoom(1000), true);
+  assert.equal(spool.hasRoom(1001), false);
+  for (let i = 0; i < 3; i++) spool.append("x".repeat(99));
+  assert.equal(await spool.pendingEvents(), 3, "buffered lines count");
+  await spool.flush();
+  spool.append("y".repeat(99));
+  assert.equal(await spool.pendingEvents(), 4, "written and buffered lines count");
+  assert.equal(spool.hasRoom(600), true);
+  assert.equal(spool.hasRoom(601), false);
+  await spool.close();
+});
+
 test("backoff grows exponentially with jitter and is capped", () => {
   assert.equal(
     backoffMs(0, 200, 10_000, () => 0),

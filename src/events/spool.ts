@@ -7,16 +7,19 @@ import type { Logger } from "../platform/log.js";
 /**
  * The disk spool: events go here first, a sender ships them and deletes acknowledged segments.
  *
- * - Write-through (writeThrough: true, the logger's default): append() writes the line to the active
- *   segment at once (one write(2) into the page cache, no fsync), so an event appended before its
- *   response is sent survives a kill -9 of the logger. Every syncIntervalMs the segment is fdatasync'd;
- *   a node crash can lose what was written since (one interval).
- * - Buffered (writeThrough: false): append() adds the line to an in-memory buffer and never touches the
+ * - Write-through (mode "write-through", the logger's default): append() writes the line to the active
+ *   segment at once (one write(2) into the page cache), so an event appended before its response is sent
+ *   survives a kill -9 of the logger. Every syncIntervalMs the segment is fdatasync'd; a node crash can
+ *   lose what was written since (one interval).
+ * - Fsync (mode "fsync"): append() writes as write-through does, and commit() resolves once every line
+ *   appended so far is fdatasync'd. Group commit: callers that arrive while an fdatasync runs share the
+ *   next one, so a loaded logger pays one fdatasync per group, not per event.
+ * - Buffered (mode "buffered"): append() adds the line to an in-memory buffer and never touches the
  *   disk; every syncIntervalMs the buffer is written with one write, then fdatasync'd. A kill -9 loses at
  *   most the events appended since the last completed write (one interval, plus the write in flight).
- * - Either way append() drops the event (fail open) when the spool is full, and returns false.
+ * - Whatever the mode, append() drops the event (fail open) when the spool is full, and returns false.
  * - Segments are append-only files seg-<seq>.ndjson; the sender seals the active one when it has
- *   nothing older to ship, so delivery follows within about one interval.
+ *   nothing older to ship and the segment's first event is its linger old (see next()).
  * - Bounded: sealed + active + buffered bytes never exceed maxBytes; the buffer alone never exceeds
  *   maxBufferBytes (disk slower than traffic): both count drops instead of growing.
  */
@@ -24,7 +27,9 @@ export interface SpoolOptions {
   dir: string;
   maxBytes: number;
   syncIntervalMs: number;
-  /** Write each event to disk as it is appended (see above); default false. */
+  /** When an appended event reaches the disk (see above); default "buffered". */
+  mode?: SpoolMode;
+  /** The older switch: true is mode "write-through"; mode wins when both are set. */
   writeThrough?: boolean;
   /** Seal the active segment at this size. */
   segmentMaxBytes?: number;
@@ -32,6 +37,8 @@ export interface SpoolOptions {
   log: Logger;
   onDrop?: (reason: DropReason, bytes: number) => void;
 }
+
+export type SpoolMode = "write-through" | "fsync" | "buffered";
 
 export type DropReason = "spool_full" | "buffer_full" | "spool_error";
 
@@ -60,8 +67,11 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** The segment being appended to: its open fd and the fdatasync chain behind its writes. */
-type ActiveSegment = Segment & { fd: number; sync: Promise<void>; dirty: boolean };
+/**
+ * The segment being appended to: its open fd and the fdatasync chain behind its writes (each link
+ * resolves true when that fdatasync succeeded).
+ */
+type ActiveSegment = Segment & { fd: number; sync: Promise<boolean>; dirty: boolean };
 
 export class Spool {
   private readonly sealed: Segment[] = [];
@@ -80,6 +90,11 @@ export class Spool {
   private inflight: { bytes: number } | undefined;
   private waiters: (() => void)[] = [];
   private dropsSinceLog = 0;
+  /** fsync mode: callers of commit() waiting for the next group's fdatasync. */
+  private commitWaiters: ((ok: boolean) => void)[] = [];
+  private committing = false;
+  /** The fdatasync of each segment being sealed: a commit must wait for those too. */
+  private readonly sealing = new Set<Promise<boolean>>();
   private lastDropLog = 0;
   /** Total events dropped since start, by reason. */
   readonly drops: Record<DropReason, number> = { spool_full: 0, buffer_full: 0, spool_error: 0 };
@@ -129,9 +144,19 @@ export class Spool {
     return this.sealedBytes + (this.active?.bytes ?? 0) + this.bufferBytes + (this.inflight?.bytes ?? 0);
   }
 
-  /** True when append() writes each event to disk at once. */
+  get mode(): SpoolMode {
+    return this.opts.mode ?? (this.opts.writeThrough === true ? "write-through" : "buffered");
+  }
+
+  /** True when append() writes each event to disk at once (write-through and fsync). */
   get isWriteThrough(): boolean {
-    return this.opts.writeThrough === true;
+    return this.mode !== "buffered";
+  }
+
+  /** Whether an event of about `bytes` would be taken now (the buffered logger's answer cannot wait to know). */
+  hasRoom(bytes: number): boolean {
+    if (this.closed || this.bytes + bytes > this.opts.maxBytes) return false;
+    return this.isWriteThrough || this.bufferBytes + bytes <= this.maxBufferBytes;
   }
 
   get segments(): number {
@@ -158,7 +183,7 @@ export class Spool {
     const size = Buffer.byteLength(line) + 1;
     if (this.closed) return this.drop("spool_error", size);
     if (this.bytes + size > this.opts.maxBytes) return this.drop("spool_full", size);
-    if (this.opts.writeThrough) return this.writeThrough(line, size);
+    if (this.isWriteThrough) return this.writeThrough(line, size);
     if (this.bufferBytes + size > this.maxBufferBytes) return this.drop("buffer_full", size);
     if (this.bufferBytes === 0) this.bufferFirstAt = Date.now();
     this.buffer.push(line);
@@ -168,18 +193,24 @@ export class Spool {
 
   private writeThrough(line: string, size: number): boolean {
     try {
-      if (this.active === undefined) this.active = this.openSegment(Date.now());
-      const seg = this.active;
+      const opened = this.active === undefined;
+      if (opened) this.active = this.openSegment(Date.now());
+      const seg = this.active!;
       writeSync(seg.fd, line + "\n");
       seg.bytes += size;
       seg.dirty = true;
       this.lastError = null;
-      if (seg.bytes >= this.segmentMaxBytes)
-        this.seal().catch((err: Error) => {
-          this.lastError = err.message;
-          this.opts.log.error({ err, segment: seg.path }, "Failed to close spool segment");
-        });
-      this.wake();
+      const full = seg.bytes >= this.segmentMaxBytes;
+      if (full)
+        this.seal().then(
+          () => this.wake(),
+          (err: Error) => {
+            this.lastError = err.message;
+            this.opts.log.error({ err, segment: seg.path }, "Failed to close spool segment");
+          },
+        );
+      // the sender waits for a segment's linger (see next()), not for every event
+      if (opened) this.wake();
       return true;
     } catch (err) {
       this.lastError = (err as Error).message;
@@ -191,18 +222,49 @@ export class Spool {
   private openSegment(firstAt: number): ActiveSegment {
     const seq = this.nextSeq++;
     const path = join(this.opts.dir, segName(seq));
-    return { seq, path, bytes: 0, firstAt, fd: openSync(path, "a"), sync: Promise.resolve(), dirty: false };
+    const fd = openSync(path, "a");
+    return { seq, path, bytes: 0, firstAt, fd, sync: Promise.resolve(true), dirty: false };
   }
 
-  /** fdatasync behind the writes, so a slow disk never holds back the next one. */
-  private syncSegment(seg: ActiveSegment): void {
+  /** fdatasync behind the writes, so a slow disk never holds back the next one; resolves true when it succeeded. */
+  private syncSegment(seg: ActiveSegment): Promise<boolean> {
     seg.dirty = false;
     seg.sync = seg.sync
       .then(() => fdatasyncAsync(seg.fd))
-      .catch((err: Error) => {
-        this.lastError = err.message;
-        this.opts.log.error({ err, segment: seg.path }, "Failed to fsync spool segment");
-      });
+      .then(
+        () => true,
+        (err: Error) => {
+          this.lastError = err.message;
+          this.opts.log.error({ err, segment: seg.path }, "Failed to fsync spool segment");
+          return false;
+        },
+      );
+    return seg.sync;
+  }
+
+  /**
+   * Resolves true once every line appended so far is fdatasync'd (false when a write or sync failed).
+   * Group commit: callers arriving while an fdatasync runs wait for the next one, which covers them all.
+   */
+  commit(): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.commitWaiters.push(resolve);
+      if (!this.committing) void this.runCommits();
+    });
+  }
+
+  private async runCommits(): Promise<void> {
+    this.committing = true;
+    while (this.commitWaiters.length > 0) {
+      const waiters = this.commitWaiters;
+      this.commitWaiters = [];
+      const a = this.active;
+      const syncs = [...this.sealing];
+      if (a !== undefined) syncs.push(a.dirty ? this.syncSegment(a) : a.sync);
+      const ok = (await Promise.all(syncs)).every((s) => s);
+      for (const w of waiters) w(ok);
+    }
+    this.committing = false;
   }
 
   private drop(reason: DropReason, bytes: number): false {
@@ -223,10 +285,10 @@ export class Spool {
 
   /** Writes and fsyncs the buffer; concurrent calls share one flush. */
   flush(): Promise<void> {
-    if (this.opts.writeThrough) {
+    if (this.isWriteThrough) {
       const seg = this.active;
       if (seg?.dirty) this.syncSegment(seg);
-      return seg ? seg.sync : Promise.resolve();
+      return seg ? seg.sync.then(() => undefined) : Promise.resolve();
     }
     if (this.flushing) return this.flushing;
     if (this.bufferBytes === 0) return Promise.resolve();
@@ -273,18 +335,25 @@ export class Spool {
     this.active = undefined;
     // Counted as sealed before the awaits: otherwise appends in between see the spool smaller than it is.
     this.sealedBytes += a.bytes;
-    if (a.dirty) this.syncSegment(a);
-    await a.sync;
+    const synced = a.dirty ? this.syncSegment(a) : a.sync;
+    this.sealing.add(synced);
+    try {
+      await synced;
+    } finally {
+      this.sealing.delete(synced);
+    }
     await closeAsync(a.fd);
     this.sealed.push({ seq: a.seq, path: a.path, bytes: a.bytes, firstAt: a.firstAt });
   }
 
   /**
-   * The oldest segment to ship, sealing the active one when nothing older waits; undefined when the
-   * spool holds nothing on disk.
+   * The oldest segment to ship, sealing the active one when nothing older waits and its first event is
+   * at least minAgeMs old; undefined when there is nothing to ship yet. A sender that lingers ships
+   * segments of many events (one open, fsync, read, POST and unlink each), not one per event.
    */
-  async next(): Promise<Segment | undefined> {
-    if (this.sealed.length === 0 && this.active !== undefined) {
+  async next(minAgeMs = 0): Promise<Segment | undefined> {
+    const a = this.active;
+    if (this.sealed.length === 0 && a !== undefined && Date.now() - a.firstAt >= minAgeMs) {
       while (this.flushing !== undefined) await this.flushing;
       // no await between the check and seal() detaching the active segment: a flush cannot slip in
       await this.seal();
@@ -292,15 +361,23 @@ export class Spool {
     return this.sealed[0];
   }
 
-  /** Resolves when something was written, or after maxWaitMs. */
-  waitForData(maxWaitMs: number): Promise<void> {
+  /**
+   * Resolves when a segment is started or sealed, when the active segment's first event becomes
+   * lingerMs old, or after maxWaitMs.
+   */
+  waitForData(maxWaitMs: number, lingerMs = 0): Promise<void> {
+    const a = this.active;
+    const wait =
+      a === undefined || this.sealed.length > 0
+        ? maxWaitMs
+        : Math.min(maxWaitMs, Math.max(1, a.firstAt + lingerMs - Date.now()));
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(t);
         this.waiters = this.waiters.filter((w) => w !== done);
         resolve();
       };
-      const t = setTimeout(done, maxWaitMs);
+      const t = setTimeout(done, wait);
       this.waiters.push(done);
     });
   }
@@ -320,6 +397,18 @@ export class Spool {
     });
     this.sealed.splice(i, 1);
     this.sealedBytes -= seg.bytes;
+  }
+
+  /** Events held (sealed and active segments, buffer): what a shutdown leaves for the next start. */
+  async pendingEvents(): Promise<number> {
+    let n = this.buffer.length;
+    const paths = this.sealed.map((s) => s.path);
+    if (this.active !== undefined) paths.push(this.active.path);
+    for (const path of paths) {
+      const data = await readFile(path).catch(() => Buffer.alloc(0));
+      for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, i + 1)) n++;
+    }
+    return n;
   }
 
   /** Flushes what is buffered and closes; segments stay on disk for the next run. */

@@ -20,6 +20,7 @@ export const resourceTypes = {
   Deployment: { kind: "Deployment", group: "apps", version: "v1", plural: "deployments", namespaced: true },
   Service: { kind: "Service", group: "", version: "v1", plural: "services", namespaced: true },
   ConfigMap: { kind: "ConfigMap", group: "", version: "v1", plural: "configmaps", namespaced: true },
+  Secret: { kind: "Secret", group: "", version: "v1", plural: "secrets", namespaced: true },
   HorizontalPodAutoscaler: {
     kind: "HorizontalPodAutoscaler",
     group: "autoscaling",
@@ -99,6 +100,7 @@ export const childKinds: ResourceType[] = [
   resourceTypes.Role,
   resourceTypes.RoleBinding,
   resourceTypes.ConfigMap,
+  resourceTypes.Secret,
   resourceTypes.Deployment,
   resourceTypes.Service,
   resourceTypes.HorizontalPodAutoscaler,

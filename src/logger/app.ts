@@ -4,9 +4,10 @@ import type { EventConfig } from "../events/build.js";
 import { createEventMetrics } from "../events/metrics.js";
 import { createLoggerMetrics } from "./metrics.js";
 import { LoggerProxy, type UpstreamReadiness } from "./proxy.js";
+import { fullGc, Reclaimer } from "./reclaim.js";
 import { Sender } from "../events/sender.js";
 import { createSink } from "../events/sink.js";
-import { Spool } from "../events/spool.js";
+import { Spool, type SpoolMode } from "../events/spool.js";
 import { VariantFile } from "../events/variant-file.js";
 
 export interface LoggerConfig {
@@ -16,16 +17,20 @@ export interface LoggerConfig {
   fallbackUpstream?: string;
   upstreamTimeoutMs: number;
   sink: string;
+  /** http(s) sinks: the file holding the bearer token (see createSink). */
+  sinkTokenFile?: string;
   spoolDir: string;
   spoolMaxBytes: number;
   spoolSyncMs: number;
-  /** Each event written before its answer leaves (see Spool); false: buffered. */
-  spoolWriteThrough: boolean;
+  /** When an event reaches the disk relative to its answer (see Spool). */
+  spoolMode: SpoolMode;
   event: EventConfig;
   /** On shutdown, how long to keep shipping spooled events before leaving them on disk. */
   drainTimeoutMs: number;
   /** Largest request or response body proxied (413 / 502 beyond); the proxy's default when absent. */
   maxBodyBytes?: number;
+  /** All bodies held in memory at once (503 beyond); the proxy's default when absent. */
+  maxInflightBodyBytes?: number;
   /** How /readyz checks the model server; the proxy's default (GET /v2/health/ready) when absent. */
   upstreamReadiness?: UpstreamReadiness;
   /** A file naming the pod's variant, re-read while running; event.variant while it is absent. */
@@ -45,12 +50,16 @@ export async function startLogger(
   registry: Registry,
 ): Promise<RunningLogger> {
   const metrics = { ...createLoggerMetrics(registry), ...createEventMetrics(registry) };
-  const sink = createSink(cfg.sink, log);
+  const sink = createSink(
+    cfg.sink,
+    log,
+    cfg.sinkTokenFile !== undefined ? { tokenFile: cfg.sinkTokenFile } : {},
+  );
   const spool = await Spool.open({
     dir: cfg.spoolDir,
     maxBytes: cfg.spoolMaxBytes,
     syncIntervalMs: cfg.spoolSyncMs,
-    writeThrough: cfg.spoolWriteThrough,
+    mode: cfg.spoolMode,
     log,
     onDrop: (reason) => metrics.drops.inc({ reason }),
   });
@@ -64,10 +73,12 @@ export async function startLogger(
     ...(cfg.fallbackUpstream !== undefined ? { fallbackUpstream: cfg.fallbackUpstream } : {}),
     upstreamTimeoutMs: cfg.upstreamTimeoutMs,
     ...(cfg.maxBodyBytes !== undefined ? { maxBodyBytes: cfg.maxBodyBytes } : {}),
+    ...(cfg.maxInflightBodyBytes !== undefined ? { maxInflightBodyBytes: cfg.maxInflightBodyBytes } : {}),
     ...(cfg.upstreamReadiness !== undefined ? { upstreamReadiness: cfg.upstreamReadiness } : {}),
     ...(variant !== undefined ? { variant } : {}),
     event: cfg.event,
     spool,
+    reclaimer: new Reclaimer(fullGc),
     registry,
     metrics,
     log,
@@ -79,6 +90,7 @@ export async function startLogger(
       upstream: cfg.upstream,
       sink: sink.name,
       spoolDir: cfg.spoolDir,
+      spoolMode: cfg.spoolMode,
       model: cfg.event.model,
       variant: variant?.current ?? cfg.event.variant,
     },
@@ -92,12 +104,22 @@ export async function startLogger(
       await proxy.close();
       const drained = await sender.drain(cfg.drainTimeoutMs);
       await sender.stop();
+      // counted before close: close() seals the active segment, the count reads every segment left
+      const left = drained ? 0 : await spool.pendingEvents();
       await spool.close();
       await sink.close();
-      log.info(
-        { drained, spoolBytes: spool.bytes },
-        drained ? "Drained event spool" : "Left events in spool for next start",
-      );
+      metrics.undrained.set(left);
+      if (drained) log.info({ sink: sink.name }, "Drained event spool");
+      else
+        log.warn(
+          {
+            undrainedEvents: left,
+            spoolBytes: spool.bytes,
+            drainTimeoutMs: cfg.drainTimeoutMs,
+            sink: sink.name,
+          },
+          "Left events in spool, sink did not take them before the drain deadline",
+        );
     },
   };
 }

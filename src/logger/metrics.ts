@@ -19,7 +19,7 @@ export function createLoggerMetrics(registry: Registry) {
       registers,
     }),
     fallbacks: new Counter({
-      name: "modelship_logger_fallback_total",
+      name: "modelship_fallback_total",
       help: "Requests retried on --fallback-upstream, by why the local model failed (5xx, unreachable, timeout).",
       labelNames: ["reason"] as const,
       registers,
@@ -29,6 +29,22 @@ export function createLoggerMetrics(registry: Registry) {
       help: "Time from request to response through the logger, by kind.",
       labelNames: ["kind"] as const,
       buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    refused: new Counter({
+      name: "modelship_logger_refused_total",
+      help: "Requests the logger answered itself without proxying, by reason: body_too_large and body_chunks (413), body_budget (503), malformed_request (400), header_too_large (431), request_timeout (408).",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    bodyBytes: new Gauge({
+      name: "modelship_logger_inflight_body_bytes",
+      help: "Bytes of request and response bodies held in memory now (bounded by --max-inflight-body-bytes).",
+      registers,
+    }),
+    undrained: new Gauge({
+      name: "modelship_logger_undrained_events",
+      help: "Events left in the spool at shutdown because the sink did not take them within --drain-timeout-ms.",
       registers,
     }),
     overhead: new Histogram({

@@ -10,7 +10,7 @@ import { parseEvent, type InferenceEvent, type ModelshipEvent, type Variant } fr
 import { createEventMetrics } from "../events/metrics.js";
 import { createLoggerMetrics } from "./metrics.js";
 import { LoggerProxy, type UpstreamReadiness } from "./proxy.js";
-import { readSegmentLines, Spool } from "../events/spool.js";
+import { readSegmentLines, Spool, type SpoolOptions } from "../events/spool.js";
 import { metricValue, tmp } from "../testing/procs.js";
 
 const log = createLogger({ name: "test", level: "silent" });
@@ -63,8 +63,16 @@ async function proxy(opts: {
   event?: Partial<EventConfig>;
   upstreamReadiness?: UpstreamReadiness;
   variant?: { readonly current: Variant };
+  spool?: Partial<SpoolOptions>;
 }) {
-  const spool = await Spool.open({ dir: tmp("spool"), maxBytes: 1 << 24, syncIntervalMs: 50, log });
+  const spool = await Spool.open({
+    dir: tmp("spool"),
+    maxBytes: 1 << 24,
+    syncIntervalMs: 50,
+    log,
+    mode: "write-through",
+    ...opts.spool,
+  });
   const registry = createRegistry("logger", { defaultMetrics: false });
   const p = new LoggerProxy({
     upstream: opts.upstream,
@@ -152,7 +160,7 @@ test("an upstream 5xx is a model_error event; with a fallback the fallback answe
   assert.equal(e2.data.error, undefined);
   assert.deepEqual(e2.data.predictions, [[1, 2]]);
   assert.equal(
-    metricValue(await withFallback.metrics(), "modelship_logger_fallback_total", { reason: "5xx" }),
+    metricValue(await withFallback.metrics(), "modelship_fallback_total", { reason: "5xx" }),
     1,
   );
 });
@@ -192,7 +200,7 @@ test("a silent upstream times out: 504 and a timeout event (then the fallback)",
   const r2 = await post(fb.url, oneRow);
   assert.equal(r2.status, 200);
   await r2.text();
-  assert.equal(metricValue(await fb.metrics(), "modelship_logger_fallback_total", { reason: "timeout" }), 1);
+  assert.equal(metricValue(await fb.metrics(), "modelship_fallback_total", { reason: "timeout" }), 1);
 });
 
 test("a 4xx is not retried on the fallback: the request itself is bad", async () => {
@@ -344,7 +352,10 @@ test("a marked request reaches the upstream with its one marker, and framing hea
   const names = seen[0]!.raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
   assert.equal(names.filter((n) => n === "x-modelship-fallback").length, 1);
   assert.equal(names.filter((n) => n === "content-length").length, 1);
-  assert.ok(!names.includes("connection"), "hop-by-hop headers stay on their hop");
+  // fetch's own Connection: keep-alive is not passed on (the upstream connection's own may be there)
+  const connection = seen[0]!.raw.filter((_, i) => i % 2 === 1 && /^connection$/i.test(seen[0]!.raw[i - 1]!));
+  assert.ok(connection.length <= 1, "one Connection header, the proxy's own");
+  assert.equal(names.filter((n) => n === "host").length, 1);
 });
 
 test("/readyz follows the upstream's readiness as configured: a path answering 2xx/3xx, or a TCP connect", async () => {
@@ -400,4 +411,49 @@ test("events carry the pod's current variant, which may change while the logger 
     events.map((e) => e.data.variant),
     ["stable", "canary"],
   );
+});
+
+for (const mode of ["write-through", "fsync", "buffered"] as const)
+  test(`spool full (${mode}): the answer carries an event id only for events the spool took`, async () => {
+    const up = await upstream(identity);
+    // room for a handful of events; nothing ships them
+    const p = await proxy({ upstream: up.url, spool: { mode, maxBytes: 6 * 1024, syncIntervalMs: 10_000 } });
+    const ids: (string | null)[] = [];
+    for (let i = 0; i < 30; i++) {
+      const r = await post(p.url, oneRow);
+      assert.equal(r.status, 200, "requests keep flowing when the spool is full");
+      ids.push(r.headers.get("x-modelship-event-id"));
+      await r.text();
+    }
+    const m = await p.metrics();
+    const spooled = metricValue(m, "modelship_events_total", { result: "spooled" });
+    const dropped = metricValue(m, "modelship_events_total", { result: "dropped" });
+    assert.ok(spooled > 0 && spooled < 30, `some spooled (${spooled})`);
+    const stored = new Set((await p.events()).map((e) => e.id));
+    const promised = ids.filter((id): id is string => id !== null);
+    assert.ok(promised.length > 0 && promised.length < 30, `some ids promised (${promised.length})`);
+    assert.deepEqual(
+      promised.filter((id) => !stored.has(id)),
+      [],
+      "every id a client got is an event in the spool",
+    );
+    if (mode !== "buffered") {
+      assert.equal(promised.length, spooled);
+      assert.equal(dropped, 30 - spooled, "the others are counted as dropped");
+    }
+  });
+
+test("fsync spool: answers wait for the group's fdatasync, and every id given out is on disk", async () => {
+  const up = await upstream(identity);
+  const p = await proxy({ upstream: up.url, spool: { mode: "fsync" } });
+  const answers = await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      const r = await post(p.url, oneRow);
+      await r.text();
+      return r.headers.get("x-modelship-event-id");
+    }),
+  );
+  const stored = new Set((await p.events()).map((e) => e.id));
+  assert.equal(stored.size, 20);
+  for (const id of answers) assert.ok(id !== null && stored.has(id));
 });

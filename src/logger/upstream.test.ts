@@ -1,9 +1,11 @@
-// The upstream client against raw TCP servers on loopback that answer byte for byte as scripted:
-// chunked and close-delimited bodies, keep-alive reuse, malformed answers, closes mid-response, silence.
+// The upstream client (undici) against raw TCP servers on loopback that answer byte for byte as scripted:
+// chunked and close-delimited bodies, keep-alive reuse, malformed answers, closes mid-response, silence,
+// and the in-flight body budget the answers are held in.
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, test } from "node:test";
-import { Upstream, UpstreamError } from "./upstream.js";
+import { BodyBudget } from "./body.js";
+import { Upstream, UpstreamError, type UpstreamOptions } from "./upstream.js";
 
 const closers: (() => Promise<void>)[] = [];
 after(async () => {
@@ -52,19 +54,27 @@ async function raw(
   };
 }
 
-function client(url: string, opts = {}): Upstream {
-  const u = new Upstream(url, opts);
+function client(url: string, opts: Partial<UpstreamOptions> = {}): Upstream {
+  const u = new Upstream(url, {
+    connections: 8,
+    timeoutMs: 2_000,
+    budget: new BodyBudget(64 << 20),
+    limits: { maxBytes: 32 << 20, maxChunks: 100_000 },
+    ...opts,
+  });
   closers.push(() => u.close());
   return u;
 }
 
-const POST = (u: Upstream, body = "{}") =>
+const POST = (u: Upstream, body = "{}", timeoutMs?: number) =>
   u.request(
-    "POST",
-    `POST /x HTTP/1.1\r\nhost: ${u.host}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`,
-    Buffer.from(body),
-    2_000,
+    { method: "POST", path: "/x", headers: ["content-type", "text/plain"], body: Buffer.from(body) },
+    timeoutMs,
   );
+const GET = (u: Upstream, path: string, timeoutMs?: number) =>
+  u.request({ method: "GET", path, headers: [], body: null }, timeoutMs);
+/** undici hands a connection out again one event-loop turn after its answer (a request sent sooner opens another). */
+const turn = () => new Promise((r) => setTimeout(r, 5));
 
 test("keep-alive: sequential requests share one socket; the request arrives intact", async () => {
   const seen: string[] = [];
@@ -79,7 +89,9 @@ test("keep-alive: sequential requests share one socket; the request arrives inta
     const r = await POST(u, `body-${i}`);
     assert.equal(r.status, 200);
     assert.equal(r.body.toString(), `body-${i}`);
-    assert.deepEqual(r.headers.slice(0, 2), ["content-type", "text/plain"]);
+    assert.equal(r.headers["content-type"], "text/plain");
+    r.release();
+    await turn();
   }
   assert.equal(s.connections(), 1);
   assert.equal(seen[4], "POST /x HTTP/1.1 body-4");
@@ -98,6 +110,7 @@ test("a chunked answer is decoded, also when it arrives in pieces", async () => 
   const u = client(s.url);
   const r = await POST(u);
   assert.equal(r.body.toString(), '{"a":1}');
+  await turn();
   const again = await POST(u);
   assert.equal(again.body.toString(), '{"a":1}');
   assert.equal(s.connections(), 1, "the socket is reused after a chunked answer");
@@ -111,47 +124,48 @@ test("a body delimited by the end of the connection is read to the end; the sock
   assert.equal(s.connections(), 2);
 });
 
-test("interim 100 Continue answers are skipped; 204 and HEAD have no body", async () => {
+test("interim 1xx answers are skipped; 204 and HEAD have no body", async () => {
   const s = await raw((socket, head) => {
     if (head.startsWith("HEAD")) socket.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
     else if (head.includes("/empty")) socket.write("HTTP/1.1 204 No Content\r\n\r\n");
-    else socket.write("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    else
+      socket.write(
+        "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+      );
   });
   const u = client(s.url);
   assert.equal((await POST(u)).body.toString(), "ok");
-  const head = await u.request("HEAD", `HEAD / HTTP/1.1\r\nhost: x\r\n\r\n`, undefined, 2_000);
+  await turn();
+  const head = await u.request({ method: "HEAD", path: "/", headers: [], body: null });
   assert.equal(head.body.length, 0);
-  const empty = await u.request("GET", `GET /empty HTTP/1.1\r\nhost: x\r\n\r\n`, undefined, 2_000);
+  assert.equal(head.headers["content-length"], "10");
+  await turn();
+  const empty = await GET(u, "/empty");
   assert.equal(empty.status, 204);
-  assert.equal(s.connections(), 1);
+  assert.equal(empty.body.length, 0);
 });
 
-test("malformed answers fail as unreachable and the socket is dropped", async () => {
+test("malformed answers fail as unreachable", async () => {
   const answers = [
     "HTTP/1.1 abc\r\n\r\n",
     "garbage garbage\r\n\r\n",
     "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    "HTTP/1.1 200 OK\r\nX-A: a\nb\r\nContent-Length: 0\r\n\r\n",
   ];
   const s = await raw((socket, _h, _b, n) => socket.write(answers[n] as string));
   const u = client(s.url);
   for (let i = 0; i < answers.length; i++) {
     await assert.rejects(POST(u), (e: UpstreamError) => {
-      assert.equal(e.kind, "unreachable");
-      assert.match(e.message, /invalid HTTP response/);
+      assert.equal(e.kind, "unreachable", `answer ${i}: ${e.message}`);
       return true;
     });
   }
-  assert.equal(s.connections(), answers.length);
 });
 
 test("an upstream that closes mid-response fails as unreachable", async () => {
   const s = await raw((socket) => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part"));
-  await assert.rejects(POST(client(s.url)), (e: UpstreamError) => {
-    assert.equal(e.kind, "unreachable");
-    assert.match(e.message, /middle of the response/);
-    return true;
-  });
+  await assert.rejects(POST(client(s.url)), (e: UpstreamError) => e.kind === "unreachable");
 });
 
 test("a refused connection fails as unreachable; a silent upstream as timeout", async () => {
@@ -167,7 +181,7 @@ test("a refused connection fails as unreachable; a silent upstream as timeout", 
   const u = client(silent.url);
   const t0 = Date.now();
   await assert.rejects(
-    u.request("POST", "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n", undefined, 200),
+    POST(u, "{}", 200),
     (e: UpstreamError) => e.kind === "timeout" && /within 200 ms/.test(e.message),
   );
   assert.ok(Date.now() - t0 < 1_500);
@@ -183,12 +197,9 @@ test("a trickling body resets the timeout per chunk; a stall mid-body times out"
     "hello".split("").forEach((ch, i) => setTimeout(() => socket.write(ch), (i + 1) * 100));
   });
   const u = client(s.url);
-  const ok = await u.request("GET", "GET / HTTP/1.1\r\nhost: x\r\n\r\n", undefined, 250);
+  const ok = await GET(u, "/", 250);
   assert.equal(ok.body.toString(), "hello");
-  await assert.rejects(
-    u.request("GET", "GET /stall HTTP/1.1\r\nhost: x\r\n\r\n", undefined, 250),
-    (e: UpstreamError) => e.kind === "timeout",
-  );
+  await assert.rejects(GET(u, "/stall", 250), (e: UpstreamError) => e.kind === "timeout");
 });
 
 test("a kept-alive socket the server closed meanwhile is retried once on a new one", async () => {
@@ -199,45 +210,47 @@ test("a kept-alive socket the server closed meanwhile is retried once on a new o
   });
   const u = client(s.url);
   assert.equal((await POST(u)).body.toString(), "ok");
+  await turn();
   assert.equal((await POST(u)).body.toString(), "ok");
   assert.equal(s.connections(), 2);
 });
 
-test("large bodies both ways, and answers over the size limit fail", async () => {
+test("answers are held in the body budget until released; over the size limit or the budget they fail", async () => {
   const big = Buffer.alloc(5 * 1024 * 1024, "x");
   const s = await raw((socket, _h, body) => {
     socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
     socket.write(body);
   });
-  const u = client(s.url);
-  const r = await u.request(
-    "POST",
-    `POST / HTTP/1.1\r\nhost: x\r\ncontent-length: ${big.length}\r\n\r\n`,
-    big,
-    10_000,
-  );
-  assert.equal(r.body.length, big.length);
+  const budget = new BodyBudget(8 << 20);
+  const u = client(s.url, { budget, timeoutMs: 10_000 });
+  const r = await u.request({ method: "POST", path: "/", headers: [], body: big });
   assert.ok(r.body.equals(big));
-  const small = client(s.url, { maxResponseBytes: 1024 });
+  assert.equal(budget.inUse, big.length, "the answer is counted while it is held");
   await assert.rejects(
-    small.request(
-      "POST",
-      `POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 2048\r\n\r\n`,
-      big.subarray(0, 2048),
-      2_000,
-    ),
+    u.request({ method: "POST", path: "/", headers: [], body: big }),
+    (e: UpstreamError) => e.kind === "overloaded" && /no room for the answer/.test(e.message),
+  );
+  assert.equal(budget.inUse, big.length, "a refused answer gives back what it took");
+  r.release();
+  assert.equal(budget.inUse, 0);
+  const again = await u.request({ method: "POST", path: "/", headers: [], body: big });
+  again.release();
+
+  const small = client(s.url, { limits: { maxBytes: 1024, maxChunks: 100 } });
+  await assert.rejects(
+    small.request({ method: "POST", path: "/", headers: [], body: big.subarray(0, 2048) }),
     (e: UpstreamError) => e.kind === "unreachable" && /limit/.test(e.message),
   );
 });
 
-test("more concurrent requests than sockets wait their turn", async () => {
+test("more concurrent requests than connections wait their turn", async () => {
   const s = await raw((socket, _h, body) =>
     setTimeout(
       () => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body.toString()}`),
       20,
     ),
   );
-  const u = client(s.url, { maxConnections: 2 });
+  const u = client(s.url, { connections: 2 });
   const all = await Promise.all(Array.from({ length: 10 }, (_, i) => POST(u, `r${i}`)));
   assert.deepEqual(
     all.map((r) => r.body.toString()),

@@ -1,5 +1,4 @@
 import type { Variant } from "../events/schema.js";
-import { header } from "./http-head.js";
 
 /**
  * The variant a request was served as. Mirrored (shadow) traffic reaches the shadow pods through
@@ -7,11 +6,10 @@ import { header } from "./http-head.js";
  * Host and append "-shadow" to it; such a request is a shadow request whatever --variant says, so a
  * pod that takes both live and mirrored traffic records each correctly. Otherwise: --variant.
  *
- *   variantOf(["host", "fraud.risk.svc-shadow:8080"], "stable")  -> "shadow"
- *   variantOf(["host", "fraud.risk.svc:8080"], "canary")         -> "canary"
+ *   variantOf("fraud.risk.svc-shadow:8080", "stable")  -> "shadow"
+ *   variantOf("fraud.risk.svc:8080", "canary")         -> "canary"
  */
-export function variantOf(headers: string[], configured: Variant): Variant {
-  const host = header(headers, "host");
+export function variantOf(host: string | undefined, configured: Variant): Variant {
   if (host === undefined) return configured;
   const colon = host.lastIndexOf(":");
   const name = colon > host.lastIndexOf("]") ? host.slice(0, colon) : host;

@@ -137,14 +137,15 @@ export function dashboardRows(): Row[] {
           core: false,
           queries: [
             {
-              expr: `${byRev} (rate(modelship_logger_fallback_total{${SEL}}[${RATE}]))`,
+              expr: `${byRev} (rate(modelship_fallback_total{${SEL}}[${RATE}]))`,
               legend: `{{${L.revision}}}`,
             },
           ],
         },
         {
           title: "Inference events recorded",
-          description: "Events the logger spooled, by result; every request is one event.",
+          description:
+            "Events spooled (by serve, or the logger in front of a custom container), by result; every request is one event.",
           unit: "ops",
           kind: "timeseries",
           core: true,
@@ -325,7 +326,7 @@ export function alertRules(): AlertRule[] {
     },
     {
       alert: "ModelshipFallbacks",
-      expr: `sum by (${perDeployment}, ${L.revision}) (rate(modelship_logger_fallback_total[5m])) / sum by (${perDeployment}, ${L.revision}) (rate(modelship_logger_requests_total{kind="infer"}[5m])) > 0.01`,
+      expr: `sum by (${perDeployment}, ${L.revision}) (rate(modelship_fallback_total[5m])) / (sum by (${perDeployment}, ${L.revision}) (rate(modelship_inference_requests_total[5m])) or sum by (${perDeployment}, ${L.revision}) (rate(modelship_logger_requests_total{kind="infer"}[5m]))) > 0.01`,
       for: "10m",
       labels: { severity: "warning" },
       annotations: {

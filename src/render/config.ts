@@ -12,6 +12,11 @@ export interface RenderConfig {
   clusterDomain: string;
   /** Pushgateway the drift job pushes its metrics to (a CronJob is not scraped); none when absent. */
   pushgatewayUrl?: string;
+  /**
+   * The collector's bearer token: copied into a Secret beside each ModelDeployment, whose loggers (on
+   * the default sink) and drift job send it. None: the collector is open and nothing is mounted.
+   */
+  collectorToken?: string;
 }
 
 export const defaultRenderConfig: RenderConfig = {
@@ -30,6 +35,8 @@ export const ports = {
   loggerAlternate: 8090,
   /** The model server (built-in runtime). */
   serve: 8081,
+  /** The built-in model server's gRPC port (OIP v2 GRPCInferenceService); the Services expose the same number. */
+  grpc: 8085,
   /** The Service port clients call. */
   service: 80,
 } as const;

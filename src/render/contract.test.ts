@@ -29,7 +29,12 @@ function containersOf(o: Obj): Obj[] {
 }
 
 // Every optional setting on, so the flags it adds are checked too.
-const cfg = { ...defaultRenderConfig, pushgatewayUrl: "http://pushgateway.monitoring.svc:9091" };
+// every optional flag on: a collector token too, so its flags must parse as well
+const cfg = {
+  ...defaultRenderConfig,
+  pushgatewayUrl: "http://pushgateway.monitoring.svc:9091",
+  collectorToken: "x",
+};
 
 test("every command line the renderer writes is accepted by that command", async () => {
   const seen = new Set<string>();

@@ -1,5 +1,11 @@
 import { group, plural, type ModelDeployment } from "../api/v1alpha1/index.js";
 import { paths, type RenderConfig } from "./config.js";
+import {
+  collectorTokenFile,
+  collectorTokenMount,
+  collectorTokenVolume,
+  sendsCollectorToken,
+} from "./collector-token.js";
 import { commonLabels } from "./labels.js";
 import type { K8sObject } from "./object.js";
 import { fetchContainer, pvcClaim } from "./pod.js";
@@ -60,6 +66,8 @@ export function driftObjects(md: ModelDeployment, cfg: RenderConfig): K8sObject[
   const ns = md.metadata.namespace;
   const labels = commonLabels(md.metadata.name, "drift");
   const claim = pvcClaim(drift.baselineUri);
+  // the same token authenticates its reads (--events) and its report (--report-url)
+  const token = sendsCollectorToken(cfg, cfg.eventsUrl);
   const job = cronJob(md, name, "drift", drift.schedule, drift.timeZone, {
     serviceAccountName: name,
     containers: [
@@ -87,6 +95,7 @@ export function driftObjects(md: ModelDeployment, cfg: RenderConfig): K8sObject[
           "/tmp/drift-report.json",
           // The collector keeps the full report; status.drift.reportRef says where.
           ...(/^https?:\/\//.test(cfg.eventsUrl) ? ["--report-url", cfg.eventsUrl] : []),
+          ...(token ? ["--collector-token-file", collectorTokenFile] : []),
           // A CronJob is not scraped: the dashboard's drift row and the drift alert read what it pushes.
           ...(cfg.pushgatewayUrl ? ["--pushgateway", cfg.pushgatewayUrl] : []),
           "--namespace",
@@ -101,11 +110,13 @@ export function driftObjects(md: ModelDeployment, cfg: RenderConfig): K8sObject[
           ...(claim
             ? [{ name: `pvc-${claim}`, mountPath: `${paths.pvcRoot}/${claim}`, readOnly: true }]
             : []),
+          ...(token ? [collectorTokenMount] : []),
         ],
       },
     ],
     volumes: [
       { name: "tmp", emptyDir: {} },
+      ...(token ? [collectorTokenVolume(md.metadata.name)] : []),
       ...(claim
         ? [{ name: `pvc-${claim}`, persistentVolumeClaim: { claimName: claim, readOnly: true } }]
         : []),

@@ -6,6 +6,7 @@ import yaml from "js-yaml";
 import { parseModelDeployment, type ModelDeployment } from "../api/v1alpha1/index.js";
 import { parseCommandArgs } from "../cmd/command.js";
 import { command as loggerCommand } from "../cmd/logger.js";
+import { command as serveCommand } from "../cmd/serve.js";
 import { repoRoot } from "../testing/repo.js";
 import { defaultRenderConfig } from "./config.js";
 import { stablePlan } from "./plan.js";
@@ -76,8 +77,29 @@ test("readiness follows the container's protocol: the kubelet's probe and the lo
     );
     assert.equal(flags["upstream-readiness"], readiness, what);
   }
-  const builtIn = yaml.load(readFileSync(join(repoRoot, "examples/quickstart-cpu.yaml"), "utf8"));
-  const r = parseModelDeployment(builtIn);
+});
+
+test("the built-in server's gRPC port is on the pod and every Service; a custom container has none", () => {
+  const r = parseModelDeployment(
+    yaml.load(readFileSync(join(repoRoot, "examples/quickstart-cpu.yaml"), "utf8")),
+  );
   assert.ok(r.ok);
-  assert.equal(renderPod(r.value).flags["upstream-readiness"], "/v2/health/ready");
+  const objects = render(r.value, stablePlan(r.value), defaultRenderConfig).objects as Obj[];
+  const serve = (objects.find((o) => o.kind === "Deployment")!.spec.template.spec.containers as Obj[])[0]!;
+  const flags = parseCommandArgs(serveCommand, (serve.args as string[]).slice(1)).values;
+  assert.equal(portOf(serve, "grpc"), Number(flags["grpc-port"]));
+  const services = objects.filter((o) => o.kind === "Service");
+  assert.ok(services.length >= 2);
+  for (const s of services) {
+    assert.deepEqual(
+      (s.spec.ports as Obj[]).find((p) => p.name === "grpc"),
+      { name: "grpc", port: 8085, targetPort: "grpc", protocol: "TCP", appProtocol: "kubernetes.io/h2c" },
+      s.metadata.name,
+    );
+  }
+  const custom = renderPod(customContainer({ port: 8085 }));
+  assert.deepEqual(
+    (custom.service.spec.ports as Obj[]).map((p) => p.name),
+    ["http"],
+  );
 });

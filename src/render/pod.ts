@@ -1,5 +1,11 @@
 import type { ModelDeployment } from "../api/v1alpha1/index.js";
 import { canonicalJSON } from "./canonical-json.js";
+import {
+  collectorTokenFile,
+  collectorTokenMount,
+  collectorTokenVolume,
+  sendsCollectorToken,
+} from "./collector-token.js";
 import { paths, ports, type RenderConfig } from "./config.js";
 import { commonLabels, labelKeys, labelValue } from "./labels.js";
 import type { RevisionSpec } from "./plan.js";
@@ -86,7 +92,12 @@ export function fetchContainer(
   };
 }
 
-function serveContainer(cfg: RenderConfig, spec: RevisionSpec, exposed: boolean): Container {
+function serveContainer(
+  md: ModelDeployment,
+  cfg: RenderConfig,
+  spec: RevisionSpec,
+  exposed: boolean,
+): Container {
   const rt = spec.runtime;
   const gpuName = gpuResourceName(spec);
   const limits: Record<string, string> = { memory: spec.resources.memory };
@@ -128,6 +139,8 @@ function serveContainer(cfg: RenderConfig, spec: RevisionSpec, exposed: boolean)
     "0.0.0.0",
     "--port",
     String(ports.serve),
+    "--grpc-port",
+    String(ports.grpc),
     "--workers",
     String(rt.workers),
     "--request-timeout-ms",
@@ -145,15 +158,21 @@ function serveContainer(cfg: RenderConfig, spec: RevisionSpec, exposed: boolean)
       : // The API says batching is off when spec.runtime.batching is absent; the server batches by default.
         ["--max-batch-size", "1"]),
     ...(rt.allowCpuFallback ? ["--allow-cpu-fallback"] : []),
+    // serve records its own events (no proxy hop, no second parse): the logger is for custom containers
+    ...(spec.logging.enabled ? eventArgs(md, cfg, spec) : []),
   ];
   return {
     name: "serve",
     image: rt.image ?? cfg.image,
     imagePullPolicy: cfg.imagePullPolicy,
     args,
+    ...(spec.logging.enabled ? { env: eventEnv } : {}),
     // A model that cannot load says why in its last log line; status shows it beside the crash.
     terminationMessagePolicy: "FallbackToLogsOnError",
-    ports: [{ name: exposed ? "http" : "serve", containerPort: ports.serve, protocol: "TCP" }],
+    ports: [
+      { name: "http", containerPort: ports.serve, protocol: "TCP" },
+      { name: "grpc", containerPort: ports.grpc, protocol: "TCP" },
+    ],
     readinessProbe: {
       httpGet: { path: "/v2/health/ready", port: ports.serve },
       periodSeconds: 5,
@@ -174,34 +193,37 @@ function serveContainer(cfg: RenderConfig, spec: RevisionSpec, exposed: boolean)
     volumeMounts: [
       { name: "models", mountPath: paths.models, readOnly: true },
       { name: "tmp", mountPath: "/tmp" },
+      ...(spec.logging.enabled ? eventMounts(cfg, spec) : []),
     ],
   };
 }
 
-/** The inference logger as a native sidecar (an init container that keeps running: restartPolicy Always). */
-function loggerContainer(md: ModelDeployment, cfg: RenderConfig, spec: RevisionSpec): Container {
+/** Whether the revision's logger ships to the installation's collector, and so sends its token. */
+export function loggerSendsToken(cfg: RenderConfig, spec: RevisionSpec): boolean {
+  return spec.logging.enabled && sendsCollectorToken(cfg, spec.logging.sink ?? cfg.defaultSink);
+}
+
+/**
+ * How a pod records its events, the same for serve (built-in pods record their own) and the logger
+ * sidecar (custom containers): sink, spool, the model, the revision and its role, and the fallback.
+ */
+function eventArgs(
+  md: ModelDeployment,
+  cfg: RenderConfig,
+  spec: RevisionSpec,
+  /** The logger names its model here (serve already did); kept in place so sidecar pods hash as before. */
+  modelArgs: string[] = [],
+): string[] {
   const lg = spec.logging;
-  const upstreamPort = spec.runtime.container?.port ?? ports.serve;
-  const port = loggerPort(spec);
-  const ready = containerReadiness(spec);
   const ns = md.metadata.namespace ?? "default";
   const stable = `http://${md.metadata.name}-stable.${ns}.svc.${cfg.clusterDomain}:${ports.service}`;
-  const args = [
-    "logger",
-    "--listen",
-    `0.0.0.0:${port}`,
-    "--upstream",
-    `http://127.0.0.1:${upstreamPort}`,
-    "--upstream-readiness",
-    ready === "tcp" ? "tcp" : ready.path,
+  return [
     "--sink",
     lg.sink ?? cfg.defaultSink,
+    ...(loggerSendsToken(cfg, spec) ? ["--sink-token-file", collectorTokenFile] : []),
     "--spool-dir",
     paths.spool,
-    "--model",
-    spec.model.name,
-    "--model-version",
-    spec.model.version,
+    ...modelArgs,
     "--revision",
     "$(MODELSHIP_REVISION)",
     // The revision's role changes without a restart (see variants.ts): the controller's ConfigMap says it.
@@ -212,13 +234,50 @@ function loggerContainer(md: ModelDeployment, cfg: RenderConfig, spec: RevisionS
     "--max-payload-bytes",
     String(lg.maxPayloadBytes),
     // Every revision falls back to the stable Service: a canary's failures are served by stable, a stable
-    // pod's by another stable replica. The logger marks fallback requests so they never fall back again.
+    // pod's by another stable replica. Fallback requests are marked so they never fall back again.
     "--fallback-upstream",
     stable,
     ...(lg.redact ?? []).flatMap((p) => ["--redact", p]),
     ...(lg.headers ?? []).flatMap((h) => ["--header-allowlist", h]),
     // Canonical (sorted keys) so a revision rendered again from its stored spec hashes the same.
     ...(spec.model.features ? ["--features", canonicalJSON(spec.model.features)] : []),
+  ];
+}
+
+/** The pod facts an event writer reads from the downward API. */
+const eventEnv = [
+  {
+    name: "MODELSHIP_REVISION",
+    valueFrom: { fieldRef: { fieldPath: `metadata.labels['${labelKeys.revision}']` } },
+  },
+  { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+  { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+];
+
+/** The spool, the variants ConfigMap and the collector's token; `also` goes after the spool. */
+function eventMounts(cfg: RenderConfig, spec: RevisionSpec, also: Record<string, unknown>[] = []) {
+  return [
+    { name: "spool", mountPath: paths.spool },
+    ...also,
+    { name: "variants", mountPath: paths.variants, readOnly: true },
+    ...(loggerSendsToken(cfg, spec) ? [collectorTokenMount] : []),
+  ];
+}
+
+/** The inference logger as a native sidecar (an init container that keeps running), for custom containers. */
+function loggerContainer(md: ModelDeployment, cfg: RenderConfig, spec: RevisionSpec): Container {
+  const upstreamPort = spec.runtime.container?.port ?? ports.serve;
+  const port = loggerPort(spec);
+  const ready = containerReadiness(spec);
+  const args = [
+    "logger",
+    "--listen",
+    `0.0.0.0:${port}`,
+    "--upstream",
+    `http://127.0.0.1:${upstreamPort}`,
+    "--upstream-readiness",
+    ready === "tcp" ? "tcp" : ready.path,
+    ...eventArgs(md, cfg, spec, ["--model", spec.model.name, "--model-version", spec.model.version]),
   ];
   return {
     name: "logger",
@@ -227,12 +286,7 @@ function loggerContainer(md: ModelDeployment, cfg: RenderConfig, spec: RevisionS
     restartPolicy: "Always",
     args,
     env: [
-      {
-        name: "MODELSHIP_REVISION",
-        valueFrom: { fieldRef: { fieldPath: `metadata.labels['${labelKeys.revision}']` } },
-      },
-      { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      ...eventEnv,
       // A small young generation and a heap cap keep the sidecar's RSS flat under load (see docs/logging.md).
       { name: "NODE_OPTIONS", value: "--max-semi-space-size=4 --max-old-space-size=64" },
     ],
@@ -245,11 +299,7 @@ function loggerContainer(md: ModelDeployment, cfg: RenderConfig, spec: RevisionS
     },
     resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { memory: "256Mi" } },
     securityContext: restrictedContainer,
-    volumeMounts: [
-      { name: "spool", mountPath: paths.spool },
-      { name: "tmp", mountPath: "/tmp" },
-      { name: "variants", mountPath: paths.variants, readOnly: true },
-    ],
+    volumeMounts: eventMounts(cfg, spec, [{ name: "tmp", mountPath: "/tmp" }]),
   };
 }
 
@@ -278,6 +328,8 @@ export function podTemplate(md: ModelDeployment, cfg: RenderConfig, spec: Revisi
     ...(sched?.tolerations ?? []),
   ];
   const logging = spec.logging.enabled;
+  // Only a custom container needs the logger in front of it; serve records its own events.
+  const sidecar = logging && spec.runtime.container !== undefined;
   return {
     metadata: {
       labels: {
@@ -311,9 +363,9 @@ export function podTemplate(md: ModelDeployment, cfg: RenderConfig, spec: Revisi
       ...(sched?.priorityClassName ? { priorityClassName: sched.priorityClassName } : {}),
       initContainers: [
         fetchContainer(cfg, spec.model.uri, paths.modelFile, spec.model.sha256, spec.model.credentialsSecret),
-        ...(logging ? [loggerContainer(md, cfg, spec)] : []),
+        ...(sidecar ? [loggerContainer(md, cfg, spec)] : []),
       ],
-      containers: [serveContainer(cfg, spec, !logging)],
+      containers: [serveContainer(md, cfg, spec, !sidecar)],
       volumes: [
         { name: "models", emptyDir: {} },
         { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } },
@@ -322,6 +374,7 @@ export function podTemplate(md: ModelDeployment, cfg: RenderConfig, spec: Revisi
               { name: "spool", emptyDir: { sizeLimit: "1Gi" } },
               // optional: a pod started before the ConfigMap exists logs as --variant (stable) until it does
               { name: "variants", configMap: { name: variantsConfigMapName(name), optional: true } },
+              ...(loggerSendsToken(cfg, spec) ? [collectorTokenVolume(name)] : []),
             ]
           : []),
         ...(claim

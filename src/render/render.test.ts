@@ -156,7 +156,7 @@ test("every child carries owner labels and the ModelDeployment's namespace", () 
   }
 });
 
-test("pods follow the restricted Pod Security profile and run the logger as a native sidecar", () => {
+test("pods follow the restricted Pod Security profile; serve records its own events, the logger fronts custom containers", () => {
   const md = load("quickstart-cpu.yaml");
   const dep = render(md, stablePlan(md), cfg).objects.find((o) => o.kind === "Deployment") as Record<
     string,
@@ -170,12 +170,28 @@ test("pods follow the restricted Pod Security profile and run the logger as a na
     assert.deepEqual(c.securityContext.capabilities.drop, ["ALL"], c.name);
     assert.equal(c.securityContext.allowPrivilegeEscalation, false, c.name);
   }
+  // one serving container (plus fetch): no proxy hop in front of the built-in server
   assert.deepEqual(
     pod.initContainers.map((c: { name: string }) => c.name),
+    ["fetch"],
+  );
+  const serve = pod.containers[0];
+  assert.equal(serve.readinessProbe.httpGet.path, "/v2/health/ready");
+  assert.ok(serve.args.includes("--sink") && serve.args.includes("--variant-file"), "serve writes events");
+  assert.ok(serve.volumeMounts.some((m: { name: string }) => m.name === "spool"));
+  assert.equal(serve.ports[0].name, "http");
+
+  const custom = load("custom-container.yaml");
+  const cdep = render(custom, stablePlan(custom), cfg).objects.find((o) => o.kind === "Deployment") as Record<
+    string,
+    any
+  >;
+  const cpod = cdep.spec.template.spec;
+  assert.deepEqual(
+    cpod.initContainers.map((c: { name: string }) => c.name),
     ["fetch", "logger"],
   );
-  assert.equal(pod.initContainers[1].restartPolicy, "Always");
-  assert.equal(pod.containers[0].readinessProbe.httpGet.path, "/v2/health/ready");
+  assert.equal(cpod.initContainers[1].restartPolicy, "Always");
 });
 
 test("GPU pods request GPUs, select the product and tolerate the taint; MIG requests the slice", () => {

@@ -1,13 +1,14 @@
 import type { ModelDeployment } from "../api/v1alpha1/index.js";
 import { autoscaler } from "./autoscaler.js";
+import { collectorTokenSecret, sendsCollectorToken } from "./collector-token.js";
 import type { RenderConfig } from "./config.js";
 import { batchObjects, driftObjects } from "./jobs.js";
 import type { K8sObject } from "./object.js";
 import type { RenderPlan } from "./plan.js";
 import { revisionOf } from "./revision.js";
-import { httpRoute } from "./traffic/httproute.js";
-import { virtualService } from "./traffic/virtualservice.js";
+import { routerFor } from "./traffic/router.js";
 import { variantsConfigMap } from "./variants.js";
+import { loggerSendsToken } from "./pod.js";
 import { deployment, podDisruptionBudget, services } from "./workloads.js";
 
 export interface RenderedRevision {
@@ -46,11 +47,16 @@ export function render(md: ModelDeployment, plan: RenderPlan, cfg: RenderConfig)
     })),
   );
   if (variants) objects.push(variants);
+  const tokenUsers =
+    revs.some(({ planned }) => loggerSendsToken(cfg, planned.spec)) ||
+    (md.spec.monitoring?.drift !== undefined && sendsCollectorToken(cfg, cfg.eventsUrl));
+  if (cfg.collectorToken !== undefined && tokenUsers)
+    objects.push(collectorTokenSecret(md, cfg.collectorToken));
   const scaler = autoscaler(md);
   if (scaler) objects.push(scaler);
   objects.push(podDisruptionBudget(md));
-  if (md.spec.traffic.provider === "gatewayAPI") objects.push(httpRoute(md, plan));
-  if (md.spec.traffic.provider === "istio") objects.push(virtualService(md, plan));
+  const route = routerFor(md).desired(md, plan);
+  if (route) objects.push(route);
   objects.push(...driftObjects(md, cfg), ...batchObjects(md, cfg));
   return {
     objects,

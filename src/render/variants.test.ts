@@ -6,6 +6,7 @@ import yaml from "js-yaml";
 import { parseModelDeployment, type ModelDeployment } from "../api/v1alpha1/index.js";
 import { parseCommandArgs, stringFlag } from "../cmd/command.js";
 import { command as loggerCommand } from "../cmd/logger.js";
+import { command as serveCommand } from "../cmd/serve.js";
 import { parseVariant } from "../events/config.js";
 import { tmp } from "../testing/procs.js";
 import { VariantFile } from "../events/variant-file.js";
@@ -28,19 +29,21 @@ function load(file: string): ModelDeployment {
 }
 
 /**
- * The variant a Deployment's logger records, found the way the pod finds it: the logger's flags, the
+ * The variant a Deployment's events record, found the way the pod finds it: the flags of the container that
+ * writes them (serve, or the logger in front of a custom container), the
  * revision label the downward API substitutes, the volume the file lies in, and the ConfigMap's data
  * written out as the kubelet writes a ConfigMap volume (one file per key).
  */
 async function loggedVariant(dep: Obj, objects: K8sObject[]): Promise<string> {
   const pod = dep.spec.template;
-  const logger = (pod.spec.initContainers as Obj[]).find((c) => c.name === "logger")!;
-  const flags = parseCommandArgs(loggerCommand, (logger.args as string[]).slice(1));
+  const logger = (pod.spec.initContainers as Obj[]).find((c) => c.name === "logger");
+  const writer = logger ?? (pod.spec.containers as Obj[]).find((c) => c.name === "serve")!;
+  const flags = parseCommandArgs(logger ? loggerCommand : serveCommand, (writer.args as string[]).slice(1));
   const file = stringFlag(flags, "variant-file")!.replace(
     "$(MODELSHIP_REVISION)",
     pod.metadata.labels[labelKeys.revision],
   );
-  const mount = (logger.volumeMounts as Obj[]).find((m) => file.startsWith(`${m.mountPath}/`))!;
+  const mount = (writer.volumeMounts as Obj[]).find((m) => file.startsWith(`${m.mountPath}/`))!;
   const volume = (pod.spec.volumes as Obj[]).find((v) => v.name === mount.name)!;
   const cm = objects.find((o) => o.kind === "ConfigMap" && o.metadata?.name === volume.configMap.name) as
     Obj | undefined;

@@ -49,6 +49,19 @@ function service(
   selector: Record<string, string>,
   role: string,
 ): K8sObject {
+  // Only the built-in server speaks gRPC. kubernetes.io/h2c (cleartext HTTP/2) is the standard
+  // appProtocol that Gateway API implementations and meshes read to proxy HTTP/2 to the pods.
+  const grpc = md.spec.runtime.container
+    ? []
+    : [
+        {
+          name: "grpc",
+          port: ports.grpc,
+          targetPort: "grpc",
+          protocol: "TCP",
+          appProtocol: "kubernetes.io/h2c",
+        },
+      ];
   return {
     apiVersion: "v1",
     kind: "Service",
@@ -62,6 +75,7 @@ function service(
       selector,
       ports: [
         { name: "http", port: ports.service, targetPort: "http", protocol: "TCP", appProtocol: "http" },
+        ...grpc,
       ],
     },
   };

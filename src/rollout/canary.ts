@@ -1,23 +1,227 @@
-import type { HeaderRoute } from "../render/plan.js";
-import { runAnalysis } from "./analysis-run.js";
-import { noteCapacity, notePause, noteProgress, sinceProgressMs, startCandidate } from "./candidate.js";
-import { reasons, rolloutConditions, type ConditionInput } from "./conditions.js";
+import type { ModelDeployment } from "../api/v1alpha1/index.js";
+import { routerFor } from "../render/traffic/router.js";
+import { runAnalysis, type AnalysisRun } from "./analysis-run.js";
+import { noteProgress } from "./candidate.js";
+import { reasons } from "./conditions.js";
 import { durationMs, elapsedMs } from "./duration.js";
-import { available, plannedRev, podFailure, pruneExcept, renderPlan, type Env, type Rev } from "./env.js";
-import { fitToGpuBudget, gpuShortfall, gpusPerPod, type GpuBudget } from "./gpu.js";
-import { promoteCandidate } from "./promote.js";
+import { available } from "./env.js";
+import { advance, wait, type Stop, type StepOutcome, type Strategy, type Traffic } from "./frame.js";
+import { fitToGpuBudget, type GpuBudget } from "./gpu.js";
 import { canaryReplicaCounts, podRatioWeight, type ReplicaCounts } from "./replicas.js";
-import { failCandidate, rollBack } from "./rollback.js";
-import type { RolloutDecision } from "./types.js";
 
-const settleRequeueMs = 5_000;
+type CanaryStep = NonNullable<ModelDeployment["spec"]["rollout"]["canary"]>["steps"][number];
 
-/** Why the walk through the steps stopped in this reconcile. */
-type Stop =
-  | { kind: "replicas"; capped: boolean }
-  | { kind: "pause"; untilMs?: number; reason: string; message: string }
-  | { kind: "analysis"; due: string[]; nextMs?: number; summary: string }
-  | { kind: "analysisFailed"; summary: string };
+/** The pods a canary step works with. */
+export interface CanaryPods {
+  /** N: the serving replica count. */
+  total: number;
+  /** Available canary pods. */
+  available: number;
+  /** A router splits requests by weight (gatewayAPI, istio); otherwise the ready-pod ratio is the weight. */
+  routed: boolean;
+  budget: GpuBudget;
+}
+
+/** Where the walk stands when a step runs; handlers read it and return what the step did. */
+export interface StepContext {
+  /** 0-based index of the step, and how many there are (index = count: promoting after the last step). */
+  index: number;
+  count: number;
+  traffic: Traffic;
+  /** Pods planned so far (an empty step leaves them as they are). */
+  counts: ReplicaCounts;
+  pods: CanaryPods;
+  /** A `modelship promote` not used yet: it ends the current pause or analysis. */
+  promote: boolean;
+  /** Milliseconds since the step began. */
+  sinceStepMs: number;
+  /** The ModelDeployment's name and the candidate revision, for messages. */
+  name: string;
+  candidate: string;
+  /** Folds this step's measurements into the book and judges them. */
+  analyze(templates: string[]): AnalysisRun;
+}
+
+export interface StepResult {
+  outcome: StepOutcome;
+  traffic: Traffic;
+  counts: ReplicaCounts;
+  /** The step was ended by the promote request. */
+  usedPromote?: true;
+}
+
+/**
+ * Replica counts for moving the canary from `weight` to `target`, and the weight it reaches. Under a GPU cap the
+ * canary may get fewer pods than its share; it is then given the traffic its available pods can carry, which lets
+ * stable hand back GPUs on the next round (see gpu.ts).
+ */
+export function settle(
+  pods: CanaryPods,
+  weight: number,
+  target: number,
+  podRequired: boolean,
+): { counts: ReplicaCounts; weight: number; reached: boolean; capped: boolean } {
+  const { total: N, available: ca, budget } = pods;
+  let tw = weight;
+  let counts: ReplicaCounts = { canary: 0, stable: N };
+  for (let round = 0; round < 4; round++) {
+    const want = canaryReplicaCounts({
+      total: N,
+      canaryWeight: target,
+      stableWeight: 100 - tw,
+      trafficRouted: pods.routed,
+      canaryPodRequired: podRequired,
+    });
+    const fit = fitToGpuBudget(want, N, 100 - tw, budget);
+    counts = fit.counts;
+    if (!fit.capped) {
+      const reached = ca >= counts.canary;
+      return { counts, weight: reached ? target : tw, reached, capped: false };
+    }
+    const carried = N === 0 ? 0 : Math.floor((100 * Math.min(ca, counts.canary)) / N);
+    let next = Math.max(tw, Math.min(target, carried));
+    // The last pod: hand over the rest with one pod short, as a maxUnavailable 1 rolling update would.
+    if (target === 100 && ca >= 1 && ca >= N - 1 && ca >= counts.canary) next = 100;
+    if (next === tw) return { counts, weight: tw, reached: false, capped: true };
+    tw = next;
+  }
+  return { counts, weight: tw, reached: false, capped: true };
+}
+
+const routeOn = (t: Traffic) => t.headerRoute !== undefined || t.mirror !== undefined;
+
+/** The step waits for canary pods (after the last step: for the full-size canary before promotion). */
+function podsWait(
+  s: Pick<StepContext, "index" | "count" | "pods" | "candidate">,
+  counts: ReplicaCounts,
+  capped: boolean,
+): Stop {
+  const { pods } = s;
+  const [reason, message] =
+    s.index >= s.count
+      ? [
+          reasons.promoting,
+          `scaling revision ${s.candidate} to ${pods.total} replicas (${pods.available} available)`,
+        ]
+      : [
+          reasons.waitingForReplicas,
+          `step ${s.index + 1}/${s.count}: ${pods.available}/${counts.canary} canary replicas available`,
+        ];
+  const { budget } = pods;
+  return wait({
+    on: "pods",
+    reason,
+    message,
+    ...(capped
+      ? {
+          maxSurge: `the canary needs more GPUs than maxSurgeGPUs ${budget.maxSurge} allows beside stable (${counts.canary} canary, ${counts.stable} stable pods of ${budget.perCanaryPod}/${budget.perStablePod} GPUs): raise spec.rollout.maxSurgeGPUs`,
+        }
+      : {}),
+  });
+}
+
+/** Holds the traffic where it is (a pause or an analysis keeps the canary's pods for its weight). */
+function hold(s: StepContext): Omit<StepResult, "outcome"> {
+  const r = settle(s.pods, s.traffic.weight, s.traffic.weight, routeOn(s.traffic));
+  return { traffic: { ...s.traffic, weight: r.weight }, counts: r.counts };
+}
+
+/** Turns on a header route or mirror: done once one canary pod can take the requests. */
+function route(s: StepContext, traffic: Traffic, what: string): StepResult {
+  const r = settle(s.pods, traffic.weight, traffic.weight, true);
+  const t = { ...traffic, weight: r.weight };
+  return {
+    traffic: t,
+    counts: r.counts,
+    outcome: r.reached ? advance(what) : podsWait(s, r.counts, r.capped),
+  };
+}
+
+/** One handler per canary step kind, keyed by the step's field: (the step, where the walk stands) -> result. */
+export const canarySteps = {
+  /** Canary pods for w first; the traffic moves to w once they are available. */
+  setWeight(w: number, s: StepContext): StepResult {
+    const r = settle(s.pods, s.traffic.weight, w, routeOn(s.traffic));
+    return {
+      traffic: { ...s.traffic, weight: r.weight },
+      counts: r.counts,
+      outcome: r.reached ? advance(`setWeight ${w}`) : podsWait(s, r.counts, r.capped),
+    };
+  },
+  setHeaderRoute(step: NonNullable<CanaryStep["setHeaderRoute"]>, s: StepContext): StepResult {
+    return route(s, { ...s.traffic, headerRoute: { match: step.match } }, "setHeaderRoute");
+  },
+  setMirror(step: NonNullable<CanaryStep["setMirror"]>, s: StepContext): StepResult {
+    return route(s, { ...s.traffic, mirror: { percent: step.percent } }, `setMirror ${step.percent}`);
+  },
+  /** Until its duration has passed, or until promoted when it has none. */
+  pause(step: NonNullable<CanaryStep["pause"]>, s: StepContext): StepResult {
+    const held = hold(s);
+    if (s.promote) return { ...held, outcome: advance("pause, promoted"), usedPromote: true };
+    const d = step.duration;
+    const left = d === undefined ? undefined : durationMs(d) - s.sinceStepMs;
+    if (left !== undefined && left <= 0) return { ...held, outcome: advance(`pause ${d}`) };
+    const message =
+      d === undefined
+        ? `paused at step ${s.index + 1}/${s.count} until promoted: run modelship promote ${s.name}`
+        : `paused at step ${s.index + 1}/${s.count} for ${d}`;
+    return {
+      ...held,
+      outcome: wait({
+        on: "pause",
+        reason: reasons.pausedByStep,
+        message,
+        ...(left !== undefined ? { forMs: left } : {}),
+      }),
+    };
+  },
+  /** Measures until every template succeeds; Failed fails the rollout, Inconclusive pauses it. */
+  analysis(step: NonNullable<CanaryStep["analysis"]>, s: StepContext): StepResult {
+    const held = hold(s);
+    const run = s.analyze(step.templates);
+    if (s.promote) return { ...held, outcome: advance("analysis, promoted"), usedPromote: true };
+    switch (run.phase) {
+      case "Successful":
+        return { ...held, outcome: advance(`analysis: ${run.summary}`) };
+      case "Failed":
+        return { ...held, outcome: { kind: "fail", reason: reasons.analysisFailed, message: run.summary } };
+      case "Inconclusive":
+        return {
+          ...held,
+          outcome: wait({
+            on: "pause",
+            reason: reasons.analysisInconclusive,
+            message: `analysis at step ${s.index + 1} is inconclusive: ${run.summary}; run modelship promote to go on or modelship abort`,
+          }),
+        };
+      default:
+        return {
+          ...held,
+          outcome: wait({ on: "analysis", run, message: `step ${s.index + 1}/${s.count}: ${run.summary}` }),
+        };
+    }
+  },
+} satisfies { [K in keyof CanaryStep]-?: (step: NonNullable<CanaryStep[K]>, s: StepContext) => StepResult };
+
+/** After the last step: the canary at N pods with all the traffic, then promotion. */
+export function promotion(s: StepContext): StepResult {
+  const r = settle(s.pods, s.traffic.weight, 100, false);
+  const traffic = { ...s.traffic, weight: r.weight };
+  if (r.reached && s.pods.available >= s.pods.total) {
+    return { traffic, counts: r.counts, outcome: { kind: "promote", why: "all steps completed" } };
+  }
+  return { traffic, counts: r.counts, outcome: podsWait(s, r.counts, r.capped) };
+}
+
+export function runStep(step: CanaryStep | undefined, s: StepContext): StepResult {
+  if (step === undefined) return promotion(s);
+  if (step.setWeight !== undefined) return canarySteps.setWeight(step.setWeight, s);
+  if (step.setHeaderRoute) return canarySteps.setHeaderRoute(step.setHeaderRoute, s);
+  if (step.setMirror) return canarySteps.setMirror(step.setMirror, s);
+  if (step.pause) return canarySteps.pause(step.pause, s);
+  if (step.analysis) return canarySteps.analysis(step.analysis, s);
+  return { traffic: s.traffic, counts: s.counts, outcome: advance("empty step") };
+}
 
 /**
  * Canary: walk spec.rollout.canary.steps, then promote. Each reconcile walks as far as the cluster allows:
@@ -27,277 +231,92 @@ type Stop =
  * - setHeaderRoute / setMirror: A/B cohort or shadow copy to the canary (needs one canary pod), kept on for
  *   the following steps;
  * - after the last step the canary is scaled to N, then it becomes stable.
- * Failed pods, a failed analysis or no progress within progressDeadlineSeconds roll back (autoRollback).
+ * Failed pods, a failed analysis or no progress within progressDeadlineSeconds roll back (frame.ts).
  */
-export function decideCanary(env: Env, stable: Rev, cand: Rev): RolloutDecision {
-  const { ctx, book } = env;
-  const spec = ctx.md.spec;
-  const steps = spec.rollout.canary?.steps ?? [];
-  const routed = spec.traffic.provider !== "service";
-  const N = env.total;
-  startCandidate(env, stable, cand);
-  if (env.requests.abort) return rollBack(env, stable, cand, reasons.aborted, "aborted with modelship abort");
-
-  const budget: GpuBudget = {
-    ...(spec.rollout.maxSurgeGPUs !== undefined ? { maxSurge: spec.rollout.maxSurgeGPUs } : {}),
-    perCanaryPod: gpusPerPod(cand.spec),
-    perStablePod: gpusPerPod(stable.spec),
-  };
-  const ca = available(cand);
-  let i = book.step ?? 0;
-  let tw = book.weight ?? 0;
-  let header: HeaderRoute | undefined = book.headerRoute;
-  let mirror = book.mirror;
-  let promote = env.requests.promote;
-  let counts: ReplicaCounts = { canary: 0, stable: N };
-  let stop: Stop | undefined;
-  const advance = (what: string) => {
-    env.events.push({
-      type: "Normal",
-      reason: "StepCompleted",
-      message: `step ${i + 1}/${steps.length} (${what}) completed`,
-    });
-    i++;
-    book.stepStartedAt = env.time;
-    delete book.analysis;
-    noteProgress(env, ca, true);
-  };
-  if (promote === "full" && i < steps.length) {
-    env.events.push({
-      type: "Normal",
-      reason: "PromotedByUser",
-      message: `skipping to promotion from step ${i + 1}`,
-    });
-    i = steps.length;
-    promote = undefined;
-    delete book.analysis;
-  }
-
-  /**
-   * Replica counts for moving the canary to `w`, and the weight it has reached. Under a GPU cap the canary may
-   * get fewer pods than its share; it is then given the traffic its available pods can carry, which lets stable
-   * hand back GPUs on the next round (see gpu.ts).
-   */
-  const settle = (w: number, podRequired: boolean): { reached: boolean; capped: boolean } => {
-    for (let round = 0; round < 4; round++) {
-      const want = canaryReplicaCounts({
-        total: N,
-        canaryWeight: w,
-        stableWeight: 100 - tw,
-        trafficRouted: routed,
-        canaryPodRequired: podRequired,
+export const canary: Strategy = {
+  role: "canary",
+  stableYieldsGPUs: true,
+  walk({ env, stable, cand, budget }) {
+    const { ctx, book } = env;
+    const steps = ctx.md.spec.rollout.canary?.steps ?? [];
+    const pods: CanaryPods = {
+      total: env.total,
+      available: available(cand),
+      routed: routerFor(ctx.md).splitsByWeight,
+      budget,
+    };
+    let i = book.step ?? 0;
+    let traffic: Traffic = {
+      weight: book.weight ?? 0,
+      ...(book.headerRoute ? { headerRoute: book.headerRoute } : {}),
+      ...(book.mirror ? { mirror: book.mirror } : {}),
+    };
+    let counts: ReplicaCounts = { canary: 0, stable: pods.total };
+    let promote = env.requests.promote;
+    if (promote === "full" && i < steps.length) {
+      env.events.push({
+        type: "Normal",
+        reason: "PromotedByUser",
+        message: `skipping to promotion from step ${i + 1}`,
       });
-      const fit = fitToGpuBudget(want, N, 100 - tw, budget);
-      counts = fit.counts;
-      if (!fit.capped) {
-        const reached = ca >= counts.canary;
-        if (reached) tw = w;
-        return { reached, capped: false };
-      }
-      const carried = N === 0 ? 0 : Math.floor((100 * Math.min(ca, counts.canary)) / N);
-      let next = Math.max(tw, Math.min(w, carried));
-      // The last pod: hand over the rest with one pod short, as a maxUnavailable 1 rolling update would.
-      if (w === 100 && ca >= 1 && ca >= N - 1 && ca >= counts.canary) next = 100;
-      if (next === tw) return { reached: false, capped: true };
-      tw = next;
+      i = steps.length;
+      promote = undefined;
+      delete book.analysis;
     }
-    return { reached: false, capped: true };
-  };
 
-  for (let guard = 0; guard <= steps.length + 1 && stop === undefined; guard++) {
-    if (i >= steps.length) {
-      const s = settle(100, false);
-      if (s.reached && ca >= N) return promoteCandidate(env, stable, cand, "all steps completed");
-      stop = { kind: "replicas", capped: s.capped };
-      break;
-    }
-    const step = steps[i]!;
-    if (step.setWeight !== undefined) {
-      const s = settle(step.setWeight, header !== undefined || mirror !== undefined);
-      if (s.reached) advance(`setWeight ${step.setWeight}`);
-      else stop = { kind: "replicas", capped: s.capped };
-    } else if (step.setHeaderRoute || step.setMirror) {
-      if (step.setHeaderRoute) header = { match: step.setHeaderRoute.match };
-      if (step.setMirror) mirror = { percent: step.setMirror.percent };
-      const s = settle(tw, true);
-      if (s.reached) advance(step.setHeaderRoute ? "setHeaderRoute" : `setMirror ${step.setMirror?.percent}`);
-      else stop = { kind: "replicas", capped: s.capped };
-    } else if (step.pause) {
-      settle(tw, header !== undefined || mirror !== undefined);
-      const d = step.pause.duration;
-      const left = d === undefined ? undefined : durationMs(d) - elapsedMs(book.stepStartedAt, env.now);
-      if (promote === "step") {
-        promote = undefined;
-        advance("pause, promoted");
-      } else if (left !== undefined && left <= 0) {
-        advance(`pause ${d}`);
-      } else {
-        stop = {
-          kind: "pause",
-          ...(left !== undefined ? { untilMs: left } : {}),
-          reason: reasons.pausedByStep,
-          message:
-            d === undefined
-              ? `paused at step ${i + 1}/${steps.length} until promoted: run modelship promote ${ctx.md.metadata.name}`
-              : `paused at step ${i + 1}/${steps.length} for ${d}`,
-        };
-      }
-    } else if (step.analysis) {
-      settle(tw, header !== undefined || mirror !== undefined);
-      const run = runAnalysis(env, i, step.analysis.templates);
-      if (promote === "step") {
-        promote = undefined;
-        advance("analysis, promoted");
-      } else if (run.phase === "Successful") {
-        advance(`analysis: ${run.summary}`);
-      } else if (run.phase === "Failed") {
-        stop = { kind: "analysisFailed", summary: run.summary };
-      } else if (run.phase === "Inconclusive") {
-        stop = {
-          kind: "pause",
-          reason: reasons.analysisInconclusive,
-          message: `analysis at step ${i + 1} is inconclusive: ${run.summary}; run modelship promote to go on or modelship abort`,
-        };
-      } else {
-        stop = {
-          kind: "analysis",
-          due: run.due,
-          ...(run.nextMs !== undefined ? { nextMs: run.nextMs } : {}),
-          summary: run.summary,
-        };
-      }
-    } else {
-      advance("empty step");
-    }
-  }
-  stop ??= { kind: "replicas", capped: false };
-  if (promote === "step") {
-    env.events.push({
-      type: "Normal",
-      reason: "PromoteIgnored",
-      message: `promote ends a pause or analysis step; step ${i + 1} is waiting for canary pods (use promote --full to skip every step)`,
-    });
-  }
-
-  book.step = i;
-  book.weight = tw;
-  if (header) book.headerRoute = header;
-  if (mirror) book.mirror = mirror;
-  noteProgress(env, ca, false);
-
-  // Capacity: the cap keeps the canary short of its share, or the cluster has no room for its pods.
-  const running: ReplicaCounts = { canary: cand.obs?.replicas ?? 0, stable: stable.obs?.replicas ?? N };
-  const shortfall = gpuShortfall(running, counts, budget, ctx.freeGPUs);
-  const waiting =
-    stop.kind === "replicas" && stop.capped
-      ? {
-          reason: reasons.maxSurgeGPUs,
-          message: `the canary needs more GPUs than maxSurgeGPUs ${budget.maxSurge} allows beside stable (${counts.canary} canary, ${counts.stable} stable pods of ${budget.perCanaryPod}/${budget.perStablePod} GPUs): raise spec.rollout.maxSurgeGPUs`,
-        }
-      : cand.obs?.unschedulable
-        ? {
-            reason: reasons.insufficientGPU,
-            message: `canary pods cannot be scheduled: ${cand.obs.unschedulable.message}`,
-          }
-        : shortfall > 0 && ca < counts.canary
-          ? {
-              reason: reasons.insufficientGPU,
-              message: `the cluster lacks ${shortfall} GPU(s) for the canary; waiting for capacity`,
-            }
-          : undefined;
-  noteCapacity(env, waiting);
-
-  const weight = routed
-    ? tw
-    : podRatioWeight({
-        canary: Math.min(ca, counts.canary),
-        stable: Math.min(available(stable), counts.stable),
+    let stop: Stop | undefined;
+    for (let guard = 0; guard <= steps.length + 1; guard++) {
+      const index = i;
+      const r = runStep(steps[index], {
+        index,
+        count: steps.length,
+        traffic,
+        counts,
+        pods,
+        promote: promote === "step",
+        sinceStepMs: elapsedMs(book.stepStartedAt, env.now),
+        name: ctx.md.metadata.name,
+        candidate: cand.id,
+        analyze: (templates) => runAnalysis(env, index, templates),
       });
-  const planned = [plannedRev(stable, "stable", counts.stable), plannedRev(cand, "canary", counts.canary)];
-  const paused = stop.kind === "pause" ? { reason: stop.reason, message: stop.message } : undefined;
-  notePause(env, paused?.reason, paused?.message ?? "");
-  const progressing: ConditionInput["progressing"] =
-    stop.kind === "pause"
-      ? { status: true, reason: reasons.rolloutPaused, message: stop.message }
-      : stop.kind === "analysis"
-        ? {
-            status: true,
-            reason: reasons.analysisRunning,
-            message: `step ${i + 1}/${steps.length}: ${stop.summary}`,
-          }
-        : i >= steps.length
-          ? {
-              status: true,
-              reason: reasons.promoting,
-              message: `scaling revision ${cand.id} to ${N} replicas (${ca} available)`,
-            }
-          : {
-              status: true,
-              reason: reasons.waitingForReplicas,
-              message: `step ${i + 1}/${steps.length}: ${ca}/${counts.canary} canary replicas available`,
-            };
-  const decision: RolloutDecision = {
-    plan: renderPlan(
-      planned,
-      { stable: 100 - weight, canary: weight },
-      { ...(header ? { headerRoute: header } : {}), ...(mirror ? { mirror } : {}) },
-    ),
-    status: {
-      stableRevision: stable.id,
-      canaryRevision: cand.id,
-      currentStepIndex: i,
-      phase: paused ? "Paused" : "Progressing",
-      modelVersion: stable.spec.model.version,
-      conditions: rolloutConditions({
-        progressing,
-        ...(paused ? { paused } : {}),
-        ...(waiting ? { waiting } : {}),
-      }),
-      history: [],
-      rollout: {},
-    },
-    prune: pruneExcept(ctx, planned),
-    measure: stop.kind === "analysis" ? stop.due : [],
-    ...requeue(stop),
-    events: [],
-  };
+      traffic = r.traffic;
+      counts = r.counts;
+      if (r.usedPromote) promote = undefined;
+      if (r.outcome.kind !== "advance") {
+        stop = r.outcome;
+        break;
+      }
+      env.events.push({
+        type: "Normal",
+        reason: "StepCompleted",
+        message: `step ${i + 1}/${steps.length} (${r.outcome.what}) completed`,
+      });
+      i++;
+      book.stepStartedAt = env.time;
+      delete book.analysis;
+      noteProgress(env, pods.available, true);
+    }
+    if (stop?.kind === "promote") return { stop, counts, traffic };
+    stop ??= podsWait({ index: i, count: steps.length, pods, candidate: cand.id }, counts, false);
+    if (promote === "step") {
+      env.events.push({
+        type: "Normal",
+        reason: "PromoteIgnored",
+        message: `promote ends a pause or analysis step; step ${i + 1} is waiting for canary pods (use promote --full to skip every step)`,
+      });
+    }
 
-  const failure = podFailure(cand);
-  if (failure)
-    return failCandidate(
-      env,
-      stable,
-      cand,
-      reasons.podsFailed,
-      `${failure.reason}: ${failure.message}`,
-      decision,
-    );
-  if (stop.kind === "analysisFailed") {
-    return failCandidate(env, stable, cand, reasons.analysisFailed, stop.summary, decision);
-  }
-  const deadlineMs = spec.rollout.progressDeadlineSeconds * 1000;
-  if (stop.kind === "replicas" && !waiting && sinceProgressMs(env) > deadlineMs) {
-    return failCandidate(
-      env,
-      stable,
-      cand,
-      reasons.progressDeadlineExceeded,
-      `${ca}/${counts.canary} canary replicas available after ${spec.rollout.progressDeadlineSeconds}s without progress`,
-      decision,
-    );
-  }
-  return decision;
-}
-
-function requeue(stop: Stop): { requeueAfterMs?: number } {
-  switch (stop.kind) {
-    case "replicas":
-      return { requeueAfterMs: settleRequeueMs };
-    case "pause":
-      return stop.untilMs !== undefined ? { requeueAfterMs: Math.max(1000, stop.untilMs) } : {};
-    case "analysis":
-      return { requeueAfterMs: stop.due.length > 0 ? 1000 : Math.max(1000, stop.nextMs ?? settleRequeueMs) };
-    case "analysisFailed":
-      return {};
-  }
-}
+    book.step = i;
+    book.weight = traffic.weight;
+    if (traffic.headerRoute) book.headerRoute = traffic.headerRoute;
+    if (traffic.mirror) book.mirror = traffic.mirror;
+    // Without a router the Service spreads requests over every ready pod: the weight is their ratio.
+    const weight = pods.routed
+      ? traffic.weight
+      : podRatioWeight({
+          canary: Math.min(pods.available, counts.canary),
+          stable: Math.min(available(stable), counts.stable),
+        });
+    return { stop, counts, traffic: { ...traffic, weight }, stepIndex: i };
+  },
+};

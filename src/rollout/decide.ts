@@ -1,8 +1,9 @@
-import { decideBlueGreen } from "./bluegreen.js";
+import { blueGreen } from "./bluegreen.js";
 import { writeBook } from "./book.js";
-import { decideCanary } from "./canary.js";
+import { canary } from "./canary.js";
 import { reasons, rolloutConditions } from "./conditions.js";
 import { clearCandidate, makeEnv, observedById, plannedRev, podFailure, type Env, type Rev } from "./env.js";
+import { decideRollout } from "./frame.js";
 import { rollBack, driftRollback } from "./rollback.js";
 import { decideRolling } from "./rolling.js";
 import { decideRolledBack, decideSteady } from "./steady.js";
@@ -13,7 +14,8 @@ import type { RolloutContext, RolloutDecision } from "./types.js";
  * everything decide() must remember between calls goes to status.rollout (the book) and comes back in ctx.
  *
  * Order of concerns: user requests (retry clears a rollback) -> a rolled-back candidate stays down -> steady
- * state (with drift rollback) -> the strategy walks the candidate.
+ * state (with drift rollback) -> the strategy walks the candidate (canary and blue-green as step handlers
+ * inside one frame, frame.ts).
  */
 export function decide(ctx: RolloutContext, now: Date): RolloutDecision {
   const env = makeEnv(ctx, now);
@@ -42,10 +44,10 @@ export function decide(ctx: RolloutContext, now: Date): RolloutDecision {
   else {
     switch (ctx.md.spec.rollout.strategy) {
       case "canary":
-        d = decideCanary(env, stable, desired);
+        d = decideRollout(env, stable, desired, canary);
         break;
       case "blueGreen":
-        d = decideBlueGreen(env, stable, desired);
+        d = decideRollout(env, stable, desired, blueGreen);
         break;
       default:
         d = rollingWithRollback(env, stable, desired);

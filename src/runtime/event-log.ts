@@ -2,16 +2,25 @@
 // through the same spool and sink as the logger sidecar's (src/events/), in the same InferenceEvent v1.
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
-import { inferenceEventOf, shouldRecord } from "../events/build.js";
+import {
+  buildFeedbackEvent,
+  inferenceEventOf,
+  parseFeedback,
+  shouldRecord,
+  type EventConfig,
+} from "../events/build.js";
 import { parseRequest, parseResponse, type ParsedBody, type Protocol } from "../events/oip.js";
 import type { EventRecorder } from "../events/recorder.js";
 import type { ErrorType, EventTensor } from "../events/schema.js";
-import { ORT_TO_OIP, toPlain, type TensorValue } from "./datatypes.js";
+import { elementCount, OIP_TO_ORT, ORT_TO_OIP, toPlain, type TensorValue } from "./datatypes.js";
+import { fromRaw } from "./tensor-bytes.js";
 import { rowsOf } from "./protocol.js";
 import type { Signature } from "./signature.js";
 
 /** One answered inference request as serve saw it. */
 export interface ServedExchange {
+  /** The model that answered: serve may hold several, each event names its own. */
+  model: { name: string; version: string };
   time: Date;
   path: string;
   protocol: Protocol;
@@ -30,19 +39,29 @@ export interface ServedExchange {
 
 /**
  * The request as the event records it: what the client sent. JSON tensor data is taken from the body
- * serve parsed already; tensors sent in the binary extension carry no data there and get it from the
- * decoded feeds.
+ * serve parsed already; tensors sent in the binary extension are read again from the body's binary part
+ * (the decoded copies went to the worker thread), in input order.
  */
 export function requestForEvent(
   protocol: Protocol,
   body: unknown,
-  feeds: Record<string, TensorValue> | undefined,
+  binary: Buffer | undefined,
 ): ParsedBody | undefined {
   const parsed = parseRequest(protocol, body);
-  if (parsed === undefined || feeds === undefined) return parsed;
+  if (parsed === undefined || binary === undefined) return parsed;
+  let offset = 0;
   for (const t of parsed.tensors) {
-    const feed = feeds[t.name];
-    if (t.data === undefined && feed !== undefined) t.data = toPlain(feed.type, feed.data);
+    const size = t.parameters?.binary_data_size;
+    if (t.data !== undefined || typeof size !== "number") continue;
+    const raw = binary.subarray(offset, offset + size);
+    offset += size;
+    const type = OIP_TO_ORT[t.datatype as keyof typeof OIP_TO_ORT];
+    if (type === undefined) continue;
+    try {
+      t.data = toPlain(type, fromRaw(t.name, type, raw, elementCount(t.shape)));
+    } catch {
+      // a body serve refused: the event keeps name, shape and datatype
+    }
   }
   return parsed;
 }
@@ -72,10 +91,28 @@ export function responseForEvent(
 
 /** The recorder's front for serve: sampling, the event's id, and whether it really was spooled. */
 export class ServeEventLog {
+  private readonly configs = new Map<string, EventConfig>();
+
   constructor(
     private readonly recorder: EventRecorder,
     private readonly random: () => number = Math.random,
   ) {}
+
+  /** The event settings with this model's name and version (made once per model). */
+  private configFor(model: { name: string; version: string }): EventConfig {
+    const key = `${model.name}@${model.version}`;
+    let cfg = this.configs.get(key);
+    if (cfg === undefined) {
+      cfg = { ...this.recorder.cfg.event, model: model.name, modelVersion: model.version };
+      this.configs.set(key, cfg);
+    }
+    return cfg;
+  }
+
+  /** Sets the spool gauges; call before rendering /metrics. */
+  observe(): void {
+    this.recorder.observe();
+  }
 
   /** Whether this answer is recorded at all; failures always are. Call before building anything. */
   wants(status: number): boolean {
@@ -84,8 +121,8 @@ export class ServeEventLog {
     return false;
   }
 
-  /** Writes the event before the answer leaves; its id when it was spooled, undefined when dropped. */
-  record(ex: ServedExchange): string | undefined {
+  /** Writes the event before the answer leaves; its id once it was spooled, undefined when dropped. */
+  async record(ex: ServedExchange): Promise<string | undefined> {
     const id = randomUUID();
     const event = inferenceEventOf(
       {
@@ -107,8 +144,20 @@ export class ServeEventLog {
         response: ex.response,
         responseBytes: ex.responseBytes,
       },
-      this.recorder.cfg.event,
+      this.configFor(ex.model),
     );
-    return this.recorder.record(this.recorder.lineWriter.line(event, ex.protocol)) ? id : undefined;
+    return (await this.recorder.record(this.recorder.lineWriter.line(event, ex.protocol))) ? id : undefined;
+  }
+
+  /**
+   * POST /v2/feedback: ground truth for an earlier event, {"id": "<x-modelship-event-id>", "groundTruth": ...}.
+   * Throws an Error naming the bad field; resolves the feedback event's id, or undefined when the spool
+   * had no room.
+   */
+  async feedback(body: unknown, now = new Date()): Promise<{ id: string; eventId: string } | undefined> {
+    const input = parseFeedback(body);
+    const event = buildFeedbackEvent(randomUUID(), now, input, this.recorder.cfg.event);
+    const ok = await this.recorder.record(JSON.stringify(event));
+    return ok ? { id: event.id, eventId: input.eventId } : undefined;
   }
 }

@@ -11,6 +11,7 @@ import {
   status,
   type GrpcObject,
   type sendUnaryData,
+  Metadata,
   type ServerUnaryCall,
   type ServiceClientConstructor,
   type UntypedServiceImplementation,
@@ -19,7 +20,11 @@ import { loadSync, type Options } from "@grpc/proto-loader";
 import { ListenError } from "../platform/listen.js";
 import type { Logger } from "../platform/log.js";
 import { version as serverVersion } from "../version.js";
-import type { TensorValue } from "./datatypes.js";
+import { EVENT_ID_HEADER } from "../events/constants.js";
+import type { ParsedBody } from "../events/oip.js";
+import type { ErrorType } from "../events/schema.js";
+import { ORT_TO_OIP, toPlain, type TensorValue } from "./datatypes.js";
+import { responseForEvent, type ServeEventLog } from "./event-log.js";
 import {
   decodeInferRequest,
   encodeInferResponse,
@@ -78,6 +83,31 @@ export interface InferenceBackend {
   lookup(model: string, version: string | undefined): ModelEntry;
   versionsOf(name: string): string[];
   submit(e: ModelEntry, feeds: Record<string, TensorValue>, budgetMs?: number): Promise<JobResult>;
+  /** Records one InferenceEvent per call, as for HTTP requests, when serve logs events. */
+  readonly events?: ServeEventLog | undefined;
+}
+
+/** The path gRPC calls are recorded under in events. */
+const INFER_PATH = "/inference.GRPCInferenceService/ModelInfer";
+
+/** The bytes a set of tensors holds, which the event's --max-payload-bytes cap is judged by. */
+function tensorBytes(tensors: Record<string, TensorValue>): number {
+  let n = 0;
+  for (const t of Object.values(tensors)) {
+    n += ArrayBuffer.isView(t.data) ? t.data.byteLength : t.data.reduce((m, v) => m + v.length + 4, 0);
+  }
+  return n;
+}
+
+/** The request's tensors for the event, taken before the feeds move to the worker thread. */
+function requestTensors(id: string | undefined, feeds: Record<string, TensorValue>): ParsedBody {
+  const tensors = Object.entries(feeds).map(([name, t]) => ({
+    name,
+    shape: t.dims,
+    datatype: ORT_TO_OIP[t.type],
+    data: toPlain(t.type, t.data),
+  }));
+  return id === undefined ? { tensors } : { id, tensors };
 }
 
 export interface GrpcServeOptions {
@@ -204,31 +234,45 @@ export class GrpcInferenceServer implements FrontEnd {
     const e = this.find(req.model_name, req.model_version, cb);
     if (e === undefined) return;
     const t0 = performance.now();
+    const time = new Date();
+    const events = this.backend.events;
     let code = 200;
+    let answer: ModelInferResponse | undefined;
+    let failure: { code: number; details: string; type: ErrorType } | undefined;
+    let request: ParsedBody | undefined;
+    let response: ParsedBody | undefined;
+    let requestBytes = 0;
+    let responseBytes = 0;
     e.m.inFlight.inc();
     try {
       if (!e.ready || e.signature === undefined) {
         throw new HttpError(503, `model "${e.spec.name}" version "${e.spec.version}" is not ready`);
       }
       const decoded = decodeInferRequest(req, e.signature, e.batchable);
+      if (events !== undefined) {
+        request = requestTensors(decoded.id, decoded.feeds);
+        requestBytes = tensorBytes(decoded.feeds);
+      }
       const result = await this.backend.submit(e, decoded.feeds, budgetOf(call.getDeadline()));
-      cb(
-        null,
-        encodeInferResponse(
-          e.spec.name,
-          e.spec.version,
-          decoded.id,
-          e.signature,
-          result.outputs,
-          decoded.outputs,
-          decoded.raw,
-        ),
+      if (events !== undefined) {
+        response = responseForEvent("v2", e.signature, result.outputs, decoded.outputs, decoded.id);
+        responseBytes = tensorBytes(result.outputs);
+      }
+      answer = encodeInferResponse(
+        e.spec.name,
+        e.spec.version,
+        decoded.id,
+        e.signature,
+        result.outputs,
+        decoded.outputs,
+        decoded.raw,
       );
     } catch (err) {
       const f = failureOf(err);
       code = f.http;
       if (f.unexpected) this.opts.log.error({ err, model: e.key }, "Failed inference request");
-      cb({ code: f.code, details: f.details });
+      const type: ErrorType = code === 504 ? "timeout" : code >= 500 ? "model_error" : "bad_request";
+      failure = { code: f.code, details: f.details, type };
     } finally {
       e.m.inFlight.dec();
       e.m.requestSeconds.observe((performance.now() - t0) / 1000);
@@ -239,5 +283,30 @@ export class GrpcInferenceServer implements FrontEnd {
         code: String(code),
       });
     }
+    if (events !== undefined && events.wants(code)) {
+      const requestId = call.metadata.get("x-request-id")[0];
+      const id = await events.record({
+        model: { name: e.spec.name, version: e.spec.version },
+        time,
+        path: INFER_PATH,
+        protocol: "v2",
+        headers: requestId === undefined ? {} : { "x-request-id": String(requestId) },
+        status: code,
+        latencyMs: performance.now() - t0,
+        fallback: false,
+        ...(failure !== undefined ? { error: { type: failure.type, message: failure.details } } : {}),
+        request,
+        requestBytes,
+        response,
+        responseBytes,
+      });
+      if (id !== undefined) {
+        const md = new Metadata();
+        md.set(EVENT_ID_HEADER, id);
+        call.sendMetadata(md);
+      }
+    }
+    if (answer !== undefined) cb(null, answer);
+    else cb({ code: failure!.code, details: failure!.details });
   }
 }

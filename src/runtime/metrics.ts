@@ -14,6 +14,7 @@ export interface RuntimeMetrics {
   inFlight: Gauge<"model" | "version">;
   loadSeconds: Gauge<"model" | "version">;
   modelReady: Gauge<"model" | "version">;
+  fallbacks: Counter<"reason">;
 }
 
 export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
@@ -75,6 +76,12 @@ export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
       name: "modelship_model_ready",
       help: "1 once the model is loaded and warmed up, else 0.",
       labelNames: ["model", "version"],
+      registers,
+    }),
+    fallbacks: new Counter({
+      name: "modelship_fallback_total",
+      help: "Requests the local model failed and --fallback-upstream answered, by why (5xx, timeout, unavailable).",
+      labelNames: ["reason"],
       registers,
     }),
   };

@@ -19,6 +19,8 @@ test("routes: method + path -> protocol operation", () => {
     ["GET", "/v2/models/mlp/stats", { kind: "model-stats", model: "mlp" }],
     ["GET", "/v2/models/mlp/versions/1/stats", { kind: "model-stats", model: "mlp", version: "1" }],
     ["POST", "/v2/repository/index", { kind: "repository-index" }],
+    ["POST", "/v2/feedback", { kind: "feedback" }],
+    ["GET", "/v2/feedback", { kind: "method-not-allowed", allow: "POST" }],
     ["GET", "/v2/models/a%20b", { kind: "model-metadata", model: "a b" }],
     ["POST", "/v1/models/mlp:predict", { kind: "v1-predict", model: "mlp" }],
     ["GET", "/v1/models/mlp", { kind: "v1-model", model: "mlp" }],

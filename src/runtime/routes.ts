@@ -11,6 +11,7 @@ export type Route =
   | { kind: "model-config"; model: string; version?: string }
   | { kind: "model-stats"; model: string; version?: string }
   | { kind: "repository-index" }
+  | { kind: "feedback" }
   | { kind: "v1-model"; model: string }
   | { kind: "v1-predict"; model: string }
   | { kind: "method-not-allowed"; allow: string }
@@ -45,6 +46,8 @@ export function matchRoute(method: string, url: string): Route {
       return need("GET", { kind: "metrics" });
     case "/v2/repository/index":
       return need("POST", { kind: "repository-index" });
+    case "/v2/feedback":
+      return need("POST", { kind: "feedback" });
   }
   const m = MODEL.exec(path);
   if (m) {

@@ -5,6 +5,11 @@ import { performance } from "node:perf_hooks";
 import type { Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
 import { version as serverVersion } from "../version.js";
+import { EVENT_ID_HEADER } from "../events/constants.js";
+import { parseResponse, type ParsedBody } from "../events/oip.js";
+import type { ErrorType } from "../events/schema.js";
+import { requestForEvent, responseForEvent, type ServeEventLog } from "./event-log.js";
+import { fallbackReason, type Answer, type FallbackUpstream } from "./fallback.js";
 import { rowCount } from "./batching.js";
 import { zeros, elementCount, type TensorValue } from "./datatypes.js";
 import { createRuntimeMetrics, type RuntimeMetrics } from "./metrics.js";
@@ -47,6 +52,10 @@ export interface ServeOptions {
   allowCpuFallback: boolean;
   log: Logger;
   registry: Registry;
+  /** Record one InferenceEvent per inference request (built-in pods; custom containers use the logger). */
+  events?: ServeEventLog;
+  /** Retry a request the local model failed (5xx, timeout, not ready) here once: the stable Service. */
+  fallback?: FallbackUpstream;
 }
 
 export interface ModelEntry {
@@ -93,16 +102,19 @@ function sendError(
   sendJson(res, status, JSON.stringify({ error: message }), headers);
 }
 
+function jsonAnswer(status: number, body: string, headers: Record<string, string> = {}): Answer {
+  return { status, headers: { ...JSON_TYPE, ...headers }, body };
+}
+
 /** The v2 answer: JSON, or when binary outputs were asked for, the JSON part then their raw bytes. */
-function sendV2(
-  res: ServerResponse,
+function v2Answer(
   spec: ModelSpec,
   sig: Signature,
   d: DecodedRequest,
   outputs: Record<string, TensorValue>,
-): void {
+): Answer {
   if (d.binaryOutputs === undefined) {
-    return sendJson(res, 200, encodeV2(spec.name, spec.version, d.id, sig, outputs, d.outputs));
+    return jsonAnswer(200, encodeV2(spec.name, spec.version, d.id, sig, outputs, d.outputs));
   }
   const { body, jsonLength } = encodeV2Binary(
     spec.name,
@@ -113,12 +125,35 @@ function sendV2(
     d.outputs,
     d.binaryOutputs,
   );
-  res.writeHead(200, {
-    "content-type": "application/octet-stream",
-    "content-length": body.length,
-    [HEADER_LENGTH_HEADER]: jsonLength,
-  });
-  res.end(body);
+  return {
+    status: 200,
+    headers: { "content-type": "application/octet-stream", [HEADER_LENGTH_HEADER]: String(jsonLength) },
+    body,
+  };
+}
+
+function send(res: ServerResponse, a: Answer): void {
+  if (res.destroyed) return;
+  res.writeHead(a.status, { ...a.headers, "content-length": Buffer.byteLength(a.body) });
+  res.end(a.body);
+}
+
+/** Why a request failed, as the event records it. */
+function errorTypeOf(status: number, aborted: boolean): ErrorType {
+  if (aborted) return "client_aborted";
+  if (status === 504) return "timeout";
+  return status >= 500 ? "model_error" : "bad_request";
+}
+
+/** A fallback's answer as the event records it: its JSON part parsed (tensor data of binary outputs left out). */
+function parsedAnswer(protocol: "v1" | "v2", a: Answer): ParsedBody | "malformed" {
+  const body = typeof a.body === "string" ? Buffer.from(a.body) : a.body;
+  const jsonLength = Number(a.headers[HEADER_LENGTH_HEADER] ?? body.length);
+  try {
+    return parseResponse(protocol, JSON.parse(body.subarray(0, jsonLength).toString("utf8"))) ?? "malformed";
+  } catch {
+    return "malformed";
+  }
 }
 
 /** Reads the whole body, refusing more than `limit` bytes with 413 before buffering them. */
@@ -331,6 +366,11 @@ export class ModelServer {
     return e;
   }
 
+  /** serve's own event log, when it records events (the gRPC front end records through it too). */
+  get events(): ServeEventLog | undefined {
+    return this.opts.events;
+  }
+
   get ready(): boolean {
     return this.notReadyReason === null && !this.draining;
   }
@@ -387,6 +427,7 @@ export class ModelServer {
           JSON.stringify({ name: "modelship", version: serverVersion, extensions: V2_EXTENSIONS }),
         );
       case "metrics":
+        this.opts.events?.observe();
         this.opts.registry.metrics().then(
           (text) => {
             res.writeHead(200, { "content-type": this.opts.registry.contentType });
@@ -397,6 +438,9 @@ export class ModelServer {
         return;
       case "repository-index":
         void this.repositoryIndex(req, res);
+        return;
+      case "feedback":
+        void this.feedback(req, res);
         return;
       case "method-not-allowed":
         req.resume();
@@ -464,32 +508,45 @@ export class ModelServer {
     protocol: "v1" | "v2",
   ): Promise<void> {
     const t0 = performance.now();
-    let status = 200;
+    const time = new Date();
     let result: JobResult | undefined;
     let rows = 1;
+    let raw: Buffer | undefined;
+    let body: unknown;
+    let decoded: DecodedRequest | undefined;
+    let binary: Buffer | undefined;
+    let answer: Answer;
+    let error: { type: ErrorType; message: string } | undefined;
     e.m.inFlight.inc();
     try {
+      // read and parsed first even when not ready: the fallback and the event need the body
+      raw = await readBody(req, this.opts.maxBodyBytes);
+      if (protocol === "v2") {
+        const parts = splitBody(raw, req.headers[HEADER_LENGTH_HEADER] as string | undefined);
+        binary = parts.binary;
+        body = parseJson(parts.json);
+      } else {
+        body = parseJson(raw);
+      }
       if (!e.ready || e.signature === undefined) {
-        req.resume();
         throw new HttpError(503, `model "${e.spec.name}" version "${e.spec.version}" is not ready`, {
           "retry-after": "1",
         });
       }
-      const raw = await readBody(req, this.opts.maxBodyBytes);
-      let decoded: DecodedRequest;
-      if (protocol === "v2") {
-        const { json, binary } = splitBody(raw, req.headers[HEADER_LENGTH_HEADER] as string | undefined);
-        decoded = decodeV2(parseJson(json), e.signature, e.batchable, binary);
-      } else {
-        decoded = decodeV1(parseJson(raw), e.signature, e.batchable);
-      }
+      decoded =
+        protocol === "v2"
+          ? decodeV2(body, e.signature, e.batchable, binary)
+          : decodeV1(body, e.signature, e.batchable);
       if (e.batchable) rows = rowCount(decoded.feeds);
       result = await this.scheduler!.submit(e.key, decoded.feeds, this.opts.requestTimeoutMs);
       e.m.queueSeconds.observe(result.queueMs / 1000);
       e.m.computeSeconds.observe(result.computeMs / 1000);
-      if (protocol === "v1") sendJson(res, 200, encodeV1(e.signature, result.outputs));
-      else sendV2(res, e.spec, e.signature, decoded, result.outputs);
+      answer =
+        protocol === "v1"
+          ? jsonAnswer(200, encodeV1(e.signature, result.outputs))
+          : v2Answer(e.spec, e.signature, decoded, result.outputs);
     } catch (err) {
+      let status: number;
       let headers: Record<string, string> = {};
       let message = (err as Error).message;
       if (err instanceof HttpError) {
@@ -509,22 +566,92 @@ export class ModelServer {
       }
       // A 413 leaves unread bytes on the socket; close it rather than parse them as the next request.
       if (status === 413) headers = { ...headers, connection: "close" };
-      if (!res.headersSent) sendError(res, status, message, headers);
+      answer = jsonAnswer(status, JSON.stringify({ error: message }), headers);
+      error = { type: errorTypeOf(status, !req.complete), message };
     } finally {
-      const totalMs = performance.now() - t0;
       e.m.inFlight.dec();
-      e.m.requestSeconds.observe(totalMs / 1000);
-      if (status === 200 && result !== undefined) {
-        e.stats.recordSuccess(Date.now(), rows, totalMs, result.queueMs, result.computeMs);
-      } else {
-        e.stats.recordFailure(totalMs);
+    }
+    const totalMs = performance.now() - t0;
+    e.m.requestSeconds.observe(totalMs / 1000);
+    // the local model's outcome, before any fallback: what canary analysis judges
+    if (answer.status === 200 && result !== undefined) {
+      e.stats.recordSuccess(Date.now(), rows, totalMs, result.queueMs, result.computeMs);
+    } else {
+      e.stats.recordFailure(totalMs);
+    }
+    this.metrics.requests.inc({
+      model: e.spec.name,
+      version: e.spec.version,
+      protocol,
+      code: String(answer.status),
+    });
+
+    let fallback = false;
+    const reason = this.opts.fallback && raw ? fallbackReason(answer.status, req.headers) : undefined;
+    if (reason !== undefined) {
+      const fb = await this.opts.fallback!.forward("POST", req.url ?? "/", req.headers, raw!);
+      if (fb !== undefined) {
+        this.metrics.fallbacks.inc({ reason });
+        answer = fb;
+        fallback = true;
       }
-      this.metrics.requests.inc({
-        model: e.spec.name,
-        version: e.spec.version,
+    }
+
+    const events = this.opts.events;
+    if (events !== undefined && events.wants(answer.status)) {
+      const sig = e.signature;
+      const response =
+        fallback && answer.status >= 200 && answer.status < 300
+          ? parsedAnswer(protocol, answer)
+          : result !== undefined && decoded !== undefined && sig !== undefined
+            ? responseForEvent(protocol, sig, result.outputs, decoded.outputs, decoded.id)
+            : undefined;
+      const request = body !== undefined ? requestForEvent(protocol, body, binary) : undefined;
+      const id = await events.record({
+        model: { name: e.spec.name, version: e.spec.version },
+        time,
+        path: req.url ?? "/",
         protocol,
-        code: String(status),
+        headers: req.headers,
+        status: answer.status,
+        latencyMs: performance.now() - t0,
+        fallback,
+        ...(error !== undefined && !fallback ? { error } : {}),
+        request,
+        requestBytes: raw?.length ?? 0,
+        ...(raw !== undefined && request === undefined ? { rawRequest: raw } : {}),
+        response,
+        responseBytes: Buffer.byteLength(answer.body),
       });
+      if (id !== undefined) answer.headers[EVENT_ID_HEADER] = id;
+    }
+    send(res, answer);
+  }
+
+  /** POST /v2/feedback: ground truth for an earlier prediction, recorded as a feedback event. */
+  private async feedback(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const events = this.opts.events;
+    try {
+      if (events === undefined) {
+        req.resume();
+        throw new HttpError(404, "feedback needs event logging: start serve with --sink");
+      }
+      const raw = await readBody(req, this.opts.maxBodyBytes);
+      let recorded;
+      try {
+        recorded = await events.feedback(parseJson(raw));
+      } catch (err) {
+        if (err instanceof HttpError) throw err;
+        throw new HttpError(400, (err as Error).message);
+      }
+      if (recorded === undefined) {
+        throw new HttpError(503, "spool full, feedback not recorded; retry later", { "retry-after": "1" });
+      }
+      sendJson(res, 202, JSON.stringify(recorded));
+    } catch (err) {
+      if (err instanceof HttpError) return sendError(res, err.status, err.message, err.headers);
+      this.opts.log.error({ err }, "Failed to record feedback");
+      sendError(res, 500, "internal error");
     }
   }
 

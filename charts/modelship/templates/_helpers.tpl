@@ -11,3 +11,6 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- define "modelship.collectorUrl" -}}
 http://{{ .Release.Name }}-collector.{{ .Release.Namespace }}.svc:9090
 {{- end -}}
+{{- define "modelship.collectorTokenSecret" -}}
+{{ .Values.collector.auth.existingSecret | default (printf "%s-collector-token" .Release.Name) }}
+{{- end -}}

@@ -1,8 +1,8 @@
 import type { ModelDeployment } from "../../api/v1alpha1/index.js";
-import type { K8sObject } from "../../render/object.js";
-import type { HeaderRoute, RenderPlan } from "../../render/plan.js";
-import { httpRoute } from "../../render/traffic/httproute.js";
-import { virtualService } from "../../render/traffic/virtualservice.js";
+import type { K8sObject } from "../object.js";
+import type { HeaderRoute, RenderPlan } from "../plan.js";
+import { httpRoute } from "./httproute.js";
+import { virtualService } from "./virtualservice.js";
 
 /** What a router actually does with requests: the canary's weight, the A/B header route, the mirror. */
 export interface TrafficState {
@@ -17,14 +17,17 @@ export interface Verification {
 }
 
 /**
- * One interface per traffic provider (Argo Rollouts' TrafficRoutingReconciler). setWeight, setHeaderRoute and
- * setMirror are declarative here: they are fields of the RenderPlan that decide() returns, and `desired`
- * renders the whole route object from it for one server-side apply. `read` and `verify` look at the live
- * object, so the controller (and e2e tests) can check the router really carries the step's traffic before
- * the rollout relies on it.
+ * One interface per traffic provider (Argo Rollouts' TrafficRoutingReconciler), and `routerFor` the one place
+ * that picks it: render() asks it for the route object, the canary's replica maths for `splitsByWeight`.
+ * setWeight, setHeaderRoute and setMirror are declarative here: they are fields of the RenderPlan that decide()
+ * returns, and `desired` renders the whole route object from it for one server-side apply. `read` and `verify`
+ * look at the live object, so the controller (and e2e tests) can check the router really carries the step's
+ * traffic before the rollout relies on it.
  */
 export interface TrafficRouter {
   provider: "gatewayAPI" | "istio" | "service";
+  /** Requests are split by the plan's weights; false: by the ready-pod ratio (the canary's pods are its weight). */
+  splitsByWeight: boolean;
   /** The route object for the plan (undefined for the plain Service provider: it has none). */
   desired(md: ModelDeployment, plan: RenderPlan): K8sObject | undefined;
   /** The traffic a live route object carries; for `service`, pass the ready pods of each revision. */
@@ -78,6 +81,7 @@ function compare(got: TrafficState | undefined, plan: RenderPlan, what: string):
 /** Gateway API: weighted backendRefs of the catch-all rule, a header-matched rule, a RequestMirror filter. */
 export const gatewayAPIRouter: TrafficRouter = {
   provider: "gatewayAPI",
+  splitsByWeight: true,
   desired: httpRoute,
   read(live) {
     if (!live || !("kind" in live) || live.kind !== "HTTPRoute") return undefined;
@@ -122,6 +126,7 @@ export const gatewayAPIRouter: TrafficRouter = {
 /** Istio: weighted destinations of the primary route, a header-matched route, mirror + mirrorPercentage. */
 export const istioRouter: TrafficRouter = {
   provider: "istio",
+  splitsByWeight: true,
   desired: virtualService,
   read(live) {
     if (!live || !("kind" in live) || live.kind !== "VirtualService") return undefined;
@@ -168,6 +173,7 @@ export const istioRouter: TrafficRouter = {
  */
 export const serviceRouter: TrafficRouter = {
   provider: "service",
+  splitsByWeight: false,
   desired: () => undefined,
   read(live) {
     if (!live || !("readyPods" in live)) return undefined;

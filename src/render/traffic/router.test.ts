@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { RenderPlan } from "../../render/plan.js";
-import { canaryMD, Sim } from "../testing/sim.js";
+import { canaryMD, Sim } from "../../rollout/testing/sim.js";
+import type { RenderPlan } from "../plan.js";
 import { gatewayAPIRouter, istioRouter, routerFor, serviceRouter } from "./router.js";
 
 /** A plan straight from decide(): canary at 20% with a header route and a mirror. */
