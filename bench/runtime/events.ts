@@ -2,7 +2,7 @@
 // load (c16), rounds interleaved; then every answered request's event is counted in the file sink.
 // Usage: npm run bench:events [-- --seconds 5 --rounds 3]
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -128,4 +128,8 @@ const summary = {
   lost: answered - stored,
   target: "ratio >= 0.9, lost 0",
 };
+const out = join(root, "bench/results", `events-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+mkdirSync(join(root, "bench/results"), { recursive: true });
+writeFileSync(out, JSON.stringify(summary, null, 2) + "\n");
 console.log(JSON.stringify(summary, null, 2));
+process.stderr.write(`[bench:events] wrote ${out}\n`);
