@@ -159,10 +159,7 @@ test("an upstream 5xx is a model_error event; with a fallback the fallback answe
   assert.equal(e2.data.status, 200);
   assert.equal(e2.data.error, undefined);
   assert.deepEqual(e2.data.predictions, [[1, 2]]);
-  assert.equal(
-    metricValue(await withFallback.metrics(), "modelship_fallback_total", { reason: "5xx" }),
-    1,
-  );
+  assert.equal(metricValue(await withFallback.metrics(), "modelship_fallback_total", { reason: "5xx" }), 1);
 });
 
 test("a refused connection is a 502 upstream_unreachable event, retried on the fallback", async () => {
