@@ -292,5 +292,11 @@ describe("serve writes one InferenceEvent per inference request itself", () => {
     assert.equal((event?.data.request.inputs[0]?.data as number[]).length, 8);
     assert.equal(event?.data.features?.length, 2, "features map from the decoded tensor as for HTTP");
     assert.equal(event?.data.response?.outputs.length, 2);
+    // the statistics extension counts the gRPC call too
+    const stats = (await (await fetch(`${s.url}/v2/models/iris/stats`)).json()) as {
+      model_stats: { inference_count: number; inference_stats: { success: { count: number } } }[];
+    };
+    assert.equal(stats.model_stats[0]?.inference_stats.success.count, 1);
+    assert.equal(stats.model_stats[0]?.inference_count, 2);
   });
 });

@@ -36,6 +36,7 @@ import type { RuntimeMetrics } from "./metrics.js";
 import { HttpError, modelMetadata } from "./protocol.js";
 import type { JobResult } from "./scheduler.js";
 import type { FrontEnd, ModelEntry } from "./server.js";
+import { rowCount } from "./batching.js";
 
 /** The service definition, shipped in proto/ at the package root: two levels above src/runtime and dist/runtime. */
 export const protoPath = fileURLToPath(new URL("../../proto/grpc_predict_v2.proto", import.meta.url));
@@ -243,6 +244,8 @@ export class GrpcInferenceServer implements FrontEnd {
     let response: ParsedBody | undefined;
     let requestBytes = 0;
     let responseBytes = 0;
+    let rows = 1;
+    let result: JobResult | undefined;
     e.m.inFlight.inc();
     try {
       if (!e.ready || e.signature === undefined) {
@@ -253,7 +256,8 @@ export class GrpcInferenceServer implements FrontEnd {
         request = requestTensors(decoded.id, decoded.feeds);
         requestBytes = tensorBytes(decoded.feeds);
       }
-      const result = await this.backend.submit(e, decoded.feeds, budgetOf(call.getDeadline()));
+      if (e.batchable) rows = rowCount(decoded.feeds);
+      result = await this.backend.submit(e, decoded.feeds, budgetOf(call.getDeadline()));
       if (events !== undefined) {
         response = responseForEvent("v2", e.signature, result.outputs, decoded.outputs, decoded.id);
         responseBytes = tensorBytes(result.outputs);
@@ -275,7 +279,14 @@ export class GrpcInferenceServer implements FrontEnd {
       failure = { code: f.code, details: f.details, type };
     } finally {
       e.m.inFlight.dec();
-      e.m.requestSeconds.observe((performance.now() - t0) / 1000);
+      const totalMs = performance.now() - t0;
+      e.m.requestSeconds.observe(totalMs / 1000);
+      // the statistics extension counts gRPC calls as it counts HTTP requests
+      if (code === 200 && result !== undefined) {
+        e.stats.recordSuccess(Date.now(), rows, totalMs, result.queueMs, result.computeMs);
+      } else {
+        e.stats.recordFailure(totalMs);
+      }
       this.backend.metrics.requests.inc({
         model: e.spec.name,
         version: e.spec.version,
