@@ -41,6 +41,11 @@ export function createEventMetrics(registry: Registry) {
       help: "Spool segment files.",
       registers,
     }),
+    undrained: new Gauge({
+      name: "modelship_events_undrained",
+      help: "Events left in the spool at shutdown because the sink did not take them within --drain-timeout-ms.",
+      registers,
+    }),
     spoolAge: new Gauge({
       name: "modelship_events_spool_oldest_age_seconds",
       help: "Age of the oldest event not yet acknowledged by the sink.",

@@ -116,16 +116,29 @@ export class EventRecorder {
     this.metrics.spoolAge.set(this.spool.oldestAgeSeconds(now));
   }
 
-  /** Ships what is spooled for up to drainTimeoutMs, then closes; what is left stays on disk for the next start. */
+  /**
+   * Ships what is spooled for up to drainTimeoutMs, then closes; what is left stays on disk for the next
+   * start, counted in a log line and modelship_events_undrained.
+   */
   async close(): Promise<void> {
     this.variantFile?.stop();
     const drained = await this.sender.drain(this.cfg.drainTimeoutMs);
     await this.sender.stop();
+    // counted before close: close() seals the active segment, the count reads every segment left
+    const left = drained ? 0 : await this.spool.pendingEvents();
     await this.spool.close();
     await this.sink.close();
-    this.log.info(
-      { drained, spoolBytes: this.spool.bytes },
-      drained ? "Drained event spool" : "Left events in spool for next start",
-    );
+    this.metrics.undrained.set(left);
+    if (drained) this.log.info({ sink: this.sink.name }, "Drained event spool");
+    else
+      this.log.warn(
+        {
+          undrainedEvents: left,
+          spoolBytes: this.spool.bytes,
+          drainTimeoutMs: this.cfg.drainTimeoutMs,
+          sink: this.sink.name,
+        },
+        "Left events in spool, sink did not take them before the drain deadline",
+      );
   }
 }

@@ -42,11 +42,6 @@ export function createLoggerMetrics(registry: Registry) {
       help: "Bytes of request and response bodies held in memory now (bounded by --max-inflight-body-bytes).",
       registers,
     }),
-    undrained: new Gauge({
-      name: "modelship_logger_undrained_events",
-      help: "Events left in the spool at shutdown because the sink did not take them within --drain-timeout-ms.",
-      registers,
-    }),
     overhead: new Histogram({
       name: "modelship_logger_proxy_overhead_seconds",
       help: "Time the logger added on top of the upstream's own time.",

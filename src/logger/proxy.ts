@@ -16,7 +16,7 @@ import type { EventMetrics } from "../events/metrics.js";
 import { errorMessage, inferenceProtocol, type Protocol } from "../events/oip.js";
 import type { Spool } from "../events/spool.js";
 import { BodyBudget, BodyBuffer, type Refusal } from "./body.js";
-import { forwardRequestHeaders, forwardResponseHeaders } from "./headers.js";
+import { forwardRequestHeaders, forwardResponseHeaders } from "../platform/http-headers.js";
 import type { LoggerMetrics } from "./metrics.js";
 import type { Reclaimer } from "./reclaim.js";
 import { createLoggerServer, DEFAULT_SERVER_LIMITS, type LoggerServer, type ServerLimits } from "./server.js";

@@ -1,8 +1,9 @@
 // The per-request fallback of a built-in pod: a request the local model failed (5xx, timeout, not ready) is
 // sent once to --fallback-upstream (the stable Service), so a canary's failures never reach its clients.
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { Pool } from "undici";
 import { FALLBACK_HEADER } from "../events/constants.js";
+import { forwardRequestHeaders } from "../platform/http-headers.js";
 import { HEADER_LENGTH_HEADER } from "./protocol.js";
 
 /** An answer as it will be sent: status, headers and body. */
@@ -11,22 +12,6 @@ export interface Answer {
   headers: Record<string, string>;
   body: Buffer | string;
 }
-
-/** Request headers that describe the hop, not the request: never forwarded. */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-  "content-length",
-  "expect",
-]);
 
 /** Response headers relayed from the fallback to the client. */
 const RELAYED = ["content-type", HEADER_LENGTH_HEADER, "retry-after"];
@@ -38,17 +23,6 @@ export function fallbackReason(status: number, headers: IncomingHttpHeaders): st
   if (status === 503) return "unavailable";
   if (status >= 500) return "5xx";
   return undefined;
-}
-
-/** The headers sent to the fallback: the client's, less the hop's, marked as a fallback. */
-export function forwardedHeaders(headers: IncomingHttpHeaders): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name)) continue;
-    out[name] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  out[FALLBACK_HEADER] = "true";
-  return out;
 }
 
 export class FallbackUpstream {
@@ -63,17 +37,18 @@ export class FallbackUpstream {
   }
 
   /** The fallback's answer, or undefined when it could not give one (the local answer then stands). */
-  async forward(
-    method: string,
-    path: string,
-    headers: IncomingHttpHeaders,
-    body: Buffer,
-  ): Promise<Answer | undefined> {
+  async forward(req: IncomingMessage, body: Buffer): Promise<Answer | undefined> {
     try {
+      // the client's end-to-end headers, marked so the fallback never falls back again
+      const headers = [
+        ...forwardRequestHeaders(req.rawHeaders, req.headers.connection),
+        FALLBACK_HEADER,
+        "true",
+      ];
       const res = await this.pool.request({
-        method: method as "POST",
-        path,
-        headers: forwardedHeaders(headers),
+        method: "POST",
+        path: req.url ?? "/",
+        headers,
         body,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,

@@ -589,7 +589,7 @@ export class ModelServer {
     let fallback = false;
     const reason = this.opts.fallback && raw ? fallbackReason(answer.status, req.headers) : undefined;
     if (reason !== undefined) {
-      const fb = await this.opts.fallback!.forward("POST", req.url ?? "/", req.headers, raw!);
+      const fb = await this.opts.fallback!.forward(req, raw!);
       if (fb !== undefined) {
         this.metrics.fallbacks.inc({ reason });
         answer = fb;
