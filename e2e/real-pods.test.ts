@@ -73,6 +73,8 @@ interface Prediction {
   status: number;
   eventId?: string;
   body?: Obj;
+  /** Why no HTTP answer came (status 0). */
+  error?: string;
 }
 
 async function predict(base: string, model: string, rows: number[][]): Promise<Prediction> {
@@ -92,8 +94,8 @@ async function predict(base: string, model: string, rows: number[][]): Promise<P
       eventId: r.headers.get("x-modelship-event-id") ?? undefined,
       body: text ? (JSON.parse(text) as Obj) : undefined,
     };
-  } catch {
-    return { ok: false, status: 0 };
+  } catch (err) {
+    return { ok: false, status: 0, error: String((err as Error).cause ?? err) };
   }
 }
 
@@ -242,7 +244,7 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
     async () => {
       await apply(example("quickstart-cpu.yaml"));
       await waitCondition("iris", "Ready", "True");
-      const base = await serviceUrl("iris");
+      const base = await answeringService("iris", "iris", flower(0));
 
       const session = await ort.InferenceSession.create(readFileSync(modelFile));
       const since = new Date(Date.now() - 60_000);
@@ -250,7 +252,7 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
       for (let i = 0; i < 100; i++) {
         const rows = [flower(i), flower(i + 1)];
         const got = await predict(base, "iris", rows);
-        assert.equal(got.status, 200, JSON.stringify(got.body));
+        assert.equal(got.status, 200, got.error ?? JSON.stringify(got.body));
         const want = await session.run({
           input: new ort.Tensor("float32", Float32Array.from(rows.flat()), [rows.length, 4]),
         });
