@@ -1,3 +1,4 @@
+import { inputDataTexts } from "./raw-json.js";
 import type { IncomingHttpHeaders } from "node:http";
 import {
   EVENT_CONTENT_TYPE,
@@ -205,10 +206,14 @@ export function inferenceEventOf(
 
 /**
  * The event's NDJSON line: buildInferenceEvent written by an EventLineWriter for cfg.features (see
- * event-line.ts); the same JSON value as JSON.stringify(buildInferenceEvent(ex, cfg)).
+ * line.ts), with the request's numbers as the client wrote them (raw-json.ts); the same JSON value as
+ * JSON.stringify(buildInferenceEvent(ex, cfg)).
  */
 export function inferenceEventLine(ex: Exchange, cfg: EventConfig, writer: EventLineWriter): string {
-  return writer.line(buildInferenceEvent(ex, cfg), ex.protocol);
+  const event = buildInferenceEvent(ex, cfg);
+  const texts =
+    ex.protocol === "v2" && event.data.request.inputs.length > 0 ? inputDataTexts(ex.requestBody) : undefined;
+  return writer.line(event, ex.protocol, texts);
 }
 
 export interface FeedbackInput {

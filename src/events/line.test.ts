@@ -122,3 +122,12 @@ test("features and predictions are written by the fast path, keys in the order r
   // partition.ts reads the first keys without parsing
   assert.match(line, /^\{"specversion":"1\.0","id":"e1","source":"modelship\/m\/r","subject":"m","type":/);
 });
+
+test("request numbers go in as the client wrote them; a text that does not match the data is not used", () => {
+  const line = inferenceEventLine(cases[1]![1], cfg, new EventLineWriter(cfg.features));
+  assert.match(line, /"data":\[1\.0,2E3,-0\.5e-2\]/);
+  const event = buildInferenceEvent(cases[1]![1], cfg);
+  const writer = new EventLineWriter(cfg.features);
+  // a text with a different count of numbers (a reader's mistake) is ignored, never trusted
+  assert.match(writer.line(event, "v2", ["[9,9]"]), /"data":\[1,2000,-0\.005\]/);
+});

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { FeatureSchema, InferenceEvent } from "./schema.js";
 import { predictionRows } from "./oip.js";
+import { countNumbers } from "./raw-json.js";
 
 /**
  * The NDJSON line of an InferenceEvent: the same JSON as JSON.stringify(event), written faster where
@@ -9,7 +10,9 @@ import { predictionRows } from "./oip.js";
  *   on its slow path: they are written key by key in schema order instead;
  * - predictions repeat the first output's values, and formatting a double (a float32 output has 17
  *   digits) is most of an event's cost: the output is formatted once and predictions reuse its tokens.
- * Both go in as placeholders that JSON.stringify leaves alone and are spliced in afterwards.
+ * - request data the client sent as JSON comes with its own text (raw-json.ts): that text goes in as it
+ *   was written, an equal JSON value, instead of every double formatted again.
+ * All go in as placeholders that JSON.stringify leaves alone and are spliced in afterwards.
  */
 
 /** Per process, so a client cannot send a string that reads as a placeholder. */
@@ -18,6 +21,11 @@ const QUOTED_MARK = `"${MARK}`;
 
 function isFlatNumbers(a: unknown[]): a is number[] {
   for (let i = 0; i < a.length; i++) if (typeof a[i] !== "number") return false;
+  return true;
+}
+
+function allFinite(a: unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
   return true;
 }
 
@@ -64,11 +72,29 @@ export class EventLineWriter {
     this.keys = schema.map((f) => `${JSON.stringify(f.name)}:`);
   }
 
-  /** Serializes the event; takes it over (features, predictions and one output's data become placeholders). */
-  line(event: InferenceEvent, protocol: "v1" | "v2"): string {
+  /**
+   * Serializes the event; takes it over (features, predictions, one output's data and the request data
+   * given as text become placeholders). `inputTexts[i]`, when given, is the client's text of request input
+   * i's data (inputDataTexts); it is used only where it holds as many numbers as the event's data, all finite.
+   */
+  line(event: InferenceEvent, protocol: "v1" | "v2", inputTexts?: readonly (string | undefined)[]): string {
     const pieces: string[] = [];
     const mark = (s: string): string => MARK + String(pieces.push(s) - 1);
     const d = event.data as { -readonly [K in keyof typeof event.data]: unknown } & typeof event.data;
+    if (inputTexts !== undefined && protocol === "v2") {
+      const inputs = d.request.inputs;
+      for (let i = 0; i < inputs.length && i < inputTexts.length; i++) {
+        const t = inputs[i]!;
+        const text = inputTexts[i];
+        if (
+          text !== undefined &&
+          t.data !== undefined &&
+          allFinite(t.data) &&
+          countNumbers(text) === t.data.length
+        )
+          (t as { data: unknown }).data = mark(text);
+      }
+    }
     const features = d.features;
     // rows come from mapFeatures: their keys are schema names (redaction may have removed some)
     if (features !== undefined) {

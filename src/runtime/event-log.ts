@@ -30,6 +30,8 @@ export interface ServedExchange {
   fallback: boolean;
   error?: { type: ErrorType; message: string };
   request: ParsedBody | undefined;
+  /** The client's text of each JSON input's data (events/raw-json.ts), spliced into the event as is. */
+  inputTexts?: (string | undefined)[];
   requestBytes: number;
   /** The raw body, kept (capped) in the event when it was not an inference request. */
   rawRequest?: Buffer;
@@ -146,7 +148,9 @@ export class ServeEventLog {
       },
       this.configFor(ex.model),
     );
-    return (await this.recorder.record(this.recorder.lineWriter.line(event, ex.protocol))) ? id : undefined;
+    return (await this.recorder.record(this.recorder.lineWriter.line(event, ex.protocol, ex.inputTexts)))
+      ? id
+      : undefined;
   }
 
   /**

@@ -8,6 +8,7 @@ import { version as serverVersion } from "../version.js";
 import { EVENT_ID_HEADER } from "../events/constants.js";
 import { parseResponse, type ParsedBody } from "../events/oip.js";
 import type { ErrorType } from "../events/schema.js";
+import { inputDataTexts } from "../events/raw-json.js";
 import { requestForEvent, responseForEvent, type ServeEventLog } from "./event-log.js";
 import { fallbackReason, type Answer, type FallbackUpstream } from "./fallback.js";
 import { rowCount } from "./batching.js";
@@ -515,6 +516,7 @@ export class ModelServer {
     let body: unknown;
     let decoded: DecodedRequest | undefined;
     let binary: Buffer | undefined;
+    let json: Buffer | undefined;
     let answer: Answer;
     let error: { type: ErrorType; message: string } | undefined;
     e.m.inFlight.inc();
@@ -524,7 +526,8 @@ export class ModelServer {
       if (protocol === "v2") {
         const parts = splitBody(raw, req.headers[HEADER_LENGTH_HEADER] as string | undefined);
         binary = parts.binary;
-        body = parseJson(parts.json);
+        json = parts.json;
+        body = parseJson(json);
       } else {
         body = parseJson(raw);
       }
@@ -618,6 +621,7 @@ export class ModelServer {
         fallback,
         ...(error !== undefined && !fallback ? { error } : {}),
         request,
+        ...(json !== undefined && request !== undefined ? { inputTexts: inputDataTexts(json) } : {}),
         requestBytes: raw?.length ?? 0,
         ...(raw !== undefined && request === undefined ? { rawRequest: raw } : {}),
         response,
