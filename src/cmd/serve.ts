@@ -8,6 +8,7 @@ import { EventRecorder } from "../events/recorder.js";
 import { parseUpstream } from "../logger/config.js";
 import { ServeEventLog } from "../runtime/event-log.js";
 import { FallbackUpstream } from "../runtime/fallback.js";
+import { Mirror, MirrorFile } from "../runtime/mirror.js";
 import { ModelServer } from "../runtime/server.js";
 import { boolFlag, intFlag, listFlag, stringFlag, UsageError, type Command } from "./command.js";
 import { eventOptions, eventUsage, parseEventFlags } from "./event-flags.js";
@@ -36,6 +37,10 @@ export const command: Command = {
     "  --execution-provider P       cpu | cuda (default cpu)",
     "  --allow-cpu-fallback         with cuda: use the CPU when CUDA is unavailable instead of staying unready",
     "  --fallback-upstream URL      retry a request the local model failed (5xx, timeout, not ready) here once",
+    '  --mirror-file PATH           shadow traffic: a file holding {"url":"http://host:port","percent":N}, re-read',
+    "                               every 5 s; that share of HTTP inference requests is copied there after each answer",
+    "  --mirror-max-inflight N      shadow copies in flight at once; more are skipped and counted (default 16)",
+    "  --mirror-timeout-ms N        a shadow copy not answered by then is abandoned (default 5000)",
     "  --log-level L                trace | debug | info | warn | error (default info)",
     "",
     "Inference events (on with --sink): one InferenceEvent v1 per inference request, errors included,",
@@ -59,6 +64,9 @@ export const command: Command = {
     "allow-cpu-fallback": { type: "boolean" },
     "log-level": { type: "string" },
     "fallback-upstream": { type: "string" },
+    "mirror-file": { type: "string" },
+    "mirror-max-inflight": { type: "string" },
+    "mirror-timeout-ms": { type: "string" },
     ...eventOptions,
   },
   async run(args) {
@@ -110,6 +118,19 @@ export const command: Command = {
       }
       fallback = new FallbackUpstream(origin, requestTimeoutMs || 30_000, maxBodyBytes);
     }
+    const mirrorFile = stringFlag(args, "mirror-file");
+    let mirror: Mirror | undefined;
+    let mirrorWatch: MirrorFile | undefined;
+    if (mirrorFile !== undefined) {
+      mirror = new Mirror({
+        maxInflight: intFlag(args, "mirror-max-inflight", 16, 1),
+        timeoutMs: intFlag(args, "mirror-timeout-ms", 5_000, 1),
+        registry,
+        log,
+      });
+      mirrorWatch = new MirrorFile(mirrorFile, mirror, log);
+      await mirrorWatch.start();
+    }
     let recorder: EventRecorder | undefined;
     if (stringFlag(args, "sink") !== undefined) {
       const first = specs[0]!;
@@ -141,9 +162,12 @@ export const command: Command = {
       registry,
       ...(recorder !== undefined ? { events: new ServeEventLog(recorder) } : {}),
       ...(fallback !== undefined ? { fallback } : {}),
+      ...(mirror !== undefined ? { mirror } : {}),
     });
     // after the server: its answers are what the events record, so they drain first
     const closeEdges = async () => {
+      mirrorWatch?.stop();
+      await mirror?.close();
       await fallback?.close();
       await recorder?.close();
     };

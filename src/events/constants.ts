@@ -18,3 +18,8 @@ export function eventSource(model: string, revision: string, namespace?: string)
 export const EVENT_ID_HEADER = "x-modelship-event-id";
 /** Marks a request answered on the fallback upstream, so it never falls back again. */
 export const FALLBACK_HEADER = "x-modelship-fallback";
+/**
+ * Marks a shadow copy (the stable front's mirror): the receiving pod records its event as variant shadow,
+ * never falls back, and never copies it again. The value is the original request's event id ("-": none).
+ */
+export const SHADOW_HEADER = "x-modelship-shadow-of";

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { EVENT_ID_HEADER, FALLBACK_HEADER } from "../events/constants.js";
+import { EVENT_ID_HEADER, FALLBACK_HEADER, SHADOW_HEADER } from "../events/constants.js";
 import { EventRecorder, type RecorderConfig } from "../events/recorder.js";
 import { parseEvent, type InferenceEvent, type ModelshipEvent } from "../events/schema.js";
 import { readSegmentLines } from "../events/spool.js";
@@ -16,6 +16,7 @@ import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { ServeEventLog } from "./event-log.js";
 import { GrpcInferenceServer, inferenceService } from "./grpc-server.js";
 import { FallbackUpstream } from "./fallback.js";
+import { Mirror } from "./mirror.js";
 import { ModelServer, type ServeOptions } from "./server.js";
 
 const log = createLogger({ name: "serve", level: "silent" });
@@ -53,6 +54,17 @@ async function server(over: Partial<ServeOptions> = {}, load = true): Promise<Mo
   return s;
 }
 
+const baseEvent: RecorderConfig["event"] = {
+  model: "iris",
+  revision: "r1",
+  variant: "canary",
+  features: irisFeatures.map((name) => ({ name, type: "numeric" as const })),
+  redact: [],
+  headerAllowlist: [],
+  maxPayloadBytes: 1 << 20,
+  sampleRate: 1,
+};
+
 /** A recorder whose metrics land on the registry of the next server() (a fresh one). */
 async function recorder(over: Partial<RecorderConfig> = {}): Promise<{ events: ServeEventLog; dir: string }> {
   const reg = createRegistry("serve", { defaultMetrics: false });
@@ -66,16 +78,7 @@ async function recorder(over: Partial<RecorderConfig> = {}): Promise<{ events: S
       spoolSyncMs: 50,
       spoolMode: "write-through",
       drainTimeoutMs: 0,
-      event: {
-        model: "iris",
-        revision: "r1",
-        variant: "canary",
-        features: irisFeatures.map((name) => ({ name, type: "numeric" as const })),
-        redact: [],
-        headerAllowlist: [],
-        maxPayloadBytes: 1 << 20,
-        sampleRate: 1,
-      },
+      event: baseEvent,
       ...over,
     },
     log,
@@ -234,6 +237,55 @@ describe("serve writes one InferenceEvent per inference request itself", () => {
     // a request that is a fallback already never falls back again
     const hop = await infer(canary.url, irisRequest, { [FALLBACK_HEADER]: "true" });
     assert.equal(hop.status, 503);
+  });
+
+  test("a stable front mirrors to a shadow: clients get stable's answers, the copies are recorded as shadow and never fall back", async () => {
+    // the shadow: a canary-role pod whose events say shadow for mirrored copies
+    const shadowLog = await recorder();
+    const shadow = await server({
+      events: shadowLog.events,
+      fallback: new FallbackUpstream("http://127.0.0.1:1", 1_000, 1 << 20),
+    });
+    const stableLog = await recorder({ event: { ...baseEvent, variant: "stable" } });
+    const mirror = new Mirror({
+      maxInflight: 8,
+      timeoutMs: 5_000,
+      registry: createRegistry("serve", { defaultMetrics: false }),
+      log,
+    });
+    open.push(mirror);
+    mirror.setTarget({ url: shadow.url, percent: 100 });
+    const stable = await server({ events: stableLog.events, mirror });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await infer(stable.url, irisRequest);
+      assert.equal(res.status, 200);
+      ids.push(res.headers.get(EVENT_ID_HEADER)!);
+    }
+    let copies: InferenceEvent[] = [];
+    for (let i = 0; i < 100 && copies.length < 5; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      copies = (await spooled(shadowLog.dir)) as InferenceEvent[];
+    }
+    assert.equal(copies.length, 5);
+    for (const e of copies) {
+      assert.equal(e.data.variant, "shadow");
+      assert.equal(e.data.status, 200);
+      assert.deepEqual(e.data.request.inputs[0]?.data, rows);
+    }
+    const originals = (await spooled(stableLog.dir)) as InferenceEvent[];
+    assert.deepEqual(
+      originals.map((e) => e.id),
+      ids,
+    );
+    assert.ok(originals.every((e) => e.data.variant === "stable"));
+
+    // a shadow copy the shadow fails is not retried on the fallback: its answer goes nowhere
+    const unready = await server({ fallback: new FallbackUpstream(stable.url, 5_000, 1 << 20) }, false);
+    open.push({ close: () => Promise.resolve() });
+    const copy = await infer(unready.url, irisRequest, { [SHADOW_HEADER]: ids[0]! });
+    assert.equal(copy.status, 503);
+    assert.equal(copy.headers.get(FALLBACK_HEADER), null);
   });
 
   test("POST /v2/feedback records ground truth for an earlier event", async () => {

@@ -28,6 +28,8 @@ export interface ServedExchange {
   status: number;
   latencyMs: number;
   fallback: boolean;
+  /** A shadow copy from the stable front's mirror: recorded as variant shadow whatever this pod serves as. */
+  shadow?: boolean;
   error?: { type: ErrorType; message: string };
   request: ParsedBody | undefined;
   /** The client's text of each JSON input's data (events/raw-json.ts), spliced into the event as is. */
@@ -136,7 +138,7 @@ export class ServeEventLog {
         status: ex.status,
         latencyMs: ex.latencyMs,
         fallback: ex.fallback,
-        variant: this.recorder.variant,
+        variant: ex.shadow === true ? "shadow" : this.recorder.variant,
         ...(ex.error !== undefined ? { error: ex.error } : {}),
       },
       {

@@ -2,7 +2,7 @@
 // sent once to --fallback-upstream (the stable Service), so a canary's failures never reach its clients.
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { Pool } from "undici";
-import { FALLBACK_HEADER } from "../events/constants.js";
+import { FALLBACK_HEADER, SHADOW_HEADER } from "../events/constants.js";
 import { forwardRequestHeaders } from "../platform/http-headers.js";
 import { HEADER_LENGTH_HEADER } from "./protocol.js";
 
@@ -19,6 +19,7 @@ const RELAYED = ["content-type", HEADER_LENGTH_HEADER, "retry-after"];
 /** Whether the local answer should be retried on the fallback, and why (the metric's reason label). */
 export function fallbackReason(status: number, headers: IncomingHttpHeaders): string | undefined {
   if (headers[FALLBACK_HEADER] !== undefined) return undefined; // it is a fallback already: never twice
+  if (headers[SHADOW_HEADER] !== undefined) return undefined; // a shadow copy's answer goes nowhere
   if (status === 504) return "timeout";
   if (status === 503) return "unavailable";
   if (status >= 500) return "5xx";

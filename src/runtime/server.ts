@@ -5,10 +5,11 @@ import { performance } from "node:perf_hooks";
 import type { Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
 import { version as serverVersion } from "../version.js";
-import { EVENT_ID_HEADER } from "../events/constants.js";
+import { EVENT_ID_HEADER, SHADOW_HEADER } from "../events/constants.js";
 import { parseResponse, type ParsedBody } from "../events/oip.js";
 import type { ErrorType } from "../events/schema.js";
 import { inputDataTexts } from "../events/raw-json.js";
+import type { Mirror } from "./mirror.js";
 import { requestForEvent, responseForEvent, type ServeEventLog } from "./event-log.js";
 import { fallbackReason, type Answer, type FallbackUpstream } from "./fallback.js";
 import { rowCount } from "./batching.js";
@@ -57,6 +58,8 @@ export interface ServeOptions {
   events?: ServeEventLog;
   /** Retry a request the local model failed (5xx, timeout, not ready) here once: the stable Service. */
   fallback?: FallbackUpstream;
+  /** Copy a share of inference requests to the shadow target, after each answer (see mirror.ts). */
+  mirror?: Mirror;
 }
 
 export interface ModelEntry {
@@ -601,6 +604,7 @@ export class ModelServer {
     }
 
     const events = this.opts.events;
+    let eventId: string | undefined;
     if (events !== undefined && events.wants(answer.status)) {
       const sig = e.signature;
       const response =
@@ -620,6 +624,7 @@ export class ModelServer {
         latencyMs: performance.now() - t0,
         fallback,
         ...(error !== undefined && !fallback ? { error } : {}),
+        shadow: req.headers[SHADOW_HEADER] !== undefined,
         request,
         ...(json !== undefined && request !== undefined ? { inputTexts: inputDataTexts(json) } : {}),
         requestBytes: raw?.length ?? 0,
@@ -628,8 +633,10 @@ export class ModelServer {
         responseBytes: Buffer.byteLength(answer.body),
       });
       if (id !== undefined) answer.headers[EVENT_ID_HEADER] = id;
+      eventId = id;
     }
     send(res, answer);
+    if (raw !== undefined) this.opts.mirror?.copy(req, raw, eventId);
   }
 
   /** POST /v2/feedback: ground truth for an earlier prediction, recorded as a feedback event. */
