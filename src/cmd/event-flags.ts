@@ -6,6 +6,9 @@ import { parseFeatures, parseSampleRate, parseVariant } from "../events/config.j
 import type { RecorderConfig } from "../events/recorder.js";
 import { parseRedactPaths } from "../events/redact.js";
 import { DEFAULT_SYNC_INTERVAL_MS, type SpoolMode } from "../events/spool.js";
+import type { Logger } from "../platform/log.js";
+import { Mirror, MirrorFile } from "../runtime/mirror.js";
+import type { Registry } from "prom-client";
 import {
   intFlag,
   listFlag,
@@ -33,6 +36,9 @@ export const eventOptions: Command["options"] = {
   "header-allowlist": { type: "string", multiple: true },
   "max-payload-bytes": { type: "string" },
   "drain-timeout-ms": { type: "string" },
+  "mirror-file": { type: "string" },
+  "mirror-max-inflight": { type: "string" },
+  "mirror-timeout-ms": { type: "string" },
 };
 
 export const eventUsage = [
@@ -57,7 +63,38 @@ export const eventUsage = [
   "  --header-allowlist NAME      record this request header besides x-request-id (repeatable)",
   "  --max-payload-bytes N        larger request/response tensors are recorded without data, truncated: true (default 1048576)",
   "  --drain-timeout-ms N         on shutdown, keep shipping this long; what is left stays on disk, counted (default 5000)",
+  "",
+  "Shadow traffic (the data-plane mirror; the copies are recorded by the shadow's own pods, as variant shadow):",
+  '  --mirror-file PATH           a file holding {"url":"http://host:port","percent":N}, re-read every 5 s; that',
+  "                               share of inference requests is copied there after each answer (absent: none)",
+  "  --mirror-max-inflight N      copies in flight at once; more are skipped and counted (default 16)",
+  "  --mirror-timeout-ms N        a copy not answered by then is abandoned (default 5000)",
 ];
+
+/** The shadow copier when --mirror-file is given; close() stops watching and closes its connections. */
+export async function startMirror(
+  args: ParsedArgs,
+  registry: Registry,
+  log: Logger,
+): Promise<{ mirror: Mirror; close(): Promise<void> } | undefined> {
+  const file = stringFlag(args, "mirror-file");
+  if (file === undefined) return undefined;
+  const mirror = new Mirror({
+    maxInflight: intFlag(args, "mirror-max-inflight", 16, 1),
+    timeoutMs: intFlag(args, "mirror-timeout-ms", 5_000, 1),
+    registry,
+    log,
+  });
+  const watch = new MirrorFile(file, mirror, log);
+  await watch.start();
+  return {
+    mirror,
+    close: async () => {
+      watch.stop();
+      await mirror.close();
+    },
+  };
+}
 
 /** --spool-mode; write-through unless told otherwise. */
 export function parseSpoolMode(value: string | undefined): SpoolMode {

@@ -6,7 +6,7 @@ import { parseUpstream, parseUpstreamReadiness } from "../logger/config.js";
 import { parseListen } from "../platform/listen.js";
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES } from "../logger/proxy.js";
 import { UsageError, intFlag, requiredFlag, stringFlag, boolFlag, type Command } from "./command.js";
-import { eventOptions, eventUsage, parseEventFlags } from "./event-flags.js";
+import { eventOptions, eventUsage, parseEventFlags, startMirror } from "./event-flags.js";
 
 const usage = `Usage: modelship logger --model NAME [flags]
 
@@ -78,6 +78,7 @@ export const command: Command = {
     const level = (stringFlag(args, "log-level") ?? "info") as "info";
     const log = createLogger({ name: "logger", level });
     const registry = createRegistry("logger");
+    const mirror = await startMirror(args, registry, log);
     let running;
     try {
       running = await startLogger(
@@ -96,6 +97,7 @@ export const command: Command = {
             1024,
           ),
           upstreamReadiness,
+          ...(mirror !== undefined ? { mirror: mirror.mirror } : {}),
         },
         log,
         registry,
@@ -105,10 +107,12 @@ export const command: Command = {
       const msg = (err as Error).message;
       if (msg.startsWith("--sink")) throw new UsageError(msg);
       log.error({ err }, "Failed to start inference logger");
+      await mirror?.close();
       return 1;
     }
     await onShutdown(log).done;
     await running.close();
+    await mirror?.close();
     return 0;
   },
 };

@@ -8,10 +8,9 @@ import { EventRecorder } from "../events/recorder.js";
 import { parseUpstream } from "../logger/config.js";
 import { ServeEventLog } from "../runtime/event-log.js";
 import { FallbackUpstream } from "../runtime/fallback.js";
-import { Mirror, MirrorFile } from "../runtime/mirror.js";
 import { ModelServer } from "../runtime/server.js";
 import { boolFlag, intFlag, listFlag, stringFlag, UsageError, type Command } from "./command.js";
-import { eventOptions, eventUsage, parseEventFlags } from "./event-flags.js";
+import { eventOptions, eventUsage, parseEventFlags, startMirror } from "./event-flags.js";
 
 export const command: Command = {
   name: "serve",
@@ -64,9 +63,6 @@ export const command: Command = {
     "allow-cpu-fallback": { type: "boolean" },
     "log-level": { type: "string" },
     "fallback-upstream": { type: "string" },
-    "mirror-file": { type: "string" },
-    "mirror-max-inflight": { type: "string" },
-    "mirror-timeout-ms": { type: "string" },
     ...eventOptions,
   },
   async run(args) {
@@ -118,19 +114,7 @@ export const command: Command = {
       }
       fallback = new FallbackUpstream(origin, requestTimeoutMs || 30_000, maxBodyBytes);
     }
-    const mirrorFile = stringFlag(args, "mirror-file");
-    let mirror: Mirror | undefined;
-    let mirrorWatch: MirrorFile | undefined;
-    if (mirrorFile !== undefined) {
-      mirror = new Mirror({
-        maxInflight: intFlag(args, "mirror-max-inflight", 16, 1),
-        timeoutMs: intFlag(args, "mirror-timeout-ms", 5_000, 1),
-        registry,
-        log,
-      });
-      mirrorWatch = new MirrorFile(mirrorFile, mirror, log);
-      await mirrorWatch.start();
-    }
+    const mirror = await startMirror(args, registry, log);
     let recorder: EventRecorder | undefined;
     if (stringFlag(args, "sink") !== undefined) {
       const first = specs[0]!;
@@ -162,11 +146,10 @@ export const command: Command = {
       registry,
       ...(recorder !== undefined ? { events: new ServeEventLog(recorder) } : {}),
       ...(fallback !== undefined ? { fallback } : {}),
-      ...(mirror !== undefined ? { mirror } : {}),
+      ...(mirror !== undefined ? { mirror: mirror.mirror } : {}),
     });
     // after the server: its answers are what the events record, so they drain first
     const closeEdges = async () => {
-      mirrorWatch?.stop();
       await mirror?.close();
       await fallback?.close();
       await recorder?.close();

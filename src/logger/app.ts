@@ -1,3 +1,4 @@
+import type { Mirror } from "../runtime/mirror.js";
 import type { Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
 import { EventRecorder, type RecorderConfig } from "../events/recorder.js";
@@ -19,6 +20,8 @@ export interface LoggerConfig extends RecorderConfig {
   maxInflightBodyBytes?: number;
   /** How /readyz checks the model server; the proxy's default (GET /v2/health/ready) when absent. */
   upstreamReadiness?: UpstreamReadiness;
+  /** Shadow traffic: copies a share of inference requests after each answer (runtime/mirror.ts). */
+  mirror?: Mirror;
 }
 
 export interface RunningLogger {
@@ -43,6 +46,7 @@ export async function startLogger(
     ...(cfg.maxBodyBytes !== undefined ? { maxBodyBytes: cfg.maxBodyBytes } : {}),
     ...(cfg.maxInflightBodyBytes !== undefined ? { maxInflightBodyBytes: cfg.maxInflightBodyBytes } : {}),
     ...(cfg.upstreamReadiness !== undefined ? { upstreamReadiness: cfg.upstreamReadiness } : {}),
+    ...(cfg.mirror !== undefined ? { mirror: cfg.mirror } : {}),
     variant: {
       get current() {
         return recorder.variant;

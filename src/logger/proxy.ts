@@ -21,10 +21,11 @@ import type { LoggerMetrics } from "./metrics.js";
 import type { Reclaimer } from "./reclaim.js";
 import { createLoggerServer, DEFAULT_SERVER_LIMITS, type LoggerServer, type ServerLimits } from "./server.js";
 import { Upstream, UpstreamError } from "./upstream.js";
-import { variantOf } from "./variant.js";
+import { EVENT_ID_HEADER, FALLBACK_HEADER, SHADOW_HEADER } from "../events/constants.js";
+import { variantOf } from "../events/variant.js";
+import type { Mirror } from "../runtime/mirror.js";
 
-export const EVENT_ID_HEADER = "x-modelship-event-id";
-export const FALLBACK_HEADER = "x-modelship-fallback";
+export { EVENT_ID_HEADER, FALLBACK_HEADER } from "../events/constants.js";
 
 /** Defaults sized for the logger's 256Mi container: one 64 MiB body, 64 MiB of bodies in flight. */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -59,6 +60,8 @@ export interface ProxyOptions {
   upstreamReadiness?: UpstreamReadiness;
   /** What the pod serves as now (it may change while running); default event.variant. */
   variant?: { readonly current: Variant };
+  /** Copy a share of inference requests to the shadow target after each answer (runtime/mirror.ts). */
+  mirror?: Mirror;
 }
 
 /** An HTTP GET of path answering 2xx/3xx (as the kubelet judges a probe), or a TCP connect. */
@@ -383,7 +386,9 @@ export class LoggerProxy {
 
     // a request that is itself a fallback (marked by the logger that sent it) never falls back again:
     // stable pods fall back to the stable Service, and one retry per request is the limit
-    const isFallbackHop = req.headers[FALLBACK_HEADER] !== undefined;
+    // a shadow copy is never retried either: its answer goes nowhere
+    const isFallbackHop =
+      req.headers[FALLBACK_HEADER] !== undefined || req.headers[SHADOW_HEADER] !== undefined;
     let attempt = await this.attempt(this.upstream, req, headers, body, false);
     let fallback = false;
     // a client that hung up is not retried for: nobody would read the answer
@@ -419,7 +424,7 @@ export class LoggerProxy {
       path,
       protocol: protocol!,
       headers: req.headers,
-      variant: variantOf(req.headers.host, this.variant.current),
+      variant: variantOf(req.headers, this.variant.current),
       body,
       attempt,
       latencyMs,
@@ -450,6 +455,7 @@ export class LoggerProxy {
         res.writeHead(attempt.status, out).end();
       } else send(res, attempt.status, out, attempt.body);
     }
+    if (kind === "infer") this.opts.mirror?.copy(req, body, eventId);
     const totalMs = performance.now() - started;
     this.countRequest(kind, attempt.status);
     this.hot.duration[kind]?.observe(totalMs / 1000);

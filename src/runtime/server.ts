@@ -9,6 +9,7 @@ import { EVENT_ID_HEADER, SHADOW_HEADER } from "../events/constants.js";
 import { parseResponse, type ParsedBody } from "../events/oip.js";
 import type { ErrorType } from "../events/schema.js";
 import { inputDataTexts } from "../events/raw-json.js";
+import { variantOf } from "../events/variant.js";
 import type { Mirror } from "./mirror.js";
 import { requestForEvent, responseForEvent, type ServeEventLog } from "./event-log.js";
 import { fallbackReason, type Answer, type FallbackUpstream } from "./fallback.js";
@@ -624,7 +625,7 @@ export class ModelServer {
         latencyMs: performance.now() - t0,
         fallback,
         ...(error !== undefined && !fallback ? { error } : {}),
-        shadow: req.headers[SHADOW_HEADER] !== undefined,
+        shadow: variantOf(req.headers, "stable") === "shadow",
         request,
         ...(json !== undefined && request !== undefined ? { inputTexts: inputDataTexts(json) } : {}),
         requestBytes: raw?.length ?? 0,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { SHADOW_HEADER } from "./constants.js";
 import { variantOf } from "./variant.js";
 
 test("a Host with the -shadow suffix RequestMirror adds is a shadow request; otherwise --variant", () => {
@@ -11,5 +12,11 @@ test("a Host with the -shadow suffix RequestMirror adds is a shadow request; oth
     ["shadow.example:80", "canary"],
     [undefined, "canary"],
   ];
-  for (const [host, want] of cases) assert.equal(variantOf(host, "canary"), want, String(host));
+  for (const [host, want] of cases)
+    assert.equal(variantOf(host === undefined ? {} : { host }, "canary"), want, String(host));
+});
+
+test("a copy from modelship's own mirror (x-modelship-shadow-of) is a shadow request", () => {
+  assert.equal(variantOf({ host: "fraud.risk.svc:8080", [SHADOW_HEADER]: "e-1" }, "canary"), "shadow");
+  assert.equal(variantOf({ [SHADOW_HEADER]: "-" }, "stable"), "shadow");
 });
