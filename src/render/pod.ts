@@ -229,6 +229,10 @@ function eventArgs(
     // The revision's role changes without a restart (see variants.ts): the controller's ConfigMap says it.
     "--variant-file",
     `${paths.variants}/$(MODELSHIP_REVISION)`,
+    // Shadow traffic in the data plane: while a setMirror step is on, the stable revisions' key says where
+    // to copy requests (variants.ts); absent, nothing is copied.
+    "--mirror-file",
+    `${paths.variants}/$(MODELSHIP_REVISION).mirror`,
     "--sample-rate",
     String(lg.sampleRate),
     "--max-payload-bytes",

@@ -6,8 +6,8 @@ import { batchObjects, driftObjects } from "./jobs.js";
 import type { K8sObject } from "./object.js";
 import type { RenderPlan } from "./plan.js";
 import { revisionOf } from "./revision.js";
-import { routerFor } from "./traffic/router.js";
-import { variantsConfigMap } from "./variants.js";
+import { routerFor, routerPlan } from "./traffic/router.js";
+import { dataPlaneMirror, variantsConfigMap } from "./variants.js";
 import { loggerSendsToken } from "./pod.js";
 import { deployment, podDisruptionBudget, services } from "./workloads.js";
 
@@ -36,6 +36,7 @@ export function render(md: ModelDeployment, plan: RenderPlan, cfg: RenderConfig)
     ...services(
       md,
       revs.map(({ planned, rev }) => ({ role: planned.role, id: rev.id })),
+      plan.weights.canary,
     ),
   );
   const variants = variantsConfigMap(
@@ -45,6 +46,7 @@ export function render(md: ModelDeployment, plan: RenderPlan, cfg: RenderConfig)
       id: rev.id,
       logging: planned.spec.logging.enabled,
     })),
+    dataPlaneMirror(md, plan, cfg),
   );
   if (variants) objects.push(variants);
   const tokenUsers =
@@ -55,7 +57,7 @@ export function render(md: ModelDeployment, plan: RenderPlan, cfg: RenderConfig)
   const scaler = autoscaler(md);
   if (scaler) objects.push(scaler);
   objects.push(podDisruptionBudget(md));
-  const route = routerFor(md).desired(md, plan);
+  const route = routerFor(md).desired(md, routerPlan(md, plan));
   if (route) objects.push(route);
   objects.push(...driftObjects(md, cfg), ...batchObjects(md, cfg));
   return {

@@ -11,6 +11,8 @@ import { parseVariant } from "../events/config.js";
 import { tmp } from "../testing/procs.js";
 import { VariantFile } from "../events/variant-file.js";
 import { createLogger } from "../platform/log.js";
+import { createRegistry } from "../platform/metrics.js";
+import { Mirror, MirrorFile, type MirrorTarget } from "../runtime/mirror.js";
 import { repoRoot } from "../testing/repo.js";
 import { defaultRenderConfig } from "./config.js";
 import { labelKeys } from "./labels.js";
@@ -35,11 +37,34 @@ function load(file: string): ModelDeployment {
  * written out as the kubelet writes a ConfigMap volume (one file per key).
  */
 async function loggedVariant(dep: Obj, objects: K8sObject[]): Promise<string> {
+  const { flags, path } = podFile(dep, objects, "variant-file");
+  const vf = new VariantFile(path, parseVariant(stringFlag(flags, "variant") ?? "stable"), log);
+  await vf.read();
+  return vf.current;
+}
+
+/** Where a Deployment's pods copy shadow traffic, read by the real MirrorFile from its --mirror-file. */
+async function mirrorTarget(dep: Obj, objects: K8sObject[]): Promise<MirrorTarget | undefined> {
+  const { path } = podFile(dep, objects, "mirror-file");
+  const mirror = new Mirror({
+    maxInflight: 1,
+    timeoutMs: 1,
+    registry: createRegistry("serve", { defaultMetrics: false }),
+    log,
+  });
+  await new MirrorFile(path, mirror, log).read();
+  const target = mirror.target;
+  await mirror.close();
+  return target;
+}
+
+/** A file flag of the pod's event writer, resolved to the ConfigMap volume's file as the kubelet writes it. */
+function podFile(dep: Obj, objects: K8sObject[], flag: string) {
   const pod = dep.spec.template;
   const logger = (pod.spec.initContainers as Obj[]).find((c) => c.name === "logger");
   const writer = logger ?? (pod.spec.containers as Obj[]).find((c) => c.name === "serve")!;
   const flags = parseCommandArgs(logger ? loggerCommand : serveCommand, (writer.args as string[]).slice(1));
-  const file = stringFlag(flags, "variant-file")!.replace(
+  const file = stringFlag(flags, flag)!.replace(
     "$(MODELSHIP_REVISION)",
     pod.metadata.labels[labelKeys.revision],
   );
@@ -51,13 +76,7 @@ async function loggedVariant(dep: Obj, objects: K8sObject[]): Promise<string> {
   mkdirSync(dir, { recursive: true });
   for (const [k, v] of Object.entries((cm?.data ?? {}) as Record<string, string>))
     writeFileSync(join(dir, k), v);
-  const vf = new VariantFile(
-    join(dir, file.slice(mount.mountPath.length + 1)),
-    parseVariant(stringFlag(flags, "variant") ?? "stable"),
-    log,
-  );
-  await vf.read();
-  return vf.current;
+  return { flags, path: join(dir, file.slice(mount.mountPath.length + 1)) };
 }
 
 async function variants(md: ModelDeployment, plan: RenderPlan) {
@@ -90,4 +109,62 @@ test("a promoted canary records stable from the same pod template: the role is n
   const after = await variants(md, stablePlan(md));
   assert.equal(after.stable?.id, before.canary?.id, "same revision, so the same pods keep running");
   assert.equal(after.stable?.variant, "stable");
+});
+
+/** Renders md at plan and reads, per role, where its pods copy shadow traffic. */
+async function mirrors(md: ModelDeployment, plan: RenderPlan) {
+  const { objects, revisions } = render(md, plan, defaultRenderConfig);
+  const out: Record<string, MirrorTarget | undefined> = {};
+  for (const r of revisions) {
+    const dep = objects.find((o) => o.kind === "Deployment" && o.metadata?.name === r.deploymentName);
+    out[r.role] = await mirrorTarget(dep as Obj, objects);
+  }
+  return { out, objects };
+}
+
+test("a setMirror step in the data plane: stable pods copy to the canary's Service, the canary copies nowhere, the route has no mirror", async () => {
+  const md = load("canary.yaml");
+  const plan = { ...canaryPlan(md, 20, "2024-05-01"), mirror: { percent: 50 } };
+  const { out, objects } = await mirrors(md, plan);
+  assert.deepEqual(out.stable, { url: "http://fraud-canary.payments.svc.cluster.local", percent: 50 });
+  assert.equal(out.canary, undefined);
+  assert.ok(objects.some((o) => o.kind === "Service" && o.metadata?.name === "fraud-canary"));
+  const route = objects.find((o) => o.kind === "HTTPRoute") as Obj;
+  assert.ok(!JSON.stringify(route).includes("RequestMirror"), "the router does not copy as well");
+
+  // without the step, nobody copies
+  const off = await mirrors(md, canaryPlan(md, 20, "2024-05-01"));
+  assert.equal(off.out.stable, undefined);
+});
+
+test("spec.traffic.mirror: router leaves the copying to the HTTPRoute's RequestMirror filter", async () => {
+  const md = load("canary.yaml");
+  md.spec.traffic.mirror = "router";
+  const { out, objects } = await mirrors(md, {
+    ...canaryPlan(md, 20, "2024-05-01"),
+    mirror: { percent: 50 },
+  });
+  assert.equal(out.stable, undefined);
+  const route = objects.find((o) => o.kind === "HTTPRoute") as Obj;
+  assert.match(
+    JSON.stringify(route),
+    /"requestMirror":\{"backendRef":\{[^}]*"name":"fraud-canary"[^}]*\},"percent":50\}/,
+  );
+});
+
+test("the plain Service provider: while the canary only takes shadow copies, the endpoint selects stable alone", () => {
+  const md = load("quickstart-cpu.yaml");
+  md.spec.rollout = { ...md.spec.rollout, strategy: "canary" } as typeof md.spec.rollout;
+  const endpoint = (plan: RenderPlan) =>
+    (
+      render(md, plan, defaultRenderConfig).objects.find(
+        (o) => o.kind === "Service" && o.metadata?.name === md.metadata.name,
+      ) as Obj
+    ).spec.selector;
+  const shadowOnly = { ...canaryPlan(md, 0, "0.9.0"), mirror: { percent: 100 } };
+  shadowOnly.revisions.find((r) => r.role === "canary")!.replicas = 1;
+  const stableId = render(md, shadowOnly, defaultRenderConfig).revisions.find((r) => r.role === "stable")!.id;
+  assert.equal(endpoint(shadowOnly)[labelKeys.revision], stableId);
+  // once the canary has a weight, the endpoint splits by replica ratio over every revision again
+  assert.equal(endpoint(canaryPlan(md, 20, "0.9.0"))[labelKeys.revision], undefined);
 });

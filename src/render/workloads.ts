@@ -84,13 +84,20 @@ function service(
 /**
  * Services: `<md>` is the endpoint clients call; `<md>-stable` and `<md>-canary`/`<md>-preview` select one
  * revision each, for routers and for the logger's fallback. With the plain-Service provider the endpoint
- * selects every revision (traffic splits by replica ratio); with a router, or for blue-green, only stable.
+ * selects every revision (traffic splits by replica ratio) while the canary has a weight; with a router,
+ * for blue-green, or while the canary has no weight (its pods only take shadow copies), only stable.
  * `spec.rollout.blueGreen.previewService: false` leaves out `<md>-preview`.
  */
-export function services(md: ModelDeployment, revs: { role: RevisionRole; id: string }[]): K8sObject[] {
+export function services(
+  md: ModelDeployment,
+  revs: { role: RevisionRole; id: string }[],
+  canaryWeight: number,
+): K8sObject[] {
   const name = md.metadata.name;
   const stable = revs.find((r) => r.role === "stable");
-  const splitByReplicas = md.spec.traffic.provider === "service" && md.spec.rollout.strategy !== "blueGreen";
+  const weighted = canaryWeight > 0 || !revs.some((r) => r.role === "canary");
+  const splitByReplicas =
+    md.spec.traffic.provider === "service" && md.spec.rollout.strategy !== "blueGreen" && weighted;
   const out = [
     service(
       md,

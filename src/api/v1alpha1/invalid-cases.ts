@@ -84,6 +84,19 @@ export const invalidCases: InvalidCase[] = [
     expect: "set spec.traffic.provider to gatewayAPI or istio",
   },
   {
+    name: "router mirroring on the plain Service provider",
+    mutate: (md) => (md.spec.traffic = { provider: "service", mirror: "router" }),
+    expect: "spec.traffic.mirror: router needs a router",
+  },
+  {
+    name: "data-plane mirroring without the event logger",
+    mutate: (md) => {
+      md.spec.logging = { ...md.spec.logging, enabled: false };
+      md.spec.rollout = { strategy: "canary", canary: { steps: [{ setMirror: { percent: 50 } }] } };
+    },
+    expect: "setMirror copies in the data plane",
+  },
+  {
     name: "gatewayAPI without parentRefs",
     mutate: (md) => (md.spec.traffic = { provider: "gatewayAPI" }),
     expect: "parentRefs is required for provider gatewayAPI",

@@ -49,7 +49,7 @@ export const ModelDeploymentSpec = withRules(
       ),
     autoscaling: Autoscaling.optional(),
     rollout: Rollout.default({ strategy: "rolling", progressDeadlineSeconds: 600, autoRollback: true }),
-    traffic: Traffic.default({ provider: "service" }),
+    traffic: Traffic.default({ provider: "service", mirror: "dataPlane" }),
     logging: Logging.default({ enabled: true, sampleRate: 1, maxPayloadBytes: 65536 }),
     monitoring: Monitoring.optional(),
     batch: Batch.optional(),
@@ -75,14 +75,32 @@ export const ModelDeploymentSpec = withRules(
       field: ["model", "format"],
     },
     {
-      cel: "self.traffic.provider != 'service' || self.rollout.strategy != 'canary' || self.rollout.canary.steps.all(s, !has(s.setHeaderRoute) && !has(s.setMirror))",
+      cel: "self.traffic.provider != 'service' || self.rollout.strategy != 'canary' || self.rollout.canary.steps.all(s, !has(s.setHeaderRoute))",
       check: (s) =>
         s.traffic.provider !== "service" ||
         s.rollout.strategy !== "canary" ||
-        (s.rollout.canary?.steps ?? []).every((st) => !st.setHeaderRoute && !st.setMirror),
+        (s.rollout.canary?.steps ?? []).every((st) => !st.setHeaderRoute),
       message:
-        "spec.rollout.canary.steps: setHeaderRoute and setMirror need a router: set spec.traffic.provider to gatewayAPI or istio",
+        "spec.rollout.canary.steps: setHeaderRoute needs a router: set spec.traffic.provider to gatewayAPI or istio",
       field: ["traffic", "provider"],
+    },
+    {
+      cel: "self.traffic.provider != 'service' || self.traffic.mirror != 'router'",
+      check: (s) => s.traffic.provider !== "service" || s.traffic.mirror !== "router",
+      message:
+        "spec.traffic.mirror: router needs a router: set spec.traffic.provider to gatewayAPI or istio, or mirror: dataPlane",
+      field: ["traffic", "mirror"],
+    },
+    {
+      cel: "self.traffic.mirror != 'dataPlane' || self.logging.enabled || self.rollout.strategy != 'canary' || self.rollout.canary.steps.all(s, !has(s.setMirror))",
+      check: (s) =>
+        s.traffic.mirror !== "dataPlane" ||
+        s.logging.enabled ||
+        s.rollout.strategy !== "canary" ||
+        (s.rollout.canary?.steps ?? []).every((st) => !st.setMirror),
+      message:
+        "spec.rollout.canary.steps[].setMirror copies in the data plane, whose front is the event logger: set spec.logging.enabled true, or spec.traffic.mirror: router",
+      field: ["logging", "enabled"],
     },
     {
       // A custom container exports no modelship metrics: its pods' traffic is counted by the logger sidecar.

@@ -214,6 +214,12 @@ export const Traffic = withRules(
       .optional()
       .describe("Istio gateways of the VirtualService."),
     hostnames: z.array(z.string().max(253)).max(16).optional().describe("Host names the route answers for."),
+    mirror: z
+      .enum(["dataPlane", "router"])
+      .default("dataPlane")
+      .describe(
+        "Who copies setMirror's shadow traffic. dataPlane: the stable pods' own front (serve, or the logger before a custom container) copies after each answer, with every provider; needs spec.logging.enabled. router: the HTTPRoute RequestMirror filter or Istio's mirror, where the implementation supports it.",
+      ),
   }),
   [
     {

@@ -190,6 +190,13 @@ export const serviceRouter: TrafficRouter = {
   },
 };
 
+/** What the router is asked to carry: the plan, less the mirror when the data plane copies (spec.traffic.mirror). */
+export function routerPlan(md: ModelDeployment, plan: RenderPlan): RenderPlan {
+  if (plan.mirror === undefined || md.spec.traffic.mirror === "router") return plan;
+  const { mirror: _dataPlane, ...rest } = plan;
+  return rest;
+}
+
 export function routerFor(md: ModelDeployment): TrafficRouter {
   switch (md.spec.traffic.provider) {
     case "gatewayAPI":
