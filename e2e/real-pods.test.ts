@@ -108,19 +108,23 @@ function flower(i: number, shift = 0): number[] {
   return row;
 }
 
-/** Every event the collector holds for a model since `since`, by id (a duplicate id counts twice). */
-async function collectorEvents(model: string, since: Date): Promise<Map<string, number>> {
+/** Every event of this test's namespace the collector holds for a model since `since`. */
+async function collectorEventList(model: string, since: Date): Promise<Obj[]> {
   const r = await fetch(`${collectorUrl}/v1/events?model=${model}&since=${since.toISOString()}`, {
     headers: { authorization: `Bearer ${collectorToken}` },
   });
   assert.equal(r.status, 200);
+  return (await r.text())
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as Obj)
+    .filter((e) => String(e.source).startsWith(`modelship/${ns.name}/`));
+}
+
+/** Every event the collector holds for a model since `since`, by id (a duplicate id counts twice). */
+async function collectorEvents(model: string, since: Date): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  for (const line of (await r.text()).split("\n")) {
-    if (!line.trim()) continue;
-    const e = JSON.parse(line) as Obj;
-    if (!String(e.source).startsWith(`modelship/${ns.name}/`)) continue;
-    counts.set(e.id, (counts.get(e.id) ?? 0) + 1);
-  }
+  for (const e of await collectorEventList(model, since)) counts.set(e.id, (counts.get(e.id) ?? 0) + 1);
   return counts;
 }
 
@@ -353,6 +357,81 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
       );
       assert.equal(rolledBack.status.modelVersion, "1.0.0");
       // Back to the good spec for the steps that follow.
+      await apply(example("quickstart-cpu.yaml"));
+      await waitFor("back on 1.0.0 with no candidate", async () => {
+        const m = await md("iris");
+        return (
+          m.status?.phase === "Healthy" &&
+          m.status.modelVersion === "1.0.0" &&
+          m.status.revisions?.length === 1
+        );
+      });
+    },
+  );
+
+  test(
+    "Given a canary at setMirror 50 (plain Service provider), Then the candidate gets about half the requests as copies recorded as shadow, and clients only get stable's answers",
+    slow,
+    async () => {
+      await apply(
+        example("quickstart-cpu.yaml", (m) => {
+          m.spec.model.version = "2.0.0";
+          m.spec.rollout = {
+            strategy: "canary",
+            canary: { steps: [{ setMirror: { percent: 50 } }, { pause: {} }] },
+          };
+        }),
+      );
+      await waitCondition("iris", "Paused", "True", 300_000);
+      const base = await answeringService("iris", "iris", flower(0));
+      // the stable pods start copying once the kubelet has refreshed their ConfigMap file
+      await waitFor(
+        "the first shadow copy recorded",
+        async () => {
+          const t = new Date(Date.now() - 5_000);
+          for (let i = 0; i < 10; i++) await predict(base, "iris", [flower(i)]);
+          return (await collectorEventList("iris", t)).some((e) => e.data.variant === "shadow");
+        },
+        { timeoutMs: 180_000, intervalMs: 3_000 },
+      );
+      await new Promise((r) => setTimeout(r, 2_000)); // copies of the warm-up requests land first
+      const since = new Date();
+      const n = 400;
+      const answers: Prediction[] = [];
+      for (let i = 0; i < n; i++) answers.push(await predict(base, "iris", [flower(i)]));
+      assert.deepEqual(
+        answers.filter((a) => !a.ok).map((a) => a.status),
+        [],
+        "every client request answered",
+      );
+      assert.deepEqual(
+        [...new Set(answers.map((a) => a.body!.model_version))],
+        ["1.0.0"],
+        "clients only ever get the stable revision's answers",
+      );
+      const ids = answers.map((a) => a.eventId!);
+      await expectEventsOnce("iris", since, ids);
+      // every copy is in the store a moment after the last request; the share is a binomial draw
+      await new Promise((r) => setTimeout(r, 5_000));
+      const events = await collectorEventList("iris", since);
+      const shadow = events.filter((e) => e.data.variant === "shadow");
+      const sd = Math.sqrt(n * 0.25);
+      assert.ok(
+        Math.abs(shadow.length - n / 2) <= 3.29 * sd,
+        `${shadow.length} shadow copies of ${n} requests: outside the 99.9% interval of 50%`,
+      );
+      assert.ok(shadow.every((e) => e.data.model.version === "2.0.0" && e.data.status === 200));
+      assert.equal(
+        events.filter((e) => e.data.variant === "canary").length,
+        0,
+        "no live request reached the canary",
+      );
+      assert.ok(
+        events.filter((e) => ids.includes(e.id)).every((e) => e.data.variant === "stable"),
+        "the originals are recorded as stable",
+      );
+
+      // Back to the stable spec for the steps that follow.
       await apply(example("quickstart-cpu.yaml"));
       await waitFor("back on 1.0.0 with no candidate", async () => {
         const m = await md("iris");

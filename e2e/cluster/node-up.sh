@@ -128,6 +128,9 @@ clusterDNS: ["$HOST_IP"]
 resolvConf: ""
 podLogsDir: $NODE_LIB_DIR/pod-logs
 serializeImagePulls: false
+# How often the kubelet syncs each pod, which is also how soon a changed ConfigMap reaches its volume (the
+# variants ConfigMap: a promoted canary's variant, a setMirror step's target). Default 1m; tests wait less.
+syncFrequency: 10s
 maxPods: 60
 evictionHard: { memory.available: 200Mi, nodefs.available: 2%, imagefs.available: 2% }
 imageGCHighThresholdPercent: 98

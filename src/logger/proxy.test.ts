@@ -1,4 +1,5 @@
 // The proxy against a fault-injecting node:http upstream (5xx, garbage, silence, refused connections).
+import { Mirror } from "../runtime/mirror.js";
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -64,6 +65,7 @@ async function proxy(opts: {
   upstreamReadiness?: UpstreamReadiness;
   variant?: { readonly current: Variant };
   spool?: Partial<SpoolOptions>;
+  mirror?: Mirror;
 }) {
   const spool = await Spool.open({
     dir: tmp("spool"),
@@ -81,6 +83,7 @@ async function proxy(opts: {
     event: { ...baseEvent, ...opts.event },
     ...(opts.upstreamReadiness !== undefined ? { upstreamReadiness: opts.upstreamReadiness } : {}),
     ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
+    ...(opts.mirror !== undefined ? { mirror: opts.mirror } : {}),
     spool,
     registry,
     metrics: { ...createLoggerMetrics(registry), ...createEventMetrics(registry) },
@@ -333,6 +336,48 @@ test("the fallback hop is marked, and a marked request never falls back again", 
       [503, false],
     ],
   );
+});
+
+test("a stable logger copies inference requests to the shadow after answering; the shadow's logger records the copy as shadow and never falls back", async () => {
+  // the shadow: a canary-role logger in front of a model that fails, with a fallback that must stay unused
+  const fallbackHits: string[] = [];
+  const fallback = await upstream((req, body, res) => {
+    fallbackHits.push(req.url ?? "");
+    identity(req, body, res);
+  });
+  const failing = await upstream((_req, _body, res) => res.writeHead(500).end('{"error":"boom"}'));
+  const shadow = await proxy({ upstream: failing.url, fallbackUpstream: fallback.url });
+  const mirror = new Mirror({
+    maxInflight: 4,
+    timeoutMs: 5_000,
+    registry: createRegistry("logger", { defaultMetrics: false }),
+    log,
+  });
+  closers.push(() => mirror.close());
+  mirror.setTarget({ url: shadow.url, percent: 100 });
+  const model = await upstream((req, body, res) =>
+    req.method === "GET" ? res.end("{}") : identity(req, body, res),
+  );
+  const stable = await proxy({ upstream: model.url, event: { variant: "stable" }, mirror });
+  const r = await post(stable.url, oneRow);
+  assert.equal(r.status, 200, "the client gets the stable model's answer");
+  const original = r.headers.get("x-modelship-event-id");
+  await r.text();
+  let copies: InferenceEvent[] = [];
+  for (let i = 0; i < 100 && copies.length === 0; i++) {
+    await new Promise((res) => setTimeout(res, 20));
+    copies = (await shadow.events()) as InferenceEvent[];
+  }
+  const copy = only(copies);
+  assert.equal(copy.data.variant, "shadow");
+  assert.equal(copy.data.status, 500, "the shadow's own answer, not a fallback's");
+  assert.equal(copy.data.fallback, false);
+  assert.deepEqual(fallbackHits, []);
+  assert.equal(only(await stable.events()).id, original);
+  // a non-inference request is proxied, not copied
+  await (await fetch(`${stable.url}/v2/health/ready`)).text();
+  await new Promise((res) => setTimeout(res, 100));
+  assert.equal((await shadow.events()).length, 0);
 });
 
 test("a marked request reaches the upstream with its one marker, and framing headers are the proxy's own", async () => {
