@@ -18,6 +18,7 @@ import {
   typeOf,
   type ResourceType,
 } from "../k8s/resources.js";
+import { isApplied, withAppliedHash } from "../k8s/applied.js";
 import { isSubset } from "../k8s/subset.js";
 import type { RenderConfig } from "../render/config.js";
 import { labelKeys, podSelector, selectorString } from "../render/labels.js";
@@ -338,9 +339,9 @@ export class Reconciler {
     const applyOne = async (o: K8sObject) => {
       const t = typeOf(o.apiVersion ?? "", o.kind ?? "");
       if (!t) throw new Error(`renderer produced an unknown kind ${o.apiVersion}/${o.kind}`);
-      const desired = this.withOwner(md, o);
+      const desired = withAppliedHash(this.withOwner(md, o));
       const live = this.informer(t)?.get(o.metadata?.namespace, o.metadata?.name ?? "");
-      if (live && isSubset(desired, live)) return;
+      if (live && isApplied(desired, live)) return;
       await this.d.client.apply(
         resourcePath(t, o.metadata?.namespace, o.metadata?.name),
         desired,
