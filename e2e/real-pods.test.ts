@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import yaml from "js-yaml";
 import * as ort from "onnxruntime-node";
+import { Agent, fetch, type Dispatcher } from "undici";
 import { irisCentroids } from "../src/testing/onnx/iris.js";
 import {
   clusterEnv,
@@ -77,9 +78,16 @@ interface Prediction {
   error?: string;
 }
 
-async function predict(base: string, model: string, rows: number[][]): Promise<Prediction> {
+/** `dispatcher`: e.g. an Agent that opens a connection per request, so kube-proxy picks a pod for each. */
+async function predict(
+  base: string,
+  model: string,
+  rows: number[][],
+  dispatcher?: Dispatcher,
+): Promise<Prediction> {
   try {
     const r = await fetch(`${base}/v2/models/${model}/infer`, {
+      ...(dispatcher ? { dispatcher } : {}),
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
@@ -398,7 +406,10 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
       const since = new Date();
       const n = 400;
       const answers: Prediction[] = [];
-      for (let i = 0; i < n; i++) answers.push(await predict(base, "iris", [flower(i)]));
+      // a connection per request: kube-proxy chooses among the endpoint's pods for each one
+      const fresh = new Agent({ pipelining: 0 });
+      for (let i = 0; i < n; i++) answers.push(await predict(base, "iris", [flower(i)], fresh));
+      await fresh.close();
       assert.deepEqual(
         answers.filter((a) => !a.ok).map((a) => a.status),
         [],

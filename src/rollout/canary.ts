@@ -310,13 +310,16 @@ export const canary: Strategy = {
     book.weight = traffic.weight;
     if (traffic.headerRoute) book.headerRoute = traffic.headerRoute;
     if (traffic.mirror) book.mirror = traffic.mirror;
-    // Without a router the Service spreads requests over every ready pod: the weight is their ratio.
-    const weight = pods.routed
-      ? traffic.weight
-      : podRatioWeight({
-          canary: Math.min(pods.available, counts.canary),
-          stable: Math.min(available(stable), counts.stable),
-        });
+    // Without a router the Service spreads requests over every ready pod: the weight is their ratio. A
+    // canary without a weight of its own (its pods only take shadow copies) stays out of the endpoint
+    // Service (workloads.ts), so its weight is 0.
+    const weight =
+      pods.routed || traffic.weight === 0
+        ? traffic.weight
+        : podRatioWeight({
+            canary: Math.min(pods.available, counts.canary),
+            stable: Math.min(available(stable), counts.stable),
+          });
     return { stop, counts, traffic: { ...traffic, weight }, stepIndex: i };
   },
 };

@@ -316,6 +316,20 @@ test("plain Service provider: weights approximated by the replica ratio", () => 
   assert.deepEqual(sim.shape, { weight: 50, stable: 2, canary: 2 });
 });
 
+test("plain Service provider, setMirror with no weight: one canary pod for the copies, weight 0 (it stays out of the endpoint)", () => {
+  const sim = rollout({
+    spec: { replicas: 4, traffic: { provider: "service" } },
+    steps: [{ setMirror: { percent: 50 } }, { pause: {} }, { setWeight: 50 }, { pause: {} }],
+  });
+  sim.decide();
+  sim.decide();
+  assert.deepEqual(sim.shape, { weight: 0, stable: 4, canary: 1 }, "the ready canary pod takes copies only");
+  assert.deepEqual(sim.last.plan.mirror, { percent: 50 });
+  sim.request("promote").decide();
+  sim.decide();
+  assert.deepEqual(sim.shape, { weight: 50, stable: 2, canary: 2 }, "with a weight, the pod ratio again");
+});
+
 test("drift verdict with action rollback after promotion restores the previous revision", () => {
   const monitoring = {
     drift: { schedule: "0 * * * *", baselineUri: "pvc://store/fraud/baseline.json", action: "rollback" },
