@@ -42,7 +42,8 @@ function canaryMd(ns: string, version: string, extra: Obj = {}): Obj {
           ],
         },
       },
-      traffic: { provider: "gatewayAPI", parentRefs: [{ name: "inference-gateway" }] },
+      // the router copies (RequestMirror) here; the data-plane mirror is covered on real pods
+      traffic: { provider: "gatewayAPI", parentRefs: [{ name: "inference-gateway" }], mirror: "router" },
       ...extra,
     },
   };
