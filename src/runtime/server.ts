@@ -5,7 +5,7 @@ import { performance } from "node:perf_hooks";
 import type { Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
 import { version as serverVersion } from "../version.js";
-import { EVENT_ID_HEADER, SHADOW_HEADER } from "../events/constants.js";
+import { EVENT_ID_HEADER } from "../events/constants.js";
 import { parseResponse, type ParsedBody } from "../events/oip.js";
 import type { ErrorType } from "../events/schema.js";
 import { inputDataTexts } from "../events/raw-json.js";
