@@ -128,9 +128,8 @@ async function stop(s: Server | undefined): Promise<void> {
   s.cleanup?.();
 }
 
-/** Resident memory of a process and all its descendants (Triton's Python stubs, MLServer's workers), MiB. */
-function treeRssMiB(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
+/** A process and all its descendants (Triton's Python stubs, MLServer's workers). */
+function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
@@ -141,17 +140,26 @@ function treeRssMiB(pid: number | undefined): number {
       // exited meanwhile
     }
   }
-  let kib = 0;
+  const out: number[] = [];
   const visit = (p: number): void => {
-    try {
-      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
-      kib += Number(m?.[1] ?? 0);
-    } catch {
-      return;
-    }
+    out.push(p);
     for (const c of children.get(p) ?? []) visit(c);
   };
   visit(pid);
+  return out;
+}
+
+/** Resident memory of a process and all its descendants, MiB. */
+function treeRssMiB(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  let kib = 0;
+  for (const p of processTree(pid)) {
+    try {
+      kib += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
   return kib / 1024;
 }
 
@@ -277,11 +285,22 @@ function runGrpcLoad(
   });
 }
 
-/** CPU seconds (user + system, all threads) a process has used so far, from /proc. */
+/**
+ * CPU seconds (user + system, all threads) a process and its descendants have used so far, from /proc:
+ * Triton's work happens in its Python stub, MLServer's (with parallel workers) in a worker process.
+ */
 function cpuSeconds(pid: number | undefined): number {
   if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return NaN;
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  let sum = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ");
+      sum += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return sum / 100;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -335,13 +354,20 @@ console.log(
     (pinned ? `servers on cpu ${SERVER_CPU}, load on cpu ${LOAD_CPU}` : "taskset missing: NOT pinned"),
 );
 
+// serve runs as the image runs it: the compiled build (no tsx loader in its memory or its start).
+console.log("compiling dist/ (tsc -p tsconfig.build.json) ...");
+if (
+  spawnSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], {
+    cwd: root,
+    stdio: "inherit",
+  }).status !== 0
+)
+  throw new Error("tsc -p tsconfig.build.json failed");
 const serve = (models: string[], extra: string[] = []) =>
   startServer(
     process.execPath,
     (port) => [
-      "--import",
-      "tsx",
-      "bin/dev.ts",
+      "bin/modelship.js",
       "serve",
       ...models.flatMap((m) => ["--model", m]),
       "--host",
@@ -421,12 +447,14 @@ try {
     "/",
   );
   const grpcPort = await freePort();
-  servers.ours = await serve([`mlp=${modelPath}`, `vad=${vadPath}`], ["--grpc-port", String(grpcPort)]);
+  // the MLP alone (and gRPC on, as serve's default), so its memory is the MLP's; Silero VAD on its own
+  servers.ours = await serve([`mlp=${modelPath}`], ["--grpc-port", String(grpcPort)]);
+  servers.vad = await serve([`vad=${vadPath}`]);
   servers.unbatched = await serve([`mlp=${modelPath}`], ["--max-batch-size", "1"]);
   servers.heavy = await serve([`mlp=${heavyPath}`]);
   servers.heavyUnbatched = await serve([`mlp=${heavyPath}`], ["--max-batch-size", "1"]);
   await checkOutputs("modelship mlp", `${servers.ours.url}/v2/models/mlp/infer`, bodyPath, modelPath);
-  await checkOutputs("modelship vad", `${servers.ours.url}/v2/models/vad/infer`, vadBodyPath, vadPath);
+  await checkOutputs("modelship vad", `${servers.vad.url}/v2/models/vad/infer`, vadBodyPath, vadPath);
 
   if (skipPeers) console.log("peers: skipped (BENCH_SKIP_PEER=1)");
   else {
@@ -521,8 +549,8 @@ try {
     grpc("serve gRPC, concurrency 16", 16),
     json("serve /infer, concurrency 32 (batched)", "ours", 32),
     json("serve /infer, c32, --max-batch-size 1", "unbatched", 32),
-    json("serve VAD /infer, concurrency 1", "ours", 1, "vad", vadBodyPath),
-    json("serve VAD /infer, concurrency 16", "ours", 16, "vad", vadBodyPath),
+    json("serve VAD /infer, concurrency 1", "vad", 1, "vad", vadBodyPath),
+    json("serve VAD /infer, concurrency 16", "vad", 16, "vad", vadBodyPath),
     { label: "ready p99 idle, concurrency 1", server: "ours", run: () => probe() },
     {
       label: "ready p99 under /infer c32 load",
