@@ -71,7 +71,7 @@ writeFileSync(
     ],
   }),
 );
-const serveArgs = ["--workers", "1", "--intra-op-threads", "1", "--log-level", "warn"];
+const serveArgs = ["--workers", "1", "--intra-op-threads", "1"];
 const shadow = await startServe([`mlp=${model}`], undefined, serveArgs);
 pin(shadow.cli.child.pid!, "1");
 const mirrorFile = join(dir, "stable.mirror");
