@@ -72,12 +72,20 @@ writeFileSync(
   }),
 );
 const serveArgs = ["--workers", "1", "--intra-op-threads", "1"];
-const shadow = await startServe([`mlp=${model}`], undefined, serveArgs);
+// every server started is stopped on the way out, also when a later one fails to start
+const started: Awaited<ReturnType<typeof startServe>>[] = [];
+process.on("exit", () => started.forEach((s) => s.cli.child.kill("SIGKILL")));
+const serve = async (extra: string[]) => {
+  const s = await startServe([`mlp=${model}`], undefined, [...serveArgs, ...extra]);
+  started.push(s);
+  return s;
+};
+const shadow = await serve([]);
 pin(shadow.cli.child.pid!, "1");
 const mirrorFile = join(dir, "stable.mirror");
 writeFileSync(mirrorFile, JSON.stringify({ url: shadow.url, percent }));
-const on = await startServe([`mlp=${model}`], undefined, [...serveArgs, "--mirror-file", mirrorFile]);
-const off = await startServe([`mlp=${model}`], undefined, serveArgs);
+const on = await serve(["--mirror-file", mirrorFile]);
+const off = await serve([]);
 pin(on.cli.child.pid!, "0");
 pin(off.cli.child.pid!, "0");
 console.error(
@@ -149,5 +157,5 @@ try {
   console.log(JSON.stringify(summary, null, 2));
   console.error(`[bench:mirror] wrote ${out}`);
 } finally {
-  await Promise.all([on.cli.stop(), off.cli.stop(), shadow.cli.stop()]);
+  await Promise.all(started.map((s) => s.cli.stop()));
 }
