@@ -164,6 +164,17 @@ async function answeringService(name: string, model: string, row: number[]): Pro
   return base;
 }
 
+/** Applies the quick start again and waits until it serves 1.0.0 alone: the state the later tests start from. */
+async function backToQuickStart(): Promise<void> {
+  await apply(example("quickstart-cpu.yaml"));
+  await waitFor("back on 1.0.0 with no candidate", async () => {
+    const m = await md("iris");
+    return (
+      m.status?.phase === "Healthy" && m.status.modelVersion === "1.0.0" && m.status.revisions?.length === 1
+    );
+  });
+}
+
 /** Steady traffic until stopped: every response's status and event id. */
 function steadyTraffic(base: string) {
   const results: Prediction[] = [];
@@ -364,16 +375,7 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
         "the canary never became ready, so the main Service never sent it traffic",
       );
       assert.equal(rolledBack.status.modelVersion, "1.0.0");
-      // Back to the good spec for the steps that follow.
-      await apply(example("quickstart-cpu.yaml"));
-      await waitFor("back on 1.0.0 with no candidate", async () => {
-        const m = await md("iris");
-        return (
-          m.status?.phase === "Healthy" &&
-          m.status.modelVersion === "1.0.0" &&
-          m.status.revisions?.length === 1
-        );
-      });
+      await backToQuickStart();
     },
   );
 
@@ -442,16 +444,7 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
         "the originals are recorded as stable",
       );
 
-      // Back to the stable spec for the steps that follow.
-      await apply(example("quickstart-cpu.yaml"));
-      await waitFor("back on 1.0.0 with no candidate", async () => {
-        const m = await md("iris");
-        return (
-          m.status?.phase === "Healthy" &&
-          m.status.modelVersion === "1.0.0" &&
-          m.status.revisions?.length === 1
-        );
-      });
+      await backToQuickStart();
     },
   );
 

@@ -5,19 +5,11 @@
 // answered request's event is counted, once, in the collector's store.
 // Usage: npm run bench:events [-- --seconds 5 --rounds 3]
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { createServer } from "node:net";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { cpuSeconds, freePort, median } from "./procs.js";
 import { mlpModel, writeModel } from "../../src/testing/onnx/builders.js";
 
 const root = join(import.meta.dirname, "../..");
@@ -40,21 +32,6 @@ const pinned = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 /** The command pinned to one cpu (taskset execs it, so the pid stays the program's). */
 const pin = (cpu: string, args: string[]): [string, string[]] =>
   pinned ? ["taskset", ["-c", cpu, process.execPath, ...args]] : [process.execPath, args];
-
-/** CPU seconds a process has used so far (user + system, all threads). */
-function cpuSeconds(pid: number): number {
-  if (!existsSync(`/proc/${pid}/stat`)) return NaN;
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function waitReady(url: string): Promise<void> {
   for (let i = 0; i < 1200; i++) {
@@ -151,8 +128,6 @@ function countEvents(sink: string): number {
   walk(sink);
   return n;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const bodyFile = join(dir, "body.json");
 const row = Array.from({ length: 256 }, (_, i) => Math.sin(i));

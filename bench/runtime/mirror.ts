@@ -5,9 +5,10 @@
 // that the copies arrived (the shadow's request count against the copies the stable server counted).
 // Usage: npm run bench:mirror [-- --seconds 5 --rounds 3 --percent 100]
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { cpuSeconds, median } from "./procs.js";
 import { mlpModel, seededRandom, writeModel } from "../../src/testing/onnx/builders.js";
 import { metricValue, startServe, tmp } from "../../src/testing/procs.js";
 
@@ -24,12 +25,6 @@ const pinned = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 /** Moves every thread of pid onto the cpus (taskset -a -p -c). */
 function pin(pid: number, cpus: string): void {
   if (pinned) execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
-}
-
-function cpuSeconds(pid: number): number {
-  if (!existsSync(`/proc/${pid}/stat`)) return NaN;
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 interface Load {
@@ -57,8 +52,6 @@ function load(url: string, pid: number, concurrency: number, body: string): Prom
     });
   });
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const model = writeModel(mlpModel({ layers: [256, 512, 512, 10], seed: 1 }), dir, "mlp.onnx");
 const rand = seededRandom(2);

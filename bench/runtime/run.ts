@@ -11,12 +11,12 @@
 // Models: the 256-512-512-10 MLP, and Silero VAD (a pretrained model from an npm package).
 // Usage: npm run bench:runtime   (env: BENCH_REPS, BENCH_SECONDS, BENCH_SKIP_PEER=1 skips every Python peer)
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { mlpModel, seededRandom, tempDir, writeModel } from "../../src/testing/onnx/builders.js";
+import { cpuSeconds, freePort, median, treeRssMiB } from "./procs.js";
 import { kservePeer, mlserverPeer, peerModelFromOnnx, tritonPeer, type PeerCommand } from "./peers/peers.js";
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
@@ -55,14 +55,6 @@ interface Figure {
 
 function pin(cpu: string, cmd: string, args: string[]): [string, string[]] {
   return pinned ? ["taskset", ["-c", cpu, cmd, ...args]] : [cmd, args];
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 async function waitHttp(url: string, child: ChildProcess, seconds = 120): Promise<void> {
@@ -126,41 +118,6 @@ async function stop(s: Server | undefined): Promise<void> {
     clearTimeout(t);
   }
   s.cleanup?.();
-}
-
-/** A process and all its descendants (Triton's Python stubs, MLServer's workers). */
-function processTree(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const ppid = Number(readFileSync(`/proc/${name}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const out: number[] = [];
-  const visit = (p: number): void => {
-    out.push(p);
-    for (const c of children.get(p) ?? []) visit(c);
-  };
-  visit(pid);
-  return out;
-}
-
-/** Resident memory of a process and all its descendants, MiB. */
-function treeRssMiB(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  let kib = 0;
-  for (const p of processTree(pid)) {
-    try {
-      kib += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return kib / 1024;
 }
 
 /** A peer's command as a pinned server (it reads its own ports from the command line). */
@@ -284,26 +241,6 @@ function runGrpcLoad(
     );
   });
 }
-
-/**
- * CPU seconds (user + system, all threads) a process and its descendants have used so far, from /proc:
- * Triton's work happens in its Python stub, MLServer's (with parallel workers) in a worker process.
- */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return NaN;
-  let sum = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ");
-      sum += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return sum / 100;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 // --- setup -----------------------------------------------------------------------------------------
 const modelPath = writeModel(mlpModel({ layers: [256, 512, 512, 10], seed: 1 }), dir, "mlp.onnx");

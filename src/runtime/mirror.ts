@@ -3,12 +3,12 @@
 // forget: bounded in flight, timed out, its answer read and dropped. The candidate records the copy's
 // event itself, labelled shadow (SHADOW_HEADER), so shadow answers are compared from the event store.
 import type { IncomingMessage } from "node:http";
-import { readFile } from "node:fs/promises";
 import { Counter, type Registry } from "prom-client";
 import { Pool } from "undici";
 import { SHADOW_HEADER } from "../events/constants.js";
 import { forwardRequestHeaders } from "../platform/http-headers.js";
 import type { Logger } from "../platform/log.js";
+import { PolledFile } from "../platform/polled-file.js";
 
 /** Where copies go and what share of requests is copied (1..100 percent). */
 export interface MirrorTarget {
@@ -148,35 +148,19 @@ export class Mirror {
  * ConfigMap, refreshed in place by the kubelet). Missing or empty: no mirroring. A bad file is logged once
  * and leaves mirroring off.
  */
-export class MirrorFile {
-  private timer: NodeJS.Timeout | undefined;
+export class MirrorFile extends PolledFile {
   private lastBad = "";
 
   constructor(
-    private readonly file: string,
+    file: string,
     private readonly mirror: Mirror,
     private readonly log: Logger,
-  ) {}
-
-  /** Reads the file now, then every intervalMs. */
-  async start(intervalMs = 5_000): Promise<void> {
-    await this.read();
-    this.timer = setInterval(() => void this.read(), intervalMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+  ) {
+    super(file);
   }
 
   async read(): Promise<void> {
-    let text = "";
-    try {
-      text = await readFile(this.file, "utf8");
-    } catch {
-      // not there: this revision mirrors nowhere
-    }
+    const text = (await this.text()) ?? ""; // not there: this revision mirrors nowhere
     let next: MirrorTarget | undefined;
     try {
       next = parseMirrorTarget(text);
