@@ -8,8 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import yaml from "js-yaml";
 import * as ort from "onnxruntime-node";
-import { Agent, fetch, type Dispatcher } from "undici";
-import { irisCentroids } from "../src/testing/onnx/iris.js";
+import { Agent } from "undici";
 import {
   clusterEnv,
   createNamespace,
@@ -21,6 +20,19 @@ import {
   waitFor,
   type TestNamespace,
 } from "./lib/index.js";
+import {
+  collectorEventList as eventsOf,
+  installChart as installChartIn,
+  releaseCollector,
+  type Collector,
+} from "./lib/chart.js";
+import {
+  binomialInterval,
+  flower,
+  predict,
+  serviceUrl as serviceUrlIn,
+  type Prediction,
+} from "./lib/inference.js";
 
 type Obj = Record<string, any>;
 
@@ -30,9 +42,7 @@ const systemNs = "ms-e2e-system";
 const slow = { timeout: 600_000 };
 const modelFile = join(repoRoot, ".e2e/models/iris/1.0.0/model.onnx");
 let ns: TestNamespace;
-let collectorUrl = "";
-/** The collector's API token, from the Secret the chart generated. */
-let collectorToken = "";
+let collector: Collector;
 
 function example(file: string, mutate: (md: Obj) => void = () => {}): Obj {
   const md = yaml.load(readFileSync(join(repoRoot, "examples", file), "utf8")) as Obj;
@@ -64,70 +74,11 @@ async function waitCondition(name: string, type: string, status: string, timeout
   );
 }
 
-async function serviceUrl(name: string, namespace = ns.name): Promise<string> {
-  const svc = await kubectlJson<Obj>(["get", "svc", name, "-n", namespace]);
-  return `http://${svc.spec.clusterIP}:${svc.spec.ports[0].port}`;
-}
-
-interface Prediction {
-  ok: boolean;
-  status: number;
-  eventId?: string;
-  body?: Obj;
-  /** Why no HTTP answer came (status 0). */
-  error?: string;
-}
-
-/** `dispatcher`: e.g. an Agent that opens a connection per request, so kube-proxy picks a pod for each. */
-async function predict(
-  base: string,
-  model: string,
-  rows: number[][],
-  dispatcher?: Dispatcher,
-): Promise<Prediction> {
-  try {
-    const r = await fetch(`${base}/v2/models/${model}/infer`, {
-      ...(dispatcher ? { dispatcher } : {}),
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        inputs: [{ name: "input", shape: [rows.length, 4], datatype: "FP32", data: rows.flat() }],
-      }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = await r.text();
-    return {
-      ok: r.ok,
-      status: r.status,
-      eventId: r.headers.get("x-modelship-event-id") ?? undefined,
-      body: text ? (JSON.parse(text) as Obj) : undefined,
-    };
-  } catch (err) {
-    return { ok: false, status: 0, error: String((err as Error).cause ?? err) };
-  }
-}
-
-let seed = 3;
-const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-/** A flower near one of the class means (f32-exact values), shifted along sepal length by `shift` cm. */
-function flower(i: number, shift = 0): number[] {
-  const row = irisCentroids[i % 3]!.map((m) => Math.fround(m + (rand() - 0.5) * 0.8));
-  row[0] = Math.fround(row[0]! + shift);
-  return row;
-}
+/** The URL of a Service of this test's namespace (or another's). */
+const serviceUrl = (name: string, namespace = ns.name) => serviceUrlIn(name, namespace);
 
 /** Every event of this test's namespace the collector holds for a model since `since`. */
-async function collectorEventList(model: string, since: Date): Promise<Obj[]> {
-  const r = await fetch(`${collectorUrl}/v1/events?model=${model}&since=${since.toISOString()}`, {
-    headers: { authorization: `Bearer ${collectorToken}` },
-  });
-  assert.equal(r.status, 200);
-  return (await r.text())
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as Obj)
-    .filter((e) => String(e.source).startsWith(`modelship/${ns.name}/`));
-}
+const collectorEventList = (model: string, since: Date) => eventsOf(collector, ns.name, model, since);
 
 /** Every event the collector holds for a model since `since`, by id (a duplicate id counts twice). */
 async function collectorEvents(model: string, since: Date): Promise<Map<string, number>> {
@@ -203,20 +154,7 @@ async function pods(selector: string): Promise<Obj[]> {
  * helm upgrade --install of the chart as a platform team would; its controller watches only this
  * test's namespace, so the controllers other test files start never meet it.
  */
-async function installChart(extra: string[] = []) {
-  await run(
-    "bash",
-    [
-      join(repoRoot, "e2e/cluster/install-chart.sh"),
-      release,
-      systemNs,
-      "--set",
-      `controller.namespaces[0]=${ns.name}`,
-      ...extra,
-    ],
-    { timeoutMs: 600_000, env: { ...process.env, KUBECONFIG: env.kubeconfig } },
-  );
-}
+const installChart = (extra: string[] = []) => installChartIn(release, systemNs, ns.name, extra);
 
 before(async () => {
   // The image, built from the Dockerfile and loaded into the node's containerd.
@@ -224,9 +162,7 @@ before(async () => {
   await run("bash", [join(repoRoot, "e2e/cluster/load-images.sh")], { timeoutMs: 300_000 });
   ns = await createNamespace("real", env, { pods: "real" });
   await installChart();
-  collectorUrl = await serviceUrl(`${release}-collector`, systemNs);
-  const secret = await kubectlJson<Obj>(["get", "secret", `${release}-collector-token`, "-n", systemNs]);
-  collectorToken = Buffer.from(String(secret.data.token), "base64").toString("utf8");
+  collector = await releaseCollector(release, systemNs);
 });
 
 after(async () => {
@@ -410,7 +346,8 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
       const answers: Prediction[] = [];
       // a connection per request: kube-proxy chooses among the endpoint's pods for each one
       const fresh = new Agent({ pipelining: 0 });
-      for (let i = 0; i < n; i++) answers.push(await predict(base, "iris", [flower(i)], fresh));
+      for (let i = 0; i < n; i++)
+        answers.push(await predict(base, "iris", [flower(i)], { dispatcher: fresh }));
       await fresh.close();
       assert.deepEqual(
         answers.filter((a) => !a.ok).map((a) => a.status),
@@ -428,9 +365,9 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
       await new Promise((r) => setTimeout(r, 5_000));
       const events = await collectorEventList("iris", since);
       const shadow = events.filter((e) => e.data.variant === "shadow");
-      const sd = Math.sqrt(n * 0.25);
+      const [lo, hi] = binomialInterval(n, 0.5);
       assert.ok(
-        Math.abs(shadow.length - n / 2) <= 3.29 * sd,
+        shadow.length >= lo && shadow.length <= hi,
         `${shadow.length} shadow copies of ${n} requests: outside the 99.9% interval of 50%`,
       );
       assert.ok(shadow.every((e) => e.data.model.version === "2.0.0" && e.data.status === 200));

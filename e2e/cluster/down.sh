@@ -59,8 +59,9 @@ stop() {
     fi
   done
 }
-# The node first (its pods are killed by node-down.sh, not drained), then the control
+# The edge first, then the node (its pods are killed by node-down.sh, not drained), then the control
 # plane's clients, etcd last so the API server can close its storage cleanly.
+stop prometheus traefik
 stop coredns kube-proxy kubelet
 stop containerd
 node_status=0

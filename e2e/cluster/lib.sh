@@ -14,6 +14,10 @@ KUBECONFIG_PATH="$E2E_HOME/kubeconfig"
 KUBE_VERSION="v1.36.3"
 KWOK_VERSION="v0.8.0"
 HELM_VERSION="v3.22.0"
+# The edge (edge-up.sh): the Gateway API implementation and Prometheus, built from the modules pinned
+# in e2e/tools/traefik and e2e/tools/prometheus (Prometheus 3.16 is module version v0.316.0).
+TRAEFIK_VERSION="v3.6.12"
+PROMETHEUS_VERSION="v3.16.0"
 # Bump when the build flags change so cached binaries are rebuilt.
 BUILD_REVISION="1"
 
@@ -49,16 +53,22 @@ ETCD_PEER_PORT="${E2E_ETCD_PEER_PORT:-12380}"
 KCM_PORT="${E2E_KCM_PORT:-10357}"
 SCHEDULER_PORT="${E2E_SCHEDULER_PORT:-10359}"
 KWOK_PORT="${E2E_KWOK_PORT:-10347}"
+# The edge (edge-up.sh), with the real node only: the Gateway's listener and Prometheus listen on the
+# machine's own address, Traefik's ping and metrics on loopback.
+GATEWAY_PORT="${E2E_GATEWAY_PORT:-18080}"
+TRAEFIK_ADMIN_PORT="${E2E_TRAEFIK_ADMIN_PORT:-18082}"
+PROMETHEUS_PORT="${E2E_PROMETHEUS_PORT:-19090}"
 
 CONTROL_PLANE=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 NODE_COMPONENTS=(containerd kubelet kube-proxy coredns)
+EDGE_COMPONENTS=(traefik prometheus)
 
 # The components the recorded cluster runs: the real node's only when it was started.
 cluster_components() {
   local real=1
   [[ -f "$STATE_DIR/ports" ]] && real="$(sed -n 's/^REAL_NODE=//p' "$STATE_DIR/ports")"
   echo "${CONTROL_PLANE[@]}"
-  [[ "${real:-1}" == 1 ]] && echo "${NODE_COMPONENTS[@]}"
+  [[ "${real:-1}" == 1 ]] && echo "${NODE_COMPONENTS[@]}" "${EDGE_COMPONENTS[@]}"
   return 0
 }
 
@@ -85,6 +95,17 @@ version_key() {
       "$TOOLS_DIR/helm/go.mod" "$TOOLS_DIR/helm/go.sum" \
       "$TOOLS_DIR/coredns/go.mod" "$TOOLS_DIR/coredns/go.sum" "$TOOLS_DIR/coredns/main.go"
   } | hash_stdin
+}
+
+# An edge service's own cache (build-edge.sh): keyed by its pinned module, the Go version and this file's
+# build settings.
+edge_bin_dir() {
+  local gov="none"
+  if command -v go >/dev/null 2>&1; then gov="$(go env GOVERSION)"; fi
+  echo "$E2E_HOME/bin/$1-$( {
+    echo "$gov $(uname -m) $TRAEFIK_VERSION $PROMETHEUS_VERSION"
+    cat "$TOOLS_DIR/$1/go.mod" "$TOOLS_DIR/$1/go.sum" "$E2E_CLUSTER_DIR/build-edge.sh"
+  } | hash_stdin)"
 }
 
 # Without Go we can still run from a previously built cache: pick the newest

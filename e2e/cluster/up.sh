@@ -52,7 +52,11 @@ PORT_SPECS=("kube-apiserver:$APISERVER_PORT:E2E_APISERVER_PORT" "etcd:$ETCD_CLIE
   "etcd peer:$ETCD_PEER_PORT:E2E_ETCD_PEER_PORT" "kube-controller-manager:$KCM_PORT:E2E_KCM_PORT"
   "kube-scheduler:$SCHEDULER_PORT:E2E_SCHEDULER_PORT" "kwok:$KWOK_PORT:E2E_KWOK_PORT")
 # The real node's ports are fixed: one real node per machine.
-if [[ $REAL_NODE == 1 ]]; then PORT_SPECS+=("kubelet:10250:" "kubelet healthz:10248:" "kube-proxy:10256:"); fi
+if [[ $REAL_NODE == 1 ]]; then
+  PORT_SPECS+=("kubelet:10250:" "kubelet healthz:10248:" "kube-proxy:10256:"
+    "the Gateway (Traefik):$GATEWAY_PORT:E2E_GATEWAY_PORT" "Traefik's ping:$TRAEFIK_ADMIN_PORT:E2E_TRAEFIK_ADMIN_PORT"
+    "Prometheus:$PROMETHEUS_PORT:E2E_PROMETHEUS_PORT")
+fi
 for spec in "${PORT_SPECS[@]}"; do
   IFS=: read -r what port var <<<"$spec"
   if port_in_use "$port"; then
@@ -73,6 +77,10 @@ fi
 for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl kubelet kube-proxy coredns; do
   [[ -x "$BIN_DIR/$b" ]] || die "$BIN_DIR/$b is missing; remove $BIN_DIR and run npm run cluster:up to rebuild."
 done
+if [[ $REAL_NODE == 1 ]]; then
+  TRAEFIK_BIN="$(bash "$E2E_CLUSTER_DIR/build-edge.sh" traefik)"
+  PROMETHEUS_BIN="$(bash "$E2E_CLUSTER_DIR/build-edge.sh" prometheus)"
+fi
 
 mkdir -p "$PID_DIR" "$LOG_DIR"
 echo "$BIN_DIR" >"$STATE_DIR/bin-dir"
@@ -84,6 +92,9 @@ ETCD_PEER_PORT=$ETCD_PEER_PORT
 KCM_PORT=$KCM_PORT
 SCHEDULER_PORT=$SCHEDULER_PORT
 KWOK_PORT=$KWOK_PORT
+GATEWAY_PORT=$GATEWAY_PORT
+TRAEFIK_ADMIN_PORT=$TRAEFIK_ADMIN_PORT
+PROMETHEUS_PORT=$PROMETHEUS_PORT
 REAL_NODE=$REAL_NODE
 HOST_IP=$HOST_IP
 PORTS
@@ -267,6 +278,10 @@ chmod 600 "$KUBECONFIG_PATH"
 if [[ -n "$crd_pid" ]]; then
   wait "$crd_pid" || failed "installing the Gateway API and Istio CRDs failed" install-crds
   tail -n 1 "$LOG_DIR/install-crds.log" >&2
+fi
+if [[ $REAL_NODE == 1 ]]; then
+  # shellcheck source=edge-up.sh
+  source "$E2E_CLUSTER_DIR/edge-up.sh"
 fi
 
 trap - INT TERM ERR

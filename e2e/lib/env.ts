@@ -39,3 +39,31 @@ export function clusterEnv(env: NodeJS.ProcessEnv = process.env): ClusterEnv {
   const tool = (name: string) => (binDir && existsSync(join(binDir, name)) ? join(binDir, name) : name);
   return { kubeconfig, bundled: !useExisting, kubectl: tool("kubectl"), helm: tool("helm") };
 }
+
+export interface EdgeEnv {
+  /** The machine's own address, where the bundled cluster's edge listens. */
+  hostIp: string;
+  /** The Gateway modelship-gateway/inference (Traefik), e.g. http://10.1.2.3:18080. */
+  gatewayUrl: string;
+  /** Prometheus scraping the real node's pods (Kubernetes service discovery). */
+  prometheusUrl: string;
+}
+
+/** The bundled cluster's Gateway and Prometheus (edge-up.sh), from the ports up.sh recorded; undefined without a real node. */
+export function edgeEnv(): EdgeEnv | undefined {
+  const file = join(repoRoot, ".e2e", "cluster", "ports");
+  if (!existsSync(file)) return undefined;
+  const vars = Object.fromEntries(
+    readFileSync(file, "utf8")
+      .split("\n")
+      .map((l) => l.split("="))
+      .filter((kv) => kv.length === 2) as [string, string][],
+  );
+  if (vars.REAL_NODE !== "1" || !vars.HOST_IP || !vars.GATEWAY_PORT || !vars.PROMETHEUS_PORT)
+    return undefined;
+  return {
+    hostIp: vars.HOST_IP,
+    gatewayUrl: `http://${vars.HOST_IP}:${vars.GATEWAY_PORT}`,
+    prometheusUrl: `http://${vars.HOST_IP}:${vars.PROMETHEUS_PORT}`,
+  };
+}

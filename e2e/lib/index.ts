@@ -1,5 +1,5 @@
 // Helpers for e2e tests: the cluster's kubeconfig and tools, kubectl/helm runners, waits.
-export { bundledKubeVersion, clusterEnv, repoRoot, type ClusterEnv } from "./env.js";
+export { bundledKubeVersion, clusterEnv, edgeEnv, repoRoot, type ClusterEnv, type EdgeEnv } from "./env.js";
 export {
   CommandError,
   helm,

@@ -14,11 +14,11 @@ const cfg = { ...defaultSelectorConfig, window: "2m", matchers: { namespace: "pa
 test("PromQL per built-in metric, selected by revision", () => {
   assert.equal(
     templateQuery(t({ metric: "errorRate" }), "abc", cfg),
-    '(sum(rate(modelship_inference_requests_total{namespace="payments",modelship_io_revision="abc",code=~"5.."}[2m])) or vector(0)) / sum(rate(modelship_inference_requests_total{namespace="payments",modelship_io_revision="abc"}[2m]))',
+    '(sum(rate(modelship_inference_requests_total{namespace="payments",modelship_io_revision="abc",code=~"5.."}[2m])) or sum(rate(modelship_logger_requests_total{namespace="payments",modelship_io_revision="abc",kind="infer",code=~"5.."}[2m])) or vector(0)) / (sum(rate(modelship_inference_requests_total{namespace="payments",modelship_io_revision="abc"}[2m])) or sum(rate(modelship_logger_requests_total{namespace="payments",modelship_io_revision="abc",kind="infer"}[2m])))',
   );
   assert.equal(
     templateQuery(t({ metric: "latencyP99" }), "abc", cfg),
-    'histogram_quantile(0.99, sum by (le) (rate(modelship_inference_request_duration_seconds_bucket{namespace="payments",modelship_io_revision="abc"}[2m])))',
+    'histogram_quantile(0.99, sum by (le) (rate(modelship_inference_request_duration_seconds_bucket{namespace="payments",modelship_io_revision="abc"}[2m])) or sum by (le) (rate(modelship_logger_request_duration_seconds_bucket{namespace="payments",modelship_io_revision="abc",kind="infer"}[2m])))',
   );
   assert.equal(
     templateQuery(t({ metric: "fallbackRate" }), "abc", cfg),

@@ -13,6 +13,7 @@ export const metricNames = {
   requests: "modelship_inference_requests_total",
   requestSeconds: "modelship_inference_request_duration_seconds",
   loggerRequests: "modelship_logger_requests_total",
+  loggerRequestSeconds: "modelship_logger_request_duration_seconds",
   fallbacks: "modelship_fallback_total",
 } as const;
 
@@ -50,15 +51,21 @@ export function templateQuery(t: Template, revision: string, cfg: SelectorConfig
   switch (t.metric) {
     case "errorRate": {
       // Model server answers with 5xx: what the candidate model did, before the logger's fallback hides it.
+      // A custom container has no model server of ours: the logger in front of it counts its answers.
       const all = selector(cfg, revision);
       const errors = selector(cfg, revision, { code: "=~5.." });
+      const logged = (extra: Record<string, string>) =>
+        `sum(rate(${metricNames.loggerRequests}{${selector(cfg, revision, { kind: "infer", ...extra })}}[${w}]))`;
       // "or vector(0)": no 5xx series yet means no errors, while no traffic at all stays no data (empty).
-      return `(sum(rate(${metricNames.requests}{${errors}}[${w}])) or vector(0)) / sum(rate(${metricNames.requests}{${all}}[${w}]))`;
+      return `(sum(rate(${metricNames.requests}{${errors}}[${w}])) or ${logged({ code: "=~5.." })} or vector(0)) / (sum(rate(${metricNames.requests}{${all}}[${w}])) or ${logged({})})`;
     }
     case "latencyP50":
     case "latencyP95":
-    case "latencyP99":
-      return `histogram_quantile(${quantiles[t.metric]}, sum by (le) (rate(${metricNames.requestSeconds}_bucket{${selector(cfg, revision)}}[${w}])))`;
+    case "latencyP99": {
+      const served = `sum by (le) (rate(${metricNames.requestSeconds}_bucket{${selector(cfg, revision)}}[${w}]))`;
+      const logged = `sum by (le) (rate(${metricNames.loggerRequestSeconds}_bucket{${selector(cfg, revision, { kind: "infer" })}}[${w}]))`;
+      return `histogram_quantile(${quantiles[t.metric]}, ${served} or ${logged})`;
+    }
     case "fallbackRate":
       // Requests retried on stable, per inference request: serve counts both itself (built-in pods), the
       // logger for a custom container; a revision has one or the other.

@@ -42,6 +42,7 @@ import { Reasons } from "./conditions.js";
 import type { EventRecorder } from "./events.js";
 import { observeRevision } from "./revisions.js";
 import { controllerConditionTypes, desiredStatus, type Problem } from "./status.js";
+import { gatewayParent, gatewayView, type GatewayView } from "./endpoint.js";
 
 export const fieldManager = "modelship-controller";
 
@@ -161,6 +162,7 @@ export class Reconciler {
       if (rev) observed.push(rev);
     }
     const problems = await this.checkEnvironment(md);
+    const gateway = await this.gatewayOf(md, log);
 
     // Decide.
     const desiredSpec = revisionSpecOf(md.spec);
@@ -206,6 +208,7 @@ export class Reconciler {
       observed,
       problems,
       clusterDomain: cfg.clusterDomain,
+      ...(gateway ? { gateway } : {}),
       now: now.toISOString(),
     });
     const changed = await this.writeStatusIfChanged(raw, status);
@@ -256,6 +259,20 @@ export class Reconciler {
   }
 
   /** Things a valid spec can still get wrong about the cluster: a missing PVC, a GPU nobody has, a router not installed. */
+  /** The Gateway status.endpoint goes through; undefined when there is none, or it cannot be read yet. */
+  private async gatewayOf(md: ModelDeployment, log: Logger): Promise<GatewayView | undefined> {
+    const parent = gatewayParent(md);
+    if (!parent) return undefined;
+    try {
+      return gatewayView(
+        await this.d.client.get(resourcePath(resourceTypes.Gateway, parent.namespace, parent.name)),
+      );
+    } catch (err) {
+      log.debug({ gateway: `${parent.namespace}/${parent.name}`, err: String(err) }, "Could not read the Gateway");
+      return undefined;
+    }
+  }
+
   private async checkEnvironment(md: ModelDeployment): Promise<Problem[]> {
     const problems: Problem[] = [];
     const ns = md.metadata.namespace ?? "default";

@@ -8,6 +8,7 @@ import type { RenderedRevision } from "../render/render.js";
 import { podSelector, selectorString } from "../render/labels.js";
 import type { ObservedRevision, RolloutDecision } from "../rollout/types.js";
 import { mergeConditions, Reasons, type ConditionInput } from "./conditions.js";
+import { endpointsOf, type GatewayView } from "./endpoint.js";
 
 export interface Problem {
   reason: string;
@@ -32,6 +33,8 @@ export interface StatusInput {
   /** Spec-level problems found by gather (missing PVC, GPU product nobody offers, ...). */
   problems: Problem[];
   clusterDomain: string;
+  /** The Gateway a gatewayAPI route goes through, when the controller could read it. */
+  gateway?: GatewayView;
   now: string;
 }
 
@@ -108,6 +111,7 @@ export function desiredStatus(i: StatusInput): ModelDeploymentStatus {
         `${stableAvailable}/${want} replicas available`,
     };
 
+  const endpoints = endpointsOf(md, i.clusterDomain, i.gateway);
   const wanted: ConditionInput[] = [ready, degraded, ...(decision?.status.conditions ?? [])];
   const conditions: Condition[] = mergeConditions(
     prev.conditions ?? [],
@@ -124,7 +128,8 @@ export function desiredStatus(i: StatusInput): ModelDeploymentStatus {
     replicas: observed.reduce((n, r) => n + r.replicas, 0),
     readyReplicas: observed.reduce((n, r) => n + r.readyReplicas, 0),
     selector: selectorString(podSelector(name)),
-    endpoint: `http://${name}.${ns}.svc.${i.clusterDomain}/v2/models/${md.spec.model.name}`,
+    endpoint: endpoints.endpoint,
+    serviceEndpoint: endpoints.serviceEndpoint,
     traffic: trafficSummary(decision),
     revisions: i.rendered.map((r) => {
       const o = observed.find((x) => x.id === r.id);

@@ -65,6 +65,15 @@ export const resourceTypes = {
     namespaced: true,
     optional: true,
   },
+  /** Read only: the address status.endpoint names (the cluster's Gateway, not ours). */
+  Gateway: {
+    kind: "Gateway",
+    group: "gateway.networking.k8s.io",
+    version: "v1",
+    plural: "gateways",
+    namespaced: true,
+    optional: true,
+  },
   VirtualService: {
     kind: "VirtualService",
     group: "networking.istio.io",

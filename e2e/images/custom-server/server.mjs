@@ -1,9 +1,19 @@
 // A stand-in for a model server that is not modelship's (examples/custom-container.yaml): a tiny Open
 // Inference Protocol v2 server. Every model name answers; POST /v2/models/<name>/infer returns, for each
 // input tensor, the sum of each row (shape [rows, ...] -> [rows]) as FP64 output "<input>_sum".
+// Fault injection for the rollout tests: FAIL_PERCENT=p answers p% of inference requests with a 500,
+// evenly spread (the n-th fails when floor(n*p/100) steps up); DELAY_MS=d waits d ms before each answer.
+// MODEL_VERSION names the answers' model_version (default "1"), so a test tells revisions apart.
 import { createServer } from "node:http";
 
 const port = Number(process.env.PORT ?? 8080);
+const failPercent = Math.min(100, Math.max(0, Number(process.env.FAIL_PERCENT ?? 0)));
+const delayMs = Math.max(0, Number(process.env.DELAY_MS ?? 0));
+let inferences = 0;
+const failsNow = () => {
+  inferences++;
+  return Math.floor((inferences * failPercent) / 100) > Math.floor(((inferences - 1) * failPercent) / 100);
+};
 const json = (res, status, body) => {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(JSON.stringify(body));
@@ -20,7 +30,7 @@ function infer(name, req) {
     );
     return { name: `${t.name}_sum`, datatype: "FP64", shape: [rows], data: sums };
   });
-  return { model_name: name, model_version: "1", ...(req.id ? { id: req.id } : {}), outputs };
+  return { model_name: name, model_version: process.env.MODEL_VERSION ?? "1", ...(req.id ? { id: req.id } : {}), outputs };
 }
 
 const server = createServer((req, res) => {
@@ -40,11 +50,16 @@ const server = createServer((req, res) => {
   req.setEncoding("utf8");
   req.on("data", (c) => (body += c));
   req.on("end", () => {
-    try {
-      json(res, 200, infer(name, JSON.parse(body)));
-    } catch (e) {
-      json(res, 400, { error: e.message });
-    }
+    const answer = () => {
+      if (failsNow()) return json(res, 500, { error: "injected failure (FAIL_PERCENT)" });
+      try {
+        json(res, 200, infer(name, JSON.parse(body)));
+      } catch (e) {
+        json(res, 400, { error: e.message });
+      }
+    };
+    if (delayMs > 0) setTimeout(answer, delayMs);
+    else answer();
   });
 });
 

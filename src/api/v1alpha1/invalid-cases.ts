@@ -102,6 +102,12 @@ export const invalidCases: InvalidCase[] = [
     expect: "parentRefs is required for provider gatewayAPI",
   },
   {
+    name: "a Service parentRef (GAMMA) without the core group",
+    mutate: (md) =>
+      (md.spec.traffic = { provider: "gatewayAPI", parentRefs: [{ kind: "Service", name: "fraud" }] }),
+    expect: 'needs kind: Service and group: "" together',
+  },
+  {
     name: "custom format without a container",
     mutate: (md) => (md.spec.model.format = "custom"),
     expect: "needs spec.runtime.container",

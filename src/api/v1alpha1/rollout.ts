@@ -200,14 +200,30 @@ export const Traffic = withRules(
     parentRefs: z
       .array(
         z.object({
+          group: z
+            .string()
+            .max(253)
+            .optional()
+            .describe(
+              "gateway.networking.k8s.io (the default) for a Gateway; \"\" (the core group) with kind Service for a mesh (GAMMA).",
+            ),
+          kind: z
+            .enum(["Gateway", "Service"])
+            .optional()
+            .describe(
+              "Gateway (the default): north-south through a Gateway. Service: east-west, the route attaches to a Service and a GAMMA mesh applies it to in-cluster callers of that Service.",
+            ),
           name: z.string().min(1).max(253),
           namespace: z.string().max(63).optional(),
           sectionName: z.string().max(253).optional(),
+          port: z.number().int().min(1).max(65535).optional(),
         }),
       )
       .max(8)
       .optional()
-      .describe("Gateways the HTTPRoute attaches to (gatewayAPI)."),
+      .describe(
+        "What the HTTPRoute attaches to (gatewayAPI): Gateways, or Services for a GAMMA mesh. The first one names status.endpoint.",
+      ),
     gateways: z
       .array(z.string().max(253))
       .max(8)
@@ -226,6 +242,13 @@ export const Traffic = withRules(
       cel: "self.provider != 'gatewayAPI' || (has(self.parentRefs) && size(self.parentRefs) > 0)",
       check: (t) => t.provider !== "gatewayAPI" || (t.parentRefs?.length ?? 0) > 0,
       message: "spec.traffic.parentRefs is required for provider gatewayAPI: name the Gateway to attach to",
+      field: ["parentRefs"],
+    },
+    {
+      cel: "!has(self.parentRefs) || self.parentRefs.all(r, (has(r.kind) && r.kind == 'Service') == (has(r.group) && r.group == ''))",
+      check: (t) => (t.parentRefs ?? []).every((r) => (r.kind === "Service") === (r.group === "")),
+      message:
+        'spec.traffic.parentRefs: a Service parent (GAMMA) needs kind: Service and group: "" together; a Gateway takes neither (or group gateway.networking.k8s.io)',
       field: ["parentRefs"],
     },
   ],

@@ -80,7 +80,18 @@ export const ModelDeploymentStatus = z
     currentStepIndex: z.number().int().optional(),
     phase: z.string().max(32).optional().describe("Healthy, Progressing, Paused, Degraded or RolledBack."),
     traffic: z.string().max(128).optional().describe("Weights at a glance, e.g. stable 80 / canary 20."),
-    endpoint: z.string().max(512).optional(),
+    endpoint: z
+      .string()
+      .max(512)
+      .optional()
+      .describe(
+        "Where callers reach the model with the traffic split honoured: the Service (service, istio, a GAMMA Service parent) or the Gateway (by hostname, or its address). Unset while the Gateway has no address.",
+      ),
+    serviceEndpoint: z
+      .string()
+      .max(512)
+      .optional()
+      .describe("The ModelDeployment's Service; with a Gateway it selects the stable revision only (no split)."),
     revisions: z.array(RevisionStatus).max(8).optional(),
     history: z.array(HistoryEntry).max(20).optional(),
     drift: DriftStatus.optional(),
