@@ -8,7 +8,7 @@ import {
   type ModelDeployment,
 } from "../api/v1alpha1/index.js";
 import type { KubeClient, KubeObject } from "../k8s/client.js";
-import { isNamespaceTerminating, isNotFound } from "../k8s/errors.js";
+import { isNamespaceTerminating, isNotFound, isRejectedObject } from "../k8s/errors.js";
 import type { Cache } from "../k8s/informer.js";
 import {
   apiVersionOf,
@@ -196,8 +196,17 @@ export class Reconciler {
 
     // Never half-apply: a spec-level problem stops before the first write.
     if (problems.length === 0) {
-      await this.applyAll(md, objects, log);
-      await this.prune(objects, decision, owned, log);
+      try {
+        await this.applyAll(md, objects, log);
+      } catch (err) {
+        if (!isRejectedObject(err)) throw err;
+        // A rendered object the API server refuses: say so in status, retry slowly, never prune then.
+        problems.push({
+          reason: Reasons.ApplyFailed,
+          message: `the API server refused an object rendered from the spec: ${(err as Error).message}`,
+        });
+      }
+      if (problems.length === 0) await this.prune(objects, decision, owned, log);
     }
 
     // Status.

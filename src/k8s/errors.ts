@@ -19,6 +19,14 @@ export const isGone = (e: unknown): boolean => e instanceof ApiError && e.code =
 export const isNamespaceTerminating = (e: unknown): boolean =>
   e instanceof ApiError && e.code === 403 && /because it is being terminated/.test(e.message);
 
+/**
+ * The API server refused a written object as invalid (schema, admission, or server-side apply's typed
+ * patch, e.g. duplicate list-map keys): the same object will be refused again, so retrying cannot help.
+ */
+export const isRejectedObject = (e: unknown): boolean =>
+  e instanceof ApiError &&
+  (e.code === 400 || e.code === 422 || (e.code === 500 && /failed to create typed patch object/.test(e.message)));
+
 /** A spec that can never work as written: report it in status and retry slowly, never hot-loop. */
 export class TerminalError extends Error {
   override name = "TerminalError";

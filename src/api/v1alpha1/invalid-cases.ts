@@ -108,6 +108,32 @@ export const invalidCases: InvalidCase[] = [
     expect: 'needs kind: Service and group: "" together',
   },
   {
+    name: "a custom container env naming what modelship sets",
+    mutate: (md) => {
+      md.spec.model.format = "custom";
+      md.spec.runtime = {
+        container: { image: "example/server:1", env: [{ name: "MODEL_VERSION", value: "9" }] },
+      };
+    },
+    expect: "MODEL_NAME, MODEL_VERSION and MODEL_PATH are set by modelship",
+  },
+  {
+    name: "a custom container env with a name twice",
+    mutate: (md) => {
+      md.spec.model.format = "custom";
+      md.spec.runtime = {
+        container: {
+          image: "example/server:1",
+          env: [
+            { name: "A", value: "1" },
+            { name: "A", value: "2" },
+          ],
+        },
+      };
+    },
+    expect: "a name appears twice",
+  },
+  {
     name: "custom format without a container",
     mutate: (md) => (md.spec.model.format = "custom"),
     expect: "needs spec.runtime.container",

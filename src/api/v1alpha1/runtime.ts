@@ -1,8 +1,12 @@
 import { z } from "zod";
 import { envVar } from "./common.js";
+import { withRules } from "./rules.js";
 
-export const CustomContainer = z
-  .object({
+/** Set in a custom container by modelship from spec.model (src/render/pod.ts). */
+export const injectedEnv = ["MODEL_NAME", "MODEL_VERSION", "MODEL_PATH"] as const;
+
+export const CustomContainer = withRules(
+  z.object({
     image: z.string().min(1).max(512).describe("Container image of your own model server."),
     command: z.array(z.string().max(1024)).max(32).optional().describe("Entrypoint override."),
     args: z
@@ -25,9 +29,30 @@ export const CustomContainer = z
       .describe(
         "HTTP path answering 2xx/3xx when ready, for protocol http; without it readiness is a TCP connect.",
       ),
-    env: z.array(envVar).max(64).optional(),
-  })
-  .describe("Run your own container instead of the built-in ONNX server (other frameworks).");
+    env: z
+      .array(envVar)
+      .max(64)
+      .optional()
+      .describe(
+        "Environment of the container, beside MODEL_NAME, MODEL_VERSION and MODEL_PATH that modelship sets.",
+      ),
+  }),
+  [
+    {
+      cel: "!has(self.env) || self.env.all(e, !(e.name in ['MODEL_NAME', 'MODEL_VERSION', 'MODEL_PATH']))",
+      check: (c) => (c.env ?? []).every((e) => !(injectedEnv as readonly string[]).includes(e.name)),
+      message:
+        "spec.runtime.container.env: MODEL_NAME, MODEL_VERSION and MODEL_PATH are set by modelship from spec.model; remove them from env",
+      field: ["env"],
+    },
+    {
+      cel: "!has(self.env) || self.env.all(e, self.env.exists_one(f, f.name == e.name))",
+      check: (c) => new Set((c.env ?? []).map((e) => e.name)).size === (c.env ?? []).length,
+      message: "spec.runtime.container.env: a name appears twice; keep one entry per name",
+      field: ["env"],
+    },
+  ],
+).describe("Run your own container instead of the built-in ONNX server (other frameworks).");
 
 export const Runtime = z
   .object({
