@@ -44,13 +44,10 @@ const hostOf = (name: string) => `${name}.${ns.name}.e2e.modelship.test`;
 function example(file: string, mutate: (md: Obj) => void): Obj {
   const md = yaml.load(readFileSync(join(repoRoot, "examples", file), "utf8")) as Obj;
   md.metadata.namespace = ns.name;
-  md.spec.traffic = {
-    provider: "gatewayAPI",
-    parentRefs: [gatewayRef],
-    hostnames: [hostOf(md.metadata.name)],
-  };
+  md.spec.traffic = { provider: "gatewayAPI", parentRefs: [gatewayRef] };
   delete md.spec.monitoring?.drift;
   mutate(md);
+  md.spec.traffic.hostnames = [hostOf(md.metadata.name)];
   return md;
 }
 
@@ -133,6 +130,64 @@ async function versionsOf(
   return { versions, failed, ids };
 }
 
+/**
+ * A caller inside the cluster: a pod (our image's Node.js) that sends `n` requests to the Gateway's
+ * address with the route's hostname, as a caller resolving status.endpoint's host to the Gateway does.
+ * Returns how many each model version answered (failures as "status N" or the error code).
+ */
+async function inClusterVersions(name: string, model: string, n: number): Promise<Record<string, number>> {
+  const gw = new URL(edge!.gatewayUrl);
+  const script = `
+const http = require("node:http");
+const body = JSON.stringify({ inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", data: [5.1, 3.5, 1.4, 0.2] }] });
+const counts = {};
+const add = (k) => (counts[k] = (counts[k] || 0) + 1);
+const one = () => new Promise((done) => {
+  const req = http.request({ host: ${JSON.stringify(gw.hostname)}, port: ${gw.port}, path: "/v2/models/${model}/infer", method: "POST",
+    headers: { host: ${JSON.stringify(hostOf(name))}, "content-type": "application/json" } }, (res) => {
+    let text = "";
+    res.on("data", (c) => (text += c));
+    res.on("end", () => { add(res.statusCode === 200 ? JSON.parse(text).model_version : "status " + res.statusCode); done(); });
+  });
+  req.on("error", (e) => { add(e.code || String(e)); done(); });
+  req.end(body);
+});
+(async () => { for (let i = 0; i < ${n}; i++) await one(); console.log(JSON.stringify(counts)); })();`;
+  const pod = `caller-${Date.now().toString(36)}`;
+  await apply({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: pod, namespace: ns.name },
+    spec: {
+      restartPolicy: "Never",
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
+      containers: [
+        {
+          name: "caller",
+          image: "modelship/modelship:0.1.0",
+          imagePullPolicy: "IfNotPresent",
+          command: ["node", "-e", script],
+          resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "128Mi" } },
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+        },
+      ],
+    },
+  });
+  await waitFor(
+    `pod ${pod} done`,
+    async () => {
+      const phase = (await kubectlJson<Obj>(["get", "pod", pod, "-n", ns.name])).status?.phase;
+      if (phase === "Failed")
+        throw new Error(`pod ${pod} failed: ${(await kubectl(["logs", pod, "-n", ns.name])).stdout}`);
+      return phase === "Succeeded";
+    },
+    { timeoutMs: 180_000 },
+  );
+  const out = (await kubectl(["logs", pod, "-n", ns.name])).stdout.trim().split("\n").at(-1)!;
+  await kubectl(["delete", "pod", pod, "-n", ns.name, "--wait=false"]);
+  return JSON.parse(out) as Record<string, number>;
+}
+
 /** Client traffic through the Gateway until stopped: each answer's time, status and version. */
 function steadyTraffic(name: string, model: string, workers: number, pauseMs: number) {
   const results: { at: number; status: number; version?: string; error?: string }[] = [];
@@ -167,8 +222,8 @@ describe(
       await run("bash", [join(repoRoot, "scripts/image.sh")], { timeoutMs: 1_200_000 });
       await run("bash", [join(repoRoot, "e2e/cluster/load-images.sh")], { timeoutMs: 300_000 });
       // helm installs CRDs only once: this checkout's CRD as a platform team upgrades it
-    await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(repoRoot, "crds")]);
-    ns = await createNamespace("traffic", env, { pods: "real" });
+      await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(repoRoot, "crds")]);
+      ns = await createNamespace("traffic", env, { pods: "real" });
       await installChart(release, systemNs, ns.name, [
         "--set",
         `controller.prometheusUrl=${edge!.prometheusUrl}`,
@@ -308,6 +363,18 @@ describe(
             canary >= lo && canary <= hi,
             `canary answered ${canary} of ${n}: outside [${lo}, ${hi}]`,
           );
+          if (weight === 50) {
+            // an in-cluster caller going through the Gateway gets the same split
+            const inside = await inClusterVersions("iris", "iris", 400);
+            const [ilo, ihi] = binomialInterval(400, 0.5);
+            report("in-cluster caller at setWeight 50", {
+              requests: 400,
+              answers: inside,
+              interval: [ilo, ihi],
+            });
+            assert.equal((inside["1.0.0"] ?? 0) + (inside["2.0.0"] ?? 0), 400, JSON.stringify(inside));
+            assert.ok(inside["2.0.0"]! >= ilo && inside["2.0.0"]! <= ihi, JSON.stringify(inside));
+          }
         }
 
         await promote("iris", true);

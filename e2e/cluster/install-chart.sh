@@ -3,6 +3,7 @@
 # the settings this cluster needs (e2e/cluster/values-local.yaml: no volume provisioner here), and
 # waits until the controller and the collector pods are Ready.
 #   bash e2e/cluster/install-chart.sh [RELEASE] [NAMESPACE] [helm flags...]
+# E2E_CHART=DIR|TGZ installs another chart (a packaged release, an older version) instead of charts/modelship.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 release="${1:-modelship}"
@@ -13,7 +14,7 @@ bin_dir="$(cat "$STATE_DIR/bin-dir" 2>/dev/null || resolve_bin_dir)"
 helm_bin="$bin_dir/helm"
 [[ -x "$helm_bin" ]] || helm_bin=helm
 
-"$helm_bin" upgrade --install "$release" "$REPO_ROOT/charts/modelship" \
+"$helm_bin" upgrade --install "$release" "${E2E_CHART:-$REPO_ROOT/charts/modelship}" \
   --namespace "$namespace" --create-namespace \
   --values "$E2E_CLUSTER_DIR/values-local.yaml" \
   --wait --timeout 5m "$@"
