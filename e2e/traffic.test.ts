@@ -409,6 +409,8 @@ describe(
             m.spec.runtime.container.env = env;
             delete m.spec.autoscaling;
             m.spec.replicas = 1;
+            // the real node has 2 cores for everything: the example's 1 CPU would leave no room for a canary
+            m.spec.resources = { cpu: "100m", memory: "128Mi" };
             m.spec.rollout = {
               strategy: "canary",
               analysis: [

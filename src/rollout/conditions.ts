@@ -26,6 +26,7 @@ export const reasons = {
   notRolledBack: "NotRolledBack",
   // WaitingForCapacity
   insufficientGPU: "InsufficientGPU",
+  insufficientResources: "InsufficientResources",
   maxSurgeGPUs: "MaxSurgeGPUs",
   capacityAvailable: "CapacityAvailable",
 } as const;

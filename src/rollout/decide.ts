@@ -1,3 +1,4 @@
+import { unschedulableReason } from "./gpu.js";
 import { blueGreen } from "./bluegreen.js";
 import { writeBook } from "./book.js";
 import { canary } from "./canary.js";
@@ -104,7 +105,7 @@ function rollingWithRollback(env: Env, stable: Rev, cand: Rev): RolloutDecision 
     ...(waiting
       ? {
           waiting: {
-            reason: reasons.insufficientGPU,
+            reason: unschedulableReason(cand.spec),
             message: `new pods cannot be scheduled: ${waiting.message}`,
           },
         }

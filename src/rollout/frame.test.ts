@@ -138,11 +138,14 @@ test("waiting for GPUs: WaitingForCapacity (one Event), and the deadline does no
 
   const pending = new Frame({
     role: "preview",
-    cand: { unschedulable: { reason: "Unschedulable", message: "no GPU" } },
+    cand: {
+      unschedulable: { reason: "Unschedulable", message: "0/7 nodes are available: 1 Insufficient cpu" },
+    },
   });
+  // a CPU pod that fits nowhere waits for CPU or memory, not for GPUs (GPU pods: decide.test.ts)
   assert.equal(
     cond(pending.decide(pods, { afterS: 3600 }), "WaitingForCapacity"),
-    "InsufficientGPU: preview pods cannot be scheduled: no GPU",
+    "InsufficientResources: preview pods cannot be scheduled: 0/7 nodes are available: 1 Insufficient cpu",
   );
 });
 

@@ -3,7 +3,7 @@ import type { AnalysisRun } from "./analysis-run.js";
 import { noteCapacity, notePause, noteProgress, sinceProgressMs, startCandidate } from "./candidate.js";
 import { reasons, rolloutConditions, type ConditionInput } from "./conditions.js";
 import { available, plannedRev, podFailure, pruneExcept, renderPlan, type Env, type Rev } from "./env.js";
-import { gpuShortfall, gpusPerPod, type GpuBudget } from "./gpu.js";
+import { gpuShortfall, gpusPerPod, unschedulableReason, type GpuBudget } from "./gpu.js";
 import { promoteCandidate } from "./promote.js";
 import type { ReplicaCounts } from "./replicas.js";
 import { failCandidate, rollBack } from "./rollback.js";
@@ -144,7 +144,7 @@ function capacityWait(
   const unschedulable = cand.obs?.unschedulable;
   if (unschedulable) {
     return {
-      reason: reasons.insufficientGPU,
+      reason: unschedulableReason(cand.spec),
       message: `${role} pods cannot be scheduled: ${unschedulable.message}`,
     };
   }

@@ -1,9 +1,15 @@
+import { reasons } from "./conditions.js";
 import type { RevisionSpec } from "../render/plan.js";
 import type { ReplicaCounts } from "./replicas.js";
 
 /** GPUs (or MIG slices) one pod of the revision requests. */
 export function gpusPerPod(spec: RevisionSpec): number {
   return spec.resources.gpu?.count ?? 0;
+}
+
+/** WaitingForCapacity's reason when a revision's pods fit nowhere: GPUs for a GPU pod, else CPU or memory. */
+export function unschedulableReason(spec: RevisionSpec): string {
+  return gpusPerPod(spec) > 0 ? reasons.insufficientGPU : reasons.insufficientResources;
 }
 
 export interface GpuBudget {

@@ -1,3 +1,4 @@
+import { unschedulableReason } from "./gpu.js";
 import { reasons, rolloutConditions } from "./conditions.js";
 import {
   available,
@@ -51,7 +52,9 @@ export function decideSteady(env: Env, stable: Rev): RolloutDecision {
                 reason: reasons.waitingForReplicas,
                 message: `revision ${stable.id}: ${available(stable)}/${total} replicas available`,
               },
-        ...(waiting ? { waiting: { reason: reasons.insufficientGPU, message: waiting.message } } : {}),
+        ...(waiting
+          ? { waiting: { reason: unschedulableReason(stable.spec), message: waiting.message } }
+          : {}),
       }),
       history: [],
       rollout: {},
