@@ -14,7 +14,7 @@ const cfg = { ...defaultSelectorConfig, window: "2m", matchers: { namespace: "pa
 test("PromQL per built-in metric, selected by revision", () => {
   assert.equal(
     templateQuery(t({ metric: "errorRate" }), "abc", cfg),
-    '(sum(rate(modelship_inference_requests_total{namespace="payments",modelship_io_revision="abc",code=~"5.."}[2m])) or sum(rate(modelship_logger_requests_total{namespace="payments",modelship_io_revision="abc",kind="infer",code=~"5.."}[2m])) or vector(0)) / (sum(rate(modelship_inference_requests_total{namespace="payments",modelship_io_revision="abc"}[2m])) or sum(rate(modelship_logger_requests_total{namespace="payments",modelship_io_revision="abc",kind="infer"}[2m])))',
+    '(sum(rate(modelship_inference_requests_total{namespace="payments",modelship_io_revision="abc",code=~"5.."}[2m])) or ((sum(rate(modelship_logger_requests_total{namespace="payments",modelship_io_revision="abc",kind="infer",code=~"5.."}[2m])) or vector(0)) + (sum(rate(modelship_fallback_total{namespace="payments",modelship_io_revision="abc"}[2m])) or vector(0)))) / (sum(rate(modelship_inference_requests_total{namespace="payments",modelship_io_revision="abc"}[2m])) or sum(rate(modelship_logger_requests_total{namespace="payments",modelship_io_revision="abc",kind="infer"}[2m])))',
   );
   assert.equal(
     templateQuery(t({ metric: "latencyP99" }), "abc", cfg),

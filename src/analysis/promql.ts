@@ -51,13 +51,15 @@ export function templateQuery(t: Template, revision: string, cfg: SelectorConfig
   switch (t.metric) {
     case "errorRate": {
       // Model server answers with 5xx: what the candidate model did, before the logger's fallback hides it.
-      // A custom container has no model server of ours: the logger in front of it counts its answers.
+      // A custom container has no model server of ours: the logger in front of it counts the 5xx it
+      // answered plus the failures its fallback to stable hid from the client.
       const all = selector(cfg, revision);
       const errors = selector(cfg, revision, { code: "=~5.." });
       const logged = (extra: Record<string, string>) =>
         `sum(rate(${metricNames.loggerRequests}{${selector(cfg, revision, { kind: "infer", ...extra })}}[${w}]))`;
+      const hidden = `sum(rate(${metricNames.fallbacks}{${all}}[${w}]))`;
       // "or vector(0)": no 5xx series yet means no errors, while no traffic at all stays no data (empty).
-      return `(sum(rate(${metricNames.requests}{${errors}}[${w}])) or ${logged({ code: "=~5.." })} or vector(0)) / (sum(rate(${metricNames.requests}{${all}}[${w}])) or ${logged({})})`;
+      return `(sum(rate(${metricNames.requests}{${errors}}[${w}])) or ((${logged({ code: "=~5.." })} or vector(0)) + (${hidden} or vector(0)))) / (sum(rate(${metricNames.requests}{${all}}[${w}])) or ${logged({})})`;
     }
     case "latencyP50":
     case "latencyP95":
