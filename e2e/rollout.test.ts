@@ -263,8 +263,10 @@ describe("rollouts", () => {
       await new Promise((r) => setTimeout(r, 70_000)); // past the progress deadline
       const later = await getMd(ns.name, "llm");
       assert.notEqual(cond(later, "RolledBack")?.status, "True", "waiting for GPUs is not a failure");
-      assert.equal(cond(later, "Ready")?.status, "True", "stable keeps serving");
-      assert.equal(later.status.modelVersion, "1");
+      // kstatus: still in progress (Ready waits for the candidate), never stalled
+      assert.equal(cond(later, "Reconciling")?.status, "True");
+      assert.equal(cond(later, "Stalled")?.status, "False");
+      assert.equal(later.status.modelVersion, "1", "stable keeps serving");
     },
   );
 });

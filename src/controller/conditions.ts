@@ -1,10 +1,23 @@
 import type { Condition } from "../api/v1alpha1/index.js";
 
-/** Condition reasons are constants so alerts and tests can match on them. */
+/**
+ * Condition reasons are constants so alerts and tests can match on them. Ready, Reconciling and Stalled
+ * follow kstatus (sigs.k8s.io/cli-utils): Reconciling and Stalled are abnormal-true, written False when
+ * they do not apply, and never True together; a rollout's own reasons (src/rollout/conditions.ts) pass
+ * through to Reconciling and Stalled.
+ */
 export const Reasons = {
+  // Ready
   Available: "Available",
   ReplicasNotReady: "ReplicasNotReady",
   ScaledToZero: "ScaledToZero",
+  RolloutInProgress: "RolloutInProgress",
+  RolledBack: "RolledBack",
+  // Reconciling
+  ScalingReplicas: "ScalingReplicas",
+  Reconciled: "Reconciled",
+  Stalled: "Stalled",
+  // Degraded, Stalled and Ready False
   AsExpected: "AsExpected",
   InvalidSpec: "InvalidSpec",
   PVCNotFound: "PVCNotFound",

@@ -5,6 +5,7 @@ import {
   formatErrors,
   kind,
   parseModelDeployment,
+  type Condition,
   type ModelDeployment,
 } from "../api/v1alpha1/index.js";
 import type { KubeClient, KubeObject } from "../k8s/client.js";
@@ -38,7 +39,7 @@ import {
   type RolloutContext,
   type RolloutDecision,
 } from "../rollout/types.js";
-import { Reasons } from "./conditions.js";
+import { mergeConditions, Reasons, type ConditionInput } from "./conditions.js";
 import type { EventRecorder } from "./events.js";
 import { observeRevision } from "./revisions.js";
 import { controllerConditionTypes, desiredStatus, type Problem } from "./status.js";
@@ -133,7 +134,13 @@ export class Reconciler {
           phase: "Degraded",
           message,
         },
-        [{ type: "Degraded", status: "True", reason: Reasons.InvalidSpec, message }],
+        [
+          { type: "Degraded", status: "True", reason: Reasons.InvalidSpec, message },
+          // kstatus: it cannot progress until the spec is fixed
+          { type: "Stalled", status: "True", reason: Reasons.InvalidSpec, message },
+          { type: "Reconciling", status: "False", reason: Reasons.InvalidSpec, message },
+          { type: "Ready", status: "False", reason: Reasons.InvalidSpec, message },
+        ],
       );
       return { requeueAfterMs: problemRetryMs };
     }
@@ -277,7 +284,10 @@ export class Reconciler {
         await this.d.client.get(resourcePath(resourceTypes.Gateway, parent.namespace, parent.name)),
       );
     } catch (err) {
-      log.debug({ gateway: `${parent.namespace}/${parent.name}`, err: String(err) }, "Could not read the Gateway");
+      log.debug(
+        { gateway: `${parent.namespace}/${parent.name}`, err: String(err) },
+        "Could not read the Gateway",
+      );
       return undefined;
     }
   }
@@ -416,18 +426,20 @@ export class Reconciler {
   private async writeStatusIfChanged(
     raw: KubeObject,
     status: Record<string, unknown>,
-    extraConditions?: { type: string; status: string; reason: string; message: string }[],
+    extraConditions?: ConditionInput[],
   ): Promise<boolean> {
     const current = (raw.status ?? {}) as Record<string, unknown>;
     let next = status;
     if (extraConditions) {
-      const now = this.now().toISOString();
-      const conds = (
-        (current.conditions as { type: string; status: string; lastTransitionTime: string }[]) ?? []
-      ).filter((c) => !extraConditions.some((e) => e.type === c.type));
+      // lastTransitionTime moves only on a flip; observedGeneration on each condition, as kstatus reads it
       next = {
         ...status,
-        conditions: [...conds, ...extraConditions.map((c) => ({ ...c, lastTransitionTime: now }))],
+        conditions: mergeConditions(
+          (current.conditions as Condition[]) ?? [],
+          extraConditions,
+          this.now().toISOString(),
+          raw.metadata?.generation,
+        ),
       };
     }
     if (sameStatus(current, next)) return false;
@@ -464,7 +476,13 @@ export class Reconciler {
       if (!controllerConditionTypes.has(c.type) || before.get(c.type) === c.status) continue;
       if (c.type === "Ready" && c.status === "True")
         await this.d.events.record(raw, "Normal", "Ready", c.message);
-      if (c.type === "Ready" && c.status === "False" && before.has("Ready"))
+      // A rollout starting is expected (the rollout sends its own Normal Events); anything else is a warning.
+      if (
+        c.type === "Ready" &&
+        c.status === "False" &&
+        before.has("Ready") &&
+        c.reason !== Reasons.RolloutInProgress
+      )
         await this.d.events.record(raw, "Warning", c.reason, c.message);
       if (c.type === "Degraded" && c.status === "True")
         await this.d.events.record(raw, "Warning", c.reason, c.message);

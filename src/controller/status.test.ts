@@ -8,6 +8,8 @@ import type { ObservedRevision } from "../rollout/types.js";
 import { observeRevision } from "./revisions.js";
 import { desiredStatus } from "./status.js";
 import { sameStatus } from "./reconciler.js";
+import { parseMD } from "../rollout/testing/sim.js";
+import { servingV1, statusScenarios, StatusSim } from "./testing/status-scenarios.js";
 
 const now = new Date("2026-01-01T00:00:00Z");
 
@@ -153,4 +155,133 @@ test("observeRevision reads the revision, its spec and pod failures", () => {
   assert.match(r?.unschedulable?.message ?? "", /Insufficient nvidia.com\/gpu/);
   assert.equal(r?.failed?.reason, "CrashLoopBackOff");
   assert.equal(observeRevision({ metadata: {} }, []), undefined, "not a revision Deployment");
+});
+
+// kstatus conventions (Ready, Reconciling, Stalled) through a canary's life; statusScenarios() runs the
+// controller's reconcile (decide -> render -> desiredStatus) over the rollout simulator.
+const scenarios = statusScenarios();
+const kstatusTable: [string, [ready: string, reconciling: string, stalled: string], reason: string][] = [
+  ["done", ["True", "False", "False"], "Available"],
+  ["midCanary", ["False", "True", "False"], "WaitingForReplicas"],
+  ["paused", ["False", "True", "False"], "RolloutPaused"],
+  ["promoted", ["True", "False", "False"], "Available"],
+  ["rolledBack", ["False", "False", "True"], "PodsFailed"],
+  ["specProblem", ["False", "False", "True"], "PVCNotFound"],
+  ["progressDeadline", ["False", "False", "True"], "ProgressDeadlineExceeded"],
+  ["waitingForCapacity", ["False", "True", "False"], "InsufficientGPU"],
+];
+for (const [name, [ready, reconciling, stalled], reason] of kstatusTable) {
+  test(`kstatus conditions, ${name}: Ready ${ready}, Reconciling ${reconciling}, Stalled ${stalled} (${reason})`, () => {
+    const o = scenarios[name]!;
+    const c = (type: string) => o.status.conditions?.find((x) => x.type === type);
+    assert.deepEqual(
+      [c("Ready")?.status, c("Reconciling")?.status, c("Stalled")?.status],
+      [ready, reconciling, stalled],
+    );
+    const telling =
+      [c("Stalled"), c("Reconciling"), c("Ready")].find((x) => x?.status === "True") ?? c("Ready");
+    assert.equal(telling?.reason, reason);
+    assert.ok(telling?.message || reason === "Available", "a True condition says why");
+  });
+}
+
+test("kstatus conditions: Reconciling and Stalled never True together; observedGeneration on status and conditions", () => {
+  for (const [name, o] of Object.entries(scenarios)) {
+    if (name === "notObserved") continue; // the controller has not written this generation's status yet
+    const c = (type: string) => o.status.conditions?.find((x) => x.type === type);
+    assert.ok(!(c("Reconciling")?.status === "True" && c("Stalled")?.status === "True"), name);
+    assert.equal(o.status.observedGeneration, o.metadata.generation, name);
+    for (const type of ["Ready", "Reconciling", "Stalled", "Degraded"])
+      assert.equal(c(type)?.observedGeneration, o.metadata.generation, `${name}: ${type}`);
+    if (name !== "specProblem")
+      for (const x of o.status.conditions ?? [])
+        assert.equal(x.observedGeneration, o.metadata.generation, `${name}: ${x.type}`);
+  }
+});
+
+test("a candidate in flight keeps Ready False even though stable serves; the promotion makes it True", () => {
+  const s = servingV1();
+  assert.equal(s.condition("Ready")?.status, "True");
+  s.sim.release("v2");
+  s.reconcile();
+  assert.equal(s.condition("Ready")?.status, "False");
+  assert.equal(s.condition("Ready")?.reason, "RolloutInProgress");
+  assert.match(s.condition("Ready")?.message ?? "", /is rolling out/);
+  assert.equal(s.status.modelVersion, "v1", "v1 still serves");
+  s.settle();
+  assert.equal(s.condition("Paused")?.status, "True");
+  s.sim.request("promote");
+  s.settle(6);
+  assert.equal(s.status.modelVersion, "v2");
+  assert.equal(s.condition("Ready")?.status, "True");
+  assert.equal(s.condition("Reconciling")?.status, "False");
+});
+
+test("rolling: Ready False while the new revision comes up (the old one serves), True once it took over", () => {
+  const md = parseMD({
+    apiVersion: "modelship.io/v1alpha1",
+    kind: "ModelDeployment",
+    metadata: { name: "fraud", namespace: "payments", generation: 1 },
+    spec: {
+      model: { name: "fraud", version: "v1", uri: "pvc://store/fraud/v1/model.onnx" },
+      replicas: 2,
+    },
+  });
+  const s = new StatusSim(md).settle();
+  assert.equal(s.condition("Ready")?.status, "True");
+  s.sim.health.set("v2", "pending");
+  s.sim.release("v2");
+  s.reconcile().reconcile();
+  assert.equal(s.condition("Ready")?.status, "False");
+  assert.equal(s.condition("Ready")?.reason, "RolloutInProgress");
+  assert.equal(s.condition("Reconciling")?.status, "True");
+  assert.equal(s.condition("Stalled")?.status, "False");
+  s.sim.health.set("v2", "ready");
+  s.settle();
+  assert.equal(s.status.modelVersion, "v2");
+  assert.equal(s.condition("Ready")?.status, "True");
+  assert.equal(s.condition("Reconciling")?.status, "False");
+});
+
+test("scaling: Reconciling True until the stable Deployment has the planned replicas", () => {
+  const s = servingV1();
+  s.sim.md.spec.replicas = 2;
+  s.sim.md.metadata.generation = 2;
+  s.reconcile(); // the Deployment still has 4: more than enough available, but not yet the planned size
+  assert.equal(s.condition("Ready")?.status, "True");
+  assert.equal(s.condition("Reconciling")?.status, "True");
+  assert.equal(s.condition("Reconciling")?.reason, "ScalingReplicas");
+  s.reconcile();
+  assert.equal(s.condition("Reconciling")?.status, "False");
+  s.sim.md.spec.replicas = 6;
+  s.sim.md.metadata.generation = 3;
+  s.sim.health.set("v1", "pending");
+  s.reconcile().reconcile();
+  assert.equal(s.condition("Ready")?.status, "False");
+  assert.equal(s.condition("Reconciling")?.status, "True");
+  assert.equal(s.condition("Stalled")?.status, "False");
+});
+
+test("failing pods of the serving revision: Stalled with the pod's reason", () => {
+  const s = servingV1();
+  s.sim.health.set("v1", "failing");
+  s.sim.md.spec.replicas = 5;
+  s.sim.md.metadata.generation = 2;
+  s.reconcile().reconcile();
+  assert.equal(s.condition("Degraded")?.status, "True");
+  assert.equal(s.condition("Stalled")?.status, "True");
+  assert.match(s.condition("Stalled")?.message ?? "", /crash looping/);
+  assert.equal(s.condition("Reconciling")?.status, "False");
+});
+
+test("lastTransitionTime of Reconciling moves only when it flips", () => {
+  const s = servingV1();
+  s.sim.health.set("v2", "pending");
+  s.sim.release("v2");
+  s.reconcile();
+  const since = s.condition("Reconciling")?.lastTransitionTime;
+  s.sim.advance(5_000);
+  s.reconcile();
+  assert.equal(s.condition("Reconciling")?.status, "True");
+  assert.equal(s.condition("Reconciling")?.lastTransitionTime, since);
 });

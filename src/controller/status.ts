@@ -18,6 +18,8 @@ export interface Problem {
 /** Condition types this controller writes (others, like DriftDetected, belong to other writers). */
 export const controllerConditionTypes = new Set([
   "Ready",
+  "Reconciling",
+  "Stalled",
   "Progressing",
   "Degraded",
   "Paused",
@@ -48,17 +50,140 @@ function trafficSummary(decision: RolloutDecision | undefined): string {
   return s;
 }
 
+/** What the three kstatus conditions are computed from: the rollout's decision and the observed revisions. */
+interface Facts {
+  problems: Problem[];
+  /** The revision serving stable traffic (status.stableRevision), and its Deployment as observed. */
+  stableId: string | undefined;
+  stable: ObservedRevision | undefined;
+  /** Replicas the plan gives the stable role. */
+  want: number;
+  stableAvailable: number;
+  /** The revision the plan renders as stable: the new one during a rolling update, else stableId. */
+  renderedStableId: string | undefined;
+  /** The candidate (canary or preview) in flight. */
+  candidate: string | undefined;
+  traffic: string;
+  phase: string | undefined;
+  /** The rollout's conditions; rolledBack and waiting only when True. */
+  progressing: ConditionInput | undefined;
+  rolledBack: ConditionInput | undefined;
+  waiting: ConditionInput | undefined;
+  failing: ObservedRevision | undefined;
+  unschedulable: ObservedRevision | undefined;
+  degraded: ConditionInput;
+}
+
+const isTrue = (c: ConditionInput | undefined): boolean => c?.status === "True";
+const notReady = (reason: string, message: string): ConditionInput => ({
+  type: "Ready",
+  status: "False",
+  reason,
+  message,
+});
+
+/**
+ * Stalled (kstatus: Failed): the controller cannot get to the desired state without a person: a spec
+ * problem, a rolled-back candidate (until the spec changes or `modelship retry`), a failed candidate held
+ * with autoRollback off (the progress deadline, failed analysis or pods), or pods that fail.
+ */
+function stalledCondition(f: Facts): ConditionInput {
+  const stalled = (reason: string, message: string): ConditionInput => ({
+    type: "Stalled",
+    status: "True",
+    reason,
+    message,
+  });
+  if (f.problems.length > 0)
+    return stalled(f.problems[0]!.reason, f.problems.map((p) => p.message).join("; "));
+  if (f.rolledBack) return stalled(f.rolledBack.reason, f.rolledBack.message);
+  if (f.phase === "Degraded" && f.progressing && !isTrue(f.progressing))
+    return stalled(f.progressing.reason, f.progressing.message);
+  if (isTrue(f.degraded)) return stalled(f.degraded.reason, f.degraded.message);
+  return { type: "Stalled", status: "False", reason: Reasons.AsExpected, message: "" };
+}
+
+/**
+ * Ready: the revision the spec asks for serves all of its traffic with every replica available. False while
+ * a candidate is in flight, while a rolling update's new revision comes up, and after a rollback, even
+ * though the stable revision keeps serving then.
+ */
+function readyCondition(f: Facts): ConditionInput {
+  if (f.problems.length > 0) return notReady(f.problems[0]!.reason, f.problems[0]!.message);
+  if (f.rolledBack) return notReady(Reasons.RolledBack, f.rolledBack.message);
+  if (f.candidate)
+    return notReady(
+      Reasons.RolloutInProgress,
+      `revision ${f.candidate} is rolling out (${f.traffic}); revision ${f.stableId} serves the rest`,
+    );
+  if (isTrue(f.progressing) && f.renderedStableId !== undefined && f.renderedStableId !== f.stableId)
+    return notReady(
+      Reasons.RolloutInProgress,
+      `revision ${f.renderedStableId} is rolling out; revision ${f.stableId} serves until it is available`,
+    );
+  const { stable, want, stableAvailable } = f;
+  if (want === 0 && stable)
+    return {
+      type: "Ready",
+      status: "True",
+      reason: Reasons.ScaledToZero,
+      message: "scaled to zero; the first request wakes it up",
+    };
+  if (stable && stableAvailable >= want && want > 0 && !isTrue(f.progressing))
+    return {
+      type: "Ready",
+      status: "True",
+      reason: Reasons.Available,
+      message: `${stableAvailable}/${want} replicas of revision ${stable.id} available`,
+    };
+  return notReady(
+    f.unschedulable ? Reasons.PodsUnschedulable : f.failing ? Reasons.PodsFailing : Reasons.ReplicasNotReady,
+    f.unschedulable?.unschedulable?.message ??
+      f.failing?.failed?.message ??
+      `${stableAvailable}/${want} replicas available`,
+  );
+}
+
+/**
+ * Reconciling (kstatus: InProgress): work towards the spec is under way: a rollout step, a pause or an
+ * analysis of a candidate, a wait for replicas or capacity, or the stable Deployment not yet at the planned
+ * size. Never True together with Stalled.
+ */
+function reconcilingCondition(f: Facts, stalled: ConditionInput, ready: ConditionInput): ConditionInput {
+  const reconciling = (reason: string, message: string): ConditionInput => ({
+    type: "Reconciling",
+    status: "True",
+    reason,
+    message,
+  });
+  if (isTrue(stalled))
+    return {
+      type: "Reconciling",
+      status: "False",
+      reason: Reasons.Stalled,
+      message: "no progress without a change; see the Stalled condition",
+    };
+  if (f.waiting) return reconciling(f.waiting.reason, f.waiting.message);
+  if (f.progressing && isTrue(f.progressing)) return reconciling(f.progressing.reason, f.progressing.message);
+  if (!isTrue(ready)) return reconciling(ready.reason, ready.message);
+  if (f.stable && f.stable.replicas !== f.want)
+    return reconciling(
+      Reasons.ScalingReplicas,
+      `revision ${f.stable.id}: scaling from ${f.stable.replicas} to ${f.want} replicas`,
+    );
+  return { type: "Reconciling", status: "False", reason: Reasons.Reconciled, message: "" };
+}
+
 /** Pure: everything the controller knows -> the status it wants to write. */
 export function desiredStatus(i: StatusInput): ModelDeploymentStatus {
   const { md, decision, observed, problems } = i;
   const prev = md.status ?? {};
   const name = md.metadata.name;
-  const ns = md.metadata.namespace ?? "default";
   const stableId = decision?.status.stableRevision;
   const stable = observed.find((r) => r.id === stableId);
   const stablePlanned = decision?.plan.revisions.find((r) => r.role === "stable");
   const want = stablePlanned?.replicas ?? 0;
-  const stableAvailable = stable?.availableReplicas ?? 0;
+  const rolloutCondition = (type: string) => decision?.status.conditions.find((c) => c.type === type);
 
   const failing = observed.find((r) => r.failed && decision?.plan.revisions.length);
   const degraded: ConditionInput =
@@ -78,41 +203,39 @@ export function desiredStatus(i: StatusInput): ModelDeploymentStatus {
           }
         : { type: "Degraded", status: "False", reason: Reasons.AsExpected, message: "" };
 
-  const unschedulable = observed.find((r) => r.unschedulable);
-  let ready: ConditionInput;
-  if (problems.length > 0 && !stable)
-    ready = { type: "Ready", status: "False", reason: problems[0]!.reason, message: problems[0]!.message };
-  else if (want === 0 && stable)
-    ready = {
-      type: "Ready",
-      status: "True",
-      reason: Reasons.ScaledToZero,
-      message: "scaled to zero; the first request wakes it up",
-    };
-  else if (stable && stableAvailable >= want && want > 0)
-    ready = {
-      type: "Ready",
-      status: "True",
-      reason: Reasons.Available,
-      message: `${stableAvailable}/${want} replicas of revision ${stable.id} available`,
-    };
-  else
-    ready = {
-      type: "Ready",
-      status: "False",
-      reason: unschedulable
-        ? Reasons.PodsUnschedulable
-        : failing
-          ? Reasons.PodsFailing
-          : Reasons.ReplicasNotReady,
-      message:
-        unschedulable?.unschedulable?.message ??
-        failing?.failed?.message ??
-        `${stableAvailable}/${want} replicas available`,
-    };
+  const trueRolloutCondition = (type: string) => {
+    const c = rolloutCondition(type);
+    return isTrue(c) ? c : undefined;
+  };
+  const facts: Facts = {
+    problems,
+    stableId,
+    stable,
+    want,
+    stableAvailable: stable?.availableReplicas ?? 0,
+    renderedStableId: i.rendered.find((r) => r.role === "stable")?.id,
+    candidate: decision?.status.canaryRevision,
+    traffic: trafficSummary(decision),
+    phase: decision?.status.phase,
+    progressing: rolloutCondition("Progressing"),
+    rolledBack: trueRolloutCondition("RolledBack"),
+    waiting: trueRolloutCondition("WaitingForCapacity"),
+    failing,
+    unschedulable: observed.find((r) => r.unschedulable),
+    degraded,
+  };
+  const stalled = stalledCondition(facts);
+  const ready = readyCondition(facts);
+  const reconciling = reconcilingCondition(facts, stalled, ready);
 
   const endpoints = endpointsOf(md, i.clusterDomain, i.gateway);
-  const wanted: ConditionInput[] = [ready, degraded, ...(decision?.status.conditions ?? [])];
+  const wanted: ConditionInput[] = [
+    ready,
+    reconciling,
+    stalled,
+    degraded,
+    ...(decision?.status.conditions ?? []),
+  ];
   const conditions: Condition[] = mergeConditions(
     prev.conditions ?? [],
     wanted,
