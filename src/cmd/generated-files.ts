@@ -33,3 +33,15 @@ export function writeGenerated(files: GeneratedFile[]): void {
     process.stderr.write(`Wrote ${file}\n`);
   }
 }
+
+/**
+ * `chart-schema [--check]` (bin/dev.ts; `npm run chart-schema`): the chart's values.schema.json, from the
+ * zod schema in src/platform/chart-values.ts. A build step, not a command of the shipped CLI.
+ */
+export async function chartSchema(argv: string[]): Promise<number> {
+  const { valuesSchemaFile, valuesSchemaJSON } = await import("../platform/chart-values.js");
+  const files = [{ file: valuesSchemaFile, text: valuesSchemaJSON() }];
+  if (argv.includes("--check")) return checkGenerated(files, "npm run chart-schema");
+  writeGenerated(files);
+  return 0;
+}

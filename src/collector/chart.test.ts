@@ -93,13 +93,19 @@ test("by default the collector wants a generated token, which the controller rea
   );
 });
 
-test("the NetworkPolicy admits modelship's pods on the collector port, plus extraFrom", { skip }, () => {
+test("the NetworkPolicy admits modelship's pods and the helm test pod, plus extraFrom", { skip }, () => {
   const np = find(template(), "NetworkPolicy", "ms-collector")!;
   assert.deepEqual(np.spec.podSelector.matchLabels, {
     "app.kubernetes.io/instance": "ms",
     "app.kubernetes.io/component": "collector",
   });
   assert.deepEqual(np.spec.policyTypes, ["Ingress"]);
+  // modelship's pods anywhere, and the chart's `helm test` pod in the release namespace.
+  const testPod = {
+    podSelector: {
+      matchLabels: { "app.kubernetes.io/instance": "ms", "app.kubernetes.io/component": "test" },
+    },
+  };
   assert.deepEqual(np.spec.ingress, [
     {
       ports: [{ port: 9090, protocol: "TCP" }],
@@ -108,6 +114,7 @@ test("the NetworkPolicy admits modelship's pods on the collector port, plus extr
           podSelector: { matchLabels: { "app.kubernetes.io/managed-by": "modelship" } },
           namespaceSelector: {},
         },
+        testPod,
       ],
     },
   ]);
@@ -129,6 +136,7 @@ test("the NetworkPolicy admits modelship's pods on the collector port, plus extr
         ],
       },
     },
+    testPod,
     { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
   ]);
 
