@@ -42,7 +42,8 @@ export const eventOptions: Command["options"] = {
 };
 
 export const eventUsage = [
-  "  --sink URL                   stdout: | file:///dir | http://collector:9090 (logger: default stdout:;",
+  "  --sink URL                   stdout: | file:///dir | http://collector:9090 | kafka://broker:9092/topic",
+  "                               (docs/kafka.md; logger: default stdout:;",
   "                               serve records events only when --sink is given)",
   "  --sink-token-file FILE       bearer token sent to an http(s) sink (the collector's Secret)",
   "  --spool-dir DIR              disk spool (default $TMPDIR/modelship-spool)",

@@ -1,5 +1,6 @@
 import { Pool } from "undici";
 import type { Logger } from "../platform/log.js";
+import { KafkaSink, parseKafkaSinkUrl } from "./kafka-sink.js";
 import { eventKeys, partitionOf } from "./partition.js";
 import { PartitionedWriter } from "./partitioned-writer.js";
 import { readTokenFile } from "./token.js";
@@ -9,7 +10,7 @@ import { readTokenFile } from "./token.js";
  * spool segment) and rejects to make the sender retry; a RejectedBatchError means retrying cannot help.
  */
 export interface Sink {
-  readonly name: "stdout" | "file" | "http";
+  readonly name: "stdout" | "file" | "http" | "kafka";
   send(lines: string[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -24,8 +25,11 @@ export interface SinkOptions {
   tokenFile?: string;
 }
 
-/** Picks the sink by the scheme of --sink: stdout:, file:///dir, http(s)://host:port[/path]. */
+/** Picks the sink by the scheme of --sink: stdout:, file:///dir, http(s)://host:port[/path], kafka://. */
 export function createSink(url: string, log: Logger, opts: SinkOptions = {}): Sink {
+  // before new URL(): a list of brokers is no URL host
+  if (url.startsWith("kafka://"))
+    return new KafkaSink(parseKafkaSinkUrl(url), log, opts.requestTimeoutMs ?? 30_000);
   let u: URL;
   try {
     u = new URL(url);
@@ -44,7 +48,7 @@ export function createSink(url: string, log: Logger, opts: SinkOptions = {}): Si
       return new HttpSink(u, opts.requestTimeoutMs ?? 30_000, opts.tokenFile);
     default:
       throw new Error(
-        `--sink "${url}" has an unknown scheme; use stdout:, file:///dir or http://collector:9090`,
+        `--sink "${url}" has an unknown scheme; use stdout:, file:///dir, http://collector:9090 or kafka://broker:9092/topic`,
       );
   }
 }
