@@ -62,6 +62,15 @@ before(async () => {
 });
 after(async () => {
   await ns?.delete();
+  // What the manifests test applied, but the CRD: other test files' ModelDeployments live on it.
+  const applied = (
+    yaml.loadAll(readFileSync(join(repoRoot, "manifests/install.yaml"), "utf8")) as Obj[]
+  ).filter((o) => o !== null && o.kind !== "CustomResourceDefinition");
+  await kubectl(["delete", "--ignore-not-found", "--wait=false", "-f", "-"], {
+    input: applied.map((o) => yaml.dump(o)).join("---\n"),
+    allowFailure: true,
+  });
+  await kubectl(["delete", "namespace", release, "--ignore-not-found", "--wait=false"], { allowFailure: true });
 });
 
 /** A kubeconfig for the e2e cluster that authenticates as a ServiceAccount's token. */
