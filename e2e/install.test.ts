@@ -70,7 +70,9 @@ after(async () => {
     input: applied.map((o) => yaml.dump(o)).join("---\n"),
     allowFailure: true,
   });
-  await kubectl(["delete", "namespace", release, "--ignore-not-found", "--wait=false"], { allowFailure: true });
+  await kubectl(["delete", "namespace", release, "--ignore-not-found", "--wait=false"], {
+    allowFailure: true,
+  });
 });
 
 /** A kubeconfig for the e2e cluster that authenticates as a ServiceAccount's token. */
