@@ -29,6 +29,7 @@ import {
 import {
   binomialInterval,
   flower,
+  mirrorCopies,
   predict,
   serviceUrl as serviceUrlIn,
   type Prediction,
@@ -330,13 +331,17 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
       );
       await waitCondition("iris", "Paused", "True", 300_000);
       const base = await answeringService("iris", "iris", flower(0));
-      // the stable pods start copying once the kubelet has refreshed their ConfigMap file
+      // each stable pod starts copying once the kubelet has refreshed its ConfigMap file
+      const stableRev = (await md("iris")).status.stableRevision as string;
       await waitFor(
-        "the first shadow copy recorded",
+        "every stable pod copying",
         async () => {
-          const t = new Date(Date.now() - 5_000);
-          for (let i = 0; i < 10; i++) await predict(base, "iris", [flower(i)]);
-          return (await collectorEventList("iris", t)).some((e) => e.data.variant === "shadow");
+          for (let i = 0; i < 20; i++) await predict(base, "iris", [flower(i)]);
+          const c = await mirrorCopies(
+            ns.name,
+            `modelship.io/deployment=iris,modelship.io/revision=${stableRev}`,
+          );
+          return c.perPod.length > 0 && c.perPod.every((n) => n > 0);
         },
         { timeoutMs: 180_000, intervalMs: 3_000 },
       );

@@ -21,7 +21,14 @@ import {
   type TestNamespace,
 } from "./lib/index.js";
 import { collectorEventList, installChart, releaseCollector, type Collector } from "./lib/chart.js";
-import { binomialInterval, flower, predict, serviceUrl, type Prediction } from "./lib/inference.js";
+import {
+  binomialInterval,
+  flower,
+  mirrorCopies,
+  predict,
+  serviceUrl,
+  type Prediction,
+} from "./lib/inference.js";
 
 type Obj = Record<string, any>;
 
@@ -305,19 +312,20 @@ describe(
           [["2.0.0", 300]],
           "every request with the header reached the canary",
         );
-        // shadow: the stable pods copy half of what they answer once their ConfigMap file has the target
+        // shadow: each stable pod copies half of what it answers once its ConfigMap file names the target
+        const stableRev = (await getMd("iris")).status.stableRevision as string;
+        const stablePods = `modelship.io/deployment=iris,modelship.io/revision=${stableRev}`;
         await waitFor(
-          "the first shadow copy recorded",
+          "every stable pod copying",
           async () => {
-            const t = new Date(Date.now() - 5_000);
-            for (let i = 0; i < 10; i++) await viaGateway("iris", "iris", flower(i));
-            return (await collectorEventList(collector, ns.name, "iris", t)).some(
-              (e) => e.data.variant === "shadow",
-            );
+            for (let i = 0; i < 20; i++) await viaGateway("iris", "iris", flower(i));
+            const c = await mirrorCopies(ns.name, stablePods);
+            return c.perPod.length > 0 && c.perPod.every((n) => n > 0);
           },
           { timeoutMs: 180_000, intervalMs: 3_000 },
         );
-        await new Promise((r) => setTimeout(r, 2_000));
+        await new Promise((r) => setTimeout(r, 2_000)); // copies of the warm-up requests land first
+        const before = await mirrorCopies(ns.name, stablePods);
         const since = new Date();
         const plain = await versionsOf("iris", "iris", 600);
         assert.deepEqual(plain.failed, []);
@@ -327,14 +335,33 @@ describe(
           "no request without the header reached the canary",
         );
         await new Promise((r) => setTimeout(r, 5_000));
+        const copies = await mirrorCopies(ns.name, stablePods);
+        const delta = (k: string) => (copies.byResult[k] ?? 0) - (before.byResult[k] ?? 0);
+        const sampled = ["answered", "failed", "timeout", "skipped"].reduce((n, k) => n + delta(k), 0);
         const shadow = (await collectorEventList(collector, ns.name, "iris", since)).filter(
           (e) => e.data.variant === "shadow",
         );
         const [slo, shi] = binomialInterval(600, 0.5);
-        report("shadow 50%", { requests: 600, copies: shadow.length, interval: [slo, shi] });
+        report("shadow 50%", {
+          requests: 600,
+          sampled,
+          answered: delta("answered"),
+          skipped: delta("skipped"),
+          shadowEvents: shadow.length,
+          interval: [slo, shi],
+        });
         assert.ok(
-          shadow.length >= slo && shadow.length <= shi,
-          `${shadow.length} copies of 600 outside [${slo}, ${shi}]`,
+          sampled >= slo && sampled <= shi,
+          `${sampled} of 600 sampled for copying: outside [${slo}, ${shi}]`,
+        );
+        // each copy the candidate answered is one shadow event (copies are best-effort: skipped under overload)
+        assert.ok(
+          Math.abs(shadow.length - delta("answered")) <= 2,
+          `${shadow.length} shadow events, ${delta("answered")} copies answered`,
+        );
+        assert.ok(
+          delta("answered") >= 0.9 * sampled,
+          `only ${delta("answered")} of ${sampled} copies answered`,
         );
         assert.ok(
           shadow.every((e) => e.data.model.version === "2.0.0"),

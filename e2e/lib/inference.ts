@@ -90,3 +90,40 @@ export function binomialInterval(n: number, p: number): [number, number] {
   const sd = Math.sqrt(n * p * (1 - p));
   return [Math.max(0, n * p - 3.29 * sd), Math.min(n, n * p + 3.29 * sd)];
 }
+
+/** A counter's samples summed by one label, from Prometheus text exposition. */
+function sumBy(text: string, metric: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    const key = new RegExp(`${label}="([^"]*)"`).exec(line)?.[1] ?? "";
+    out[key] = (out[key] ?? 0) + value;
+  }
+  return out;
+}
+
+/**
+ * The shadow copies the pods matching `selector` made so far (modelship_mirror_copies_total, read from each
+ * pod's own metrics port): by result summed over the pods, and each pod's total.
+ */
+export async function mirrorCopies(
+  namespace: string,
+  selector: string,
+): Promise<{ byResult: Record<string, number>; perPod: number[] }> {
+  const pods = (
+    await kubectlJson<{ items: Obj[] }>(["get", "pods", "-n", namespace, "-l", selector])
+  ).items.filter((p) => p.status?.phase === "Running" && p.status.podIP && !p.metadata.deletionTimestamp);
+  const byResult: Record<string, number> = {};
+  const perPod: number[] = [];
+  for (const p of pods) {
+    const port = p.metadata.annotations?.["prometheus.io/port"];
+    const r = await request(`http://${p.status.podIP}:${port}/metrics`, {
+      signal: AbortSignal.timeout(5_000),
+    });
+    const counts = sumBy(await r.body.text(), "modelship_mirror_copies_total", "result");
+    perPod.push(Object.values(counts).reduce((a, b) => a + b, 0));
+    for (const [k, v] of Object.entries(counts)) byResult[k] = (byResult[k] ?? 0) + v;
+  }
+  return { byResult, perPod };
+}
