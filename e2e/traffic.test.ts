@@ -245,6 +245,9 @@ describe(
         allowFailure: true,
         timeoutMs: 300_000,
       });
+      await kubectl(["delete", "namespace", systemNs, "--ignore-not-found", "--wait=false"], {
+        allowFailure: true,
+      });
       await ns?.delete();
     });
 
