@@ -34,6 +34,10 @@ const commands: Record<string, { summary: string; load: () => Promise<{ command:
   },
   abort: { summary: "Abort a rollout: traffic back to stable", load: () => import("./abort.js") },
   retry: { summary: "Retry a rolled-back candidate from step 0", load: () => import("./retry.js") },
+  rollback: {
+    summary: "Roll back to an earlier promoted revision (--to-revision)",
+    load: () => import("./rollback.js"),
+  },
   drift: {
     summary: "Evaluate drift of logged inference events against a baseline",
     load: () => import("./drift.js"),

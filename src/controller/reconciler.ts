@@ -28,11 +28,13 @@ import { pvcClaim } from "../render/pod.js";
 import { revisionSpecOf } from "../render/plan.js";
 import { render } from "../render/render.js";
 import { revisionOf } from "../render/revision.js";
+import { revisionsConfigMap, revisionsConfigMapName } from "../render/revisions-configmap.js";
 import { measureDue } from "../analysis/measure.js";
 import type { PrometheusClient } from "../analysis/prometheus.js";
 import { defaultSelectorConfig } from "../analysis/promql.js";
 import { freeGPUs } from "../rollout/capacity.js";
 import { decide } from "../rollout/decide.js";
+import { keptRevisionsAfter } from "../rollout/revision-history.js";
 import {
   requestAnnotations,
   type ObservedRevision,
@@ -200,6 +202,13 @@ export class Reconciler {
     if (gpus !== undefined) ctx.freeGPUs = gpus;
     const decision: RolloutDecision = decide(ctx, now);
     const { objects, revisions } = render(md, decision.plan, cfg);
+    // The kept revisions (`modelship rollback`): the cached ConfigMap plus what this decision promoted.
+    const keptNow = this.informer(resourceTypes.ConfigMap)?.get(namespace, revisionsConfigMapName(name));
+    const kept = revisionsConfigMap(
+      md,
+      keptRevisionsAfter(keptNow, md.metadata.uid, decision.status, md.spec.rollout.revisionHistoryLimit),
+    );
+    if (kept) objects.push(kept);
 
     // Never half-apply: a spec-level problem stops before the first write.
     if (problems.length === 0) {

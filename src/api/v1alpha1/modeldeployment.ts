@@ -48,7 +48,12 @@ export const ModelDeploymentSpec = withRules(
         "Pods of the serving revision when no autoscaler runs (default 1); the autoscaler writes it otherwise.",
       ),
     autoscaling: Autoscaling.optional(),
-    rollout: Rollout.default({ strategy: "rolling", progressDeadlineSeconds: 600, autoRollback: true }),
+    rollout: Rollout.default({
+      strategy: "rolling",
+      progressDeadlineSeconds: 600,
+      autoRollback: true,
+      revisionHistoryLimit: 5,
+    }),
     traffic: Traffic.default({ provider: "service", mirror: "dataPlane" }),
     logging: Logging.default({ enabled: true, sampleRate: 1, maxPayloadBytes: 65536 }),
     monitoring: Monitoring.optional(),

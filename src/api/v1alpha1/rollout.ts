@@ -152,6 +152,15 @@ export const Rollout = withRules(
       .default(600)
       .describe("A candidate not Ready within this time is rolled back."),
     autoRollback: z.boolean().default(true).describe("Roll back automatically on failed analysis or pods."),
+    revisionHistoryLimit: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .default(5)
+      .describe(
+        "Earlier promoted revisions kept (besides the stable one) in the <name>-revisions ConfigMap as targets of modelship rollback --to-revision.",
+      ),
   }),
   [
     {
@@ -205,7 +214,7 @@ export const Traffic = withRules(
             .max(253)
             .optional()
             .describe(
-              "gateway.networking.k8s.io (the default) for a Gateway; \"\" (the core group) with kind Service for a mesh (GAMMA).",
+              'gateway.networking.k8s.io (the default) for a Gateway; "" (the core group) with kind Service for a mesh (GAMMA).',
             ),
           kind: z
             .enum(["Gateway", "Service"])
