@@ -18,7 +18,9 @@ export interface Endpoints {
 }
 
 /** The Gateway a gatewayAPI route sends its callers through: the first parentRef, unless it is a Service (GAMMA). */
-export function gatewayParent(md: ModelDeployment): { name: string; namespace: string; sectionName?: string } | undefined {
+export function gatewayParent(
+  md: ModelDeployment,
+): { name: string; namespace: string; sectionName?: string } | undefined {
   const t = md.spec.traffic;
   const ref = t.provider === "gatewayAPI" ? t.parentRefs?.[0] : undefined;
   if (!ref || ref.kind === "Service") return undefined;

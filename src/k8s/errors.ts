@@ -25,7 +25,9 @@ export const isNamespaceTerminating = (e: unknown): boolean =>
  */
 export const isRejectedObject = (e: unknown): boolean =>
   e instanceof ApiError &&
-  (e.code === 400 || e.code === 422 || (e.code === 500 && /failed to create typed patch object/.test(e.message)));
+  (e.code === 400 ||
+    e.code === 422 ||
+    (e.code === 500 && /failed to create typed patch object/.test(e.message)));
 
 /** A spec that can never work as written: report it in status and retry slowly, never hot-loop. */
 export class TerminalError extends Error {

@@ -30,7 +30,12 @@ function infer(name, req) {
     );
     return { name: `${t.name}_sum`, datatype: "FP64", shape: [rows], data: sums };
   });
-  return { model_name: name, model_version: process.env.MODEL_VERSION ?? "1", ...(req.id ? { id: req.id } : {}), outputs };
+  return {
+    model_name: name,
+    model_version: process.env.MODEL_VERSION ?? "1",
+    ...(req.id ? { id: req.id } : {}),
+    outputs,
+  };
 }
 
 const server = createServer((req, res) => {
