@@ -1,8 +1,8 @@
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createLogger } from "../platform/log.js";
 import {
   gatherModel,
@@ -13,23 +13,36 @@ import {
   tempDir,
   writeModel,
 } from "../testing/onnx/builders.js";
-import { runBatch, type BatchOptions } from "./run.js";
+import { BatchError, runBatch, type BatchOptions } from "./run.js";
 
 const dir = tempDir("modelship-batch-");
+after(() => rmSync(dir, { recursive: true, force: true }));
 const mlp = mlpModel({ layers: [3, 8, 2], seed: 4 });
 const mlpPath = writeModel(mlp, dir, "mlp.onnx");
 
-function options(extra: Partial<BatchOptions> & Pick<BatchOptions, "input" | "output">): BatchOptions {
+function options(
+  extra: Partial<Omit<BatchOptions, "input" | "output">> & {
+    input: string;
+    output: string;
+    rejects?: string;
+  },
+): BatchOptions {
+  const { input, output, rejects, ...rest } = extra;
   return {
     model: { name: "m", version: "1", path: mlpPath },
+    input: { file: input },
+    output: { file: output, ...(rejects !== undefined ? { rejects } : {}) },
     idField: "id",
     batchSize: 4,
     workers: 1,
     intraOpThreads: 1,
+    runId: "test",
+    shard: { index: 0, count: 1 },
+    finalAttempt: true,
     pvcRoot: "/nonexistent",
     env: {},
     log: createLogger({ name: "batch", level: "silent" }),
-    ...extra,
+    ...rest,
   };
 }
 
@@ -205,4 +218,138 @@ test("streams a larger file in batches and the CLI reports rows/s", () => {
   );
   assert.equal(missing.status, 1);
   assert.ok(!existsSync(join(dir, "x.jsonl")));
+});
+
+/** A file of `n` rows with every `badEvery`-th row malformed, in JSONL or CSV. */
+function rowsFile(name: string, n: number, format: "jsonl" | "csv", badEvery = 0): string {
+  const rand = seededRandom(n);
+  const lines = format === "csv" ? ["id,a,b,c"] : [];
+  for (let i = 0; i < n; i++) {
+    const f = [rand(), rand(), rand()];
+    const bad = badEvery > 0 && i % badEvery === badEvery - 1;
+    if (format === "csv") lines.push(bad ? `r${i},x,1,2` : `r${i},${f.join(",")}`);
+    else lines.push(bad ? `{"id":"r${i}","input":[1,2]}` : JSON.stringify({ id: `r${i}`, input: f }));
+    if (i % 97 === 0) lines.push(""); // blank lines are no rows
+  }
+  const p = join(dir, name);
+  writeFileSync(p, lines.join("\n") + "\n");
+  return p;
+}
+
+for (const format of ["jsonl", "csv"] as const) {
+  test(`${format}: shards finishing in any order put together exactly what one process writes`, async () => {
+    const input = rowsFile(`sharded.${format}`, 1000, format, 37);
+    const one = join(dir, `one.${format}`);
+    const s1 = await runBatch(options({ input, output: one, batchSize: 16, runId: "one" }));
+    assert.equal(s1.run?.outcome, "Succeeded");
+    for (const count of [2, 3, 5]) {
+      const out = join(dir, `sharded-${count}.${format}`);
+      const parts = [];
+      // the last shard first, then the others: order of finishing must not matter
+      for (const index of [count - 1, ...Array.from({ length: count - 1 }, (_, i) => i)]) {
+        parts.push(
+          await runBatch(
+            options({ input, output: out, batchSize: 16, runId: `s${count}`, shard: { index, count } }),
+          ),
+        );
+      }
+      assert.deepEqual(
+        parts.map((p) => p.run !== undefined),
+        [...Array.from({ length: count - 1 }, () => false), true],
+        "only the last shard to finish finalises the run",
+      );
+      assert.equal(readFileSync(out, "utf8"), readFileSync(one, "utf8"), `${count} shards: the same output`);
+      const rejects = (p: string) => readFileSync(p.replace(/\.(jsonl|csv)$/, ".rejects.jsonl"), "utf8");
+      assert.equal(rejects(out), rejects(one), `${count} shards: the same rejects, in line order`);
+      const run = parts.at(-1)!.run!;
+      assert.deepEqual([run.rows, run.predicted, run.rejected], [s1.rows, s1.predicted, s1.rejected]);
+      const summary = JSON.parse(readFileSync(out.replace(/\.(jsonl|csv)$/, ".summary.json"), "utf8"));
+      assert.equal(summary.runId, `s${count}`);
+      assert.equal(summary.shards, count);
+      assert.equal(summary.predicted, s1.predicted);
+    }
+    assert.equal(s1.rejected, 27);
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes(".parts") || f.includes(".tmp-")),
+      [],
+      "no parts or temp files left",
+    );
+  });
+}
+
+test("a shard that fails for good fails the run: the earlier output stays as it was, the reason is in the summary", async () => {
+  const input = rowsFile("fails.jsonl", 100, "jsonl");
+  const out = join(dir, "fails-out.jsonl");
+  writeFileSync(out, "earlier run\n");
+  const ok = await runBatch(options({ input, output: out, runId: "f1", shard: { index: 0, count: 2 } }));
+  assert.equal(ok.run, undefined);
+  // shard 1 cannot read its input: with retries left, nothing is recorded; on its last attempt it is
+  const missing = join(dir, "missing.jsonl");
+  const attempt = (finalAttempt: boolean) =>
+    runBatch(
+      options({ input: missing, output: out, runId: "f1", shard: { index: 1, count: 2 }, finalAttempt }),
+    );
+  await assert.rejects(
+    attempt(false),
+    (e: BatchError) => !e.final && e.run === undefined && /ENOENT/.test(e.message),
+  );
+  await assert.rejects(attempt(true), (e: BatchError) => {
+    assert.ok(e.final && !e.permanent);
+    assert.equal(e.run?.outcome, "Failed");
+    assert.match(e.run?.message ?? "", /^shard 1 of 2: ENOENT/);
+    assert.equal(e.run?.rows, ok.rows, "the rows the shards read before the run failed");
+    return true;
+  });
+  assert.equal(readFileSync(out, "utf8"), "earlier run\n");
+  assert.ok(!existsSync(join(dir, ".fails-out.jsonl.parts")), "the failed run's parts are gone");
+});
+
+test("the CLI: shards as processes side by side, one run id, one merged output", () => {
+  const input = rowsFile("cli-shards.jsonl", 3000, "jsonl", 101);
+  const one = join(dir, "cli-one.jsonl");
+  const out = join(dir, "cli-sharded.jsonl");
+  const cli = (extra: string[]) => [
+    "--import",
+    "tsx",
+    "bin/dev.ts",
+    "batch",
+    "--model",
+    `m=${mlpPath}`,
+    "--input",
+    input,
+    "--batch-size",
+    "64",
+    ...extra,
+  ];
+  const single = spawnSync(process.execPath, cli(["--output", one]), { encoding: "utf8", timeout: 120_000 });
+  assert.equal(single.status, 0, single.stderr);
+  const procs = [0, 1, 2].map((i) =>
+    spawn(
+      process.execPath,
+      cli(["--output", `file://${out}`, "--run-id", "c1", "--shards", "3", "--shard-index", String(i)]),
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    ),
+  );
+  return Promise.all(
+    procs.map(
+      (p) =>
+        new Promise<string>((resolve, reject) => {
+          let stdout = "";
+          let stderr = "";
+          p.stdout.on("data", (d) => (stdout += d));
+          p.stderr.on("data", (d) => (stderr += d));
+          p.on("exit", (code) =>
+            code === 0 ? resolve(stdout) : reject(new Error(`exit ${code}: ${stderr}`)),
+          );
+        }),
+    ),
+  ).then((outputs) => {
+    const finals = outputs.filter((o) =>
+      /^run c1: Succeeded, rows 3000 predicted 2971 rejected 29 over 3 shard\(s\)/m.test(o),
+    );
+    assert.ok(finals.length >= 1, outputs.join("\n"));
+    assert.equal(readFileSync(out, "utf8"), readFileSync(one, "utf8"));
+  });
 });

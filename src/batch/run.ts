@@ -1,82 +1,93 @@
-// batch: stream rows through the worker pool in large batches, predictions beside each id, rejects aside.
-import { once } from "node:events";
-import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+// batch: stream one shard's rows through the worker pool in large batches, predictions beside each
+// id, rejects aside with the reason; then record the shard's part, and the last shard puts the run
+// together.
+import type pg from "pg";
 import { performance } from "node:perf_hooks";
-import { createInterface } from "node:readline";
-import type { Readable } from "node:stream";
-import { openUri } from "../fetch/download.js";
 import type { Logger } from "../platform/log.js";
 import { concatFeeds, splitOutputs } from "../runtime/batching.js";
 import type { TensorValue } from "../runtime/datatypes.js";
 import type { ModelSpec } from "../runtime/model-spec.js";
-import { WorkerPool } from "../runtime/pool.js";
+import { ModelLoadError, WorkerPool } from "../runtime/pool.js";
 import { decodeV1, HttpError, rowsOf } from "../runtime/protocol.js";
 import { Scheduler } from "../runtime/scheduler.js";
 import { isBatchable, type Signature } from "../runtime/signature.js";
-import { csvField, formatOf, parseCsvLine, type Format } from "./formats.js";
+import { PermanentError } from "./errors.js";
+import { FileInput } from "./file-input.js";
+import { FileOutput } from "./file-output.js";
+import type { Format } from "./formats.js";
+import type { InputRecord, Prediction, PredictionOutput, Rejection, RowInput } from "./io.js";
+import { companions, localPath } from "./paths.js";
 import { RowError, rowToInstance } from "./rows.js";
+import { BlockCounter, type Shard } from "./shard.js";
+import { SqlInput } from "./sql-input.js";
+import { SqlOutput } from "./sql-output.js";
+import { parseTableName } from "./sql.js";
+import type { PartSummary, RunSummary } from "./summary.js";
+
+export type InputSpec =
+  { file: string; format?: Format } | { sql: { query: string; connection: pg.ClientConfig } };
+
+export type OutputSpec =
+  { file: string; rejects?: string } | { sql: { table: string; connection: pg.ClientConfig } };
 
 export interface BatchOptions {
   model: ModelSpec;
-  input: string;
-  output: string;
-  rejects?: string;
+  input: InputSpec;
+  output: OutputSpec;
+  /** The row field (or SQL column) copied beside each prediction. */
   idField: string;
   batchSize: number;
   workers: number;
   intraOpThreads: number;
-  inputFormat?: Format;
+  /** Names the run: every shard of one run gives the same id; a repeated run replaces its output. */
+  runId: string;
+  shard: Shard;
+  /** No retry follows a failure of this attempt: it is recorded as the shard's final word. */
+  finalAttempt: boolean;
   pvcRoot: string;
   endpoint?: string;
   env: Record<string, string | undefined>;
   log: Logger;
   progressIntervalMs?: number;
+  now?: () => Date;
 }
 
 export interface BatchSummary {
+  /** This shard's rows. */
   rows: number;
   predicted: number;
   rejected: number;
   seconds: number;
   rowsPerSec: number;
+  part: PartSummary;
+  /** The whole run's summary, when this shard was the last to finish (it finalised the run). */
+  run?: RunSummary;
 }
 
-interface Item {
-  line: number;
-  raw: string;
+/** A failed shard: what it recorded, and the run's summary if its failure completed the run. */
+export class BatchError extends Error {
+  override name = "BatchError";
+  constructor(
+    readonly failure: Error,
+    readonly permanent: boolean,
+    /** Recorded as the shard's final failure (no retry left, or nothing a retry can fix). */
+    readonly final: boolean,
+    readonly part: PartSummary,
+    readonly run?: RunSummary,
+  ) {
+    super(failure.message);
+  }
+}
+
+interface Entry {
+  record: InputRecord;
   id: unknown;
-  feeds: Record<string, TensorValue>;
+  idText: string;
+  feeds?: Record<string, TensorValue>;
+  reason?: string;
 }
 
-type Outcome = { item: Item; prediction: Record<string, unknown> } | { item: Item; reason: string };
-
-/** A file written under a temporary name and renamed into place only when complete. */
-class AtomicWriter {
-  private tmp: string;
-  private stream: WriteStream;
-  constructor(private path: string) {
-    this.tmp = `${path}.tmp-${process.pid}`;
-    this.stream = createWriteStream(this.tmp);
-  }
-  async write(s: string): Promise<void> {
-    if (!this.stream.write(s)) await once(this.stream, "drain");
-  }
-  async commit(): Promise<void> {
-    this.stream.end();
-    await once(this.stream, "finish");
-    await rename(this.tmp, this.path);
-  }
-  async abort(): Promise<void> {
-    this.stream.destroy();
-    await rm(this.tmp, { force: true });
-  }
-}
-
-async function openInput(opts: BatchOptions): Promise<Readable> {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(opts.input)) return openUri(opts.input, opts);
-  return createReadStream(opts.input);
-}
+type Outcome = { entry: Entry; values: Record<string, unknown> } | { entry: Entry; reason: string };
 
 function decodeRow(row: Record<string, unknown>, sig: Signature, idField: string, batchable: boolean) {
   try {
@@ -87,174 +98,281 @@ function decodeRow(row: Record<string, unknown>, sig: Signature, idField: string
   }
 }
 
-export async function runBatch(opts: BatchOptions): Promise<BatchSummary> {
-  const { log } = opts;
-  const key = `${opts.model.name}@${opts.model.version}`;
-  const { pool, models } = await WorkerPool.start({
-    size: opts.workers,
-    models: [{ key, path: opts.model.path }],
-    settings: { intraOpThreads: opts.intraOpThreads, executionProvider: "cpu", allowCpuFallback: false },
-    log,
+/** The output, built from the spec (nothing is opened yet). */
+function makeOutput(opts: BatchOptions): PredictionOutput {
+  const o = opts.output;
+  if ("sql" in o) {
+    let table;
+    try {
+      table = parseTableName(o.sql.table);
+    } catch (err) {
+      throw new PermanentError(`spec.batch.output.sql.table: ${(err as Error).message}`);
+    }
+    return new SqlOutput({
+      table,
+      connection: o.sql.connection,
+      idField: opts.idField,
+      runId: opts.runId,
+      shard: opts.shard,
+      log: opts.log,
+    });
+  }
+  const rejects = o.rejects ?? companions(o.file).rejects;
+  const local = (uri: string) => {
+    try {
+      return localPath(uri, opts.pvcRoot);
+    } catch (err) {
+      throw new PermanentError((err as Error).message);
+    }
+  };
+  return new FileOutput({
+    output: o.file,
+    rejects,
+    outputPath: local(o.file),
+    rejectsPath: local(rejects),
+    summaryPath: local(companions(o.file).summary),
+    idField: opts.idField,
+    runId: opts.runId,
+    shard: opts.shard,
+    log: opts.log,
   });
-  const sig = models[0]!.signature;
-  const batchable = isBatchable(sig);
-  const batchSize = batchable ? opts.batchSize : 1;
-  if (!batchable) log.warn({ model: key }, "Chose one row per batch: the model has a fixed first dimension");
-  const scheduler = new Scheduler(pool);
-  scheduler.addModel(key, {
-    batchable: false,
-    maxBatchSize: 1,
-    maxQueueDelayMs: 0,
-    maxQueue: Number.MAX_SAFE_INTEGER,
-  });
+}
 
-  const format = opts.inputFormat ?? formatOf(opts.input);
-  const outFormat = formatOf(opts.output);
-  const out = new AtomicWriter(opts.output);
-  const rejects = opts.rejects === undefined ? undefined : new AtomicWriter(opts.rejects);
-  let csvHeader: string[] | undefined;
-  let outColumns: string[] | undefined;
+async function openInput(opts: BatchOptions, blockRows: number): Promise<RowInput> {
+  const i = opts.input;
+  if ("sql" in i) {
+    return SqlInput.open({
+      query: i.sql.query,
+      idColumn: opts.idField,
+      connection: i.sql.connection,
+      shard: opts.shard,
+      fetchRows: Math.max(blockRows, 500),
+    });
+  }
+  return FileInput.open({
+    uri: i.file,
+    ...(i.format ? { format: i.format } : {}),
+    shard: opts.shard,
+    blockRows,
+    pvcRoot: opts.pvcRoot,
+    ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+    env: opts.env,
+  });
+}
+
+export async function runBatch(opts: BatchOptions): Promise<BatchSummary> {
+  const { log, shard, runId } = opts;
+  const now = opts.now ?? (() => new Date());
+  const startedAt = now().toISOString();
+  const started = performance.now();
+  const key = `${opts.model.name}@${opts.model.version}`;
+  // the block size must be the same in every shard of a run: the batch size is (one Job template)
+  const blockRows = opts.batchSize;
   let rows = 0;
   let predicted = 0;
   let rejected = 0;
-  const started = performance.now();
-  let lastReport = started;
-  const interval = opts.progressIntervalMs ?? 5_000;
+  const counter = new BlockCounter(blockRows);
+  let blockDealt = false;
+  const partOf = (outcome: "Succeeded" | "Failed", message?: string): PartSummary => ({
+    runId,
+    shard: shard.index,
+    shards: shard.count,
+    outcome,
+    rows,
+    predicted,
+    rejected,
+    startedAt,
+    finishedAt: now().toISOString(),
+    ...(message !== undefined ? { message } : {}),
+    ...(blockDealt && outcome === "Succeeded" ? { blocks: counter.result() } : {}),
+  });
 
-  const reject = async (line: number, reason: string, raw: string) => {
-    rejected++;
-    await rejects?.write(JSON.stringify({ line, reason, row: raw }) + "\n");
-  };
-
-  const predict = async (items: Item[]): Promise<Outcome[]> => {
-    try {
-      const r = await scheduler.submit(key, concatFeeds(items.map((i) => i.feeds)), 0);
-      const parts =
-        splitOutputs(
-          r.outputs,
-          items.map(() => 1),
-        ) ?? [];
-      if (parts.length !== items.length) throw new Error("model outputs do not follow the batch dimension");
-      return items.map((item, i) => {
-        const [value] = rowsOf(sig, parts[i]!);
-        const prediction =
-          sig.outputs.length === 1 ? { [sig.outputs[0]!.name]: value } : (value as Record<string, unknown>);
-        return { item, prediction };
-      });
-    } catch (err) {
-      // One bad row must not sink its batch: rerun the rows alone to find it.
-      if (items.length > 1) return (await Promise.all(items.map((i) => predict([i])))).flat();
-      return [
-        { item: items[0]!, reason: `model rejected the row: ${(err as Error).message.split("\n")[0]}` },
-      ];
-    }
-  };
-
-  const writeOutcomes = async (outcomes: Outcome[]) => {
-    for (const o of outcomes) {
-      if ("reason" in o) {
-        await reject(o.item.line, o.reason, o.item.raw);
-        continue;
-      }
-      predicted++;
-      if (outFormat === "jsonl") {
-        await out.write(JSON.stringify({ [opts.idField]: o.item.id, ...o.prediction }) + "\n");
-      } else {
-        const flat: [string, unknown][] = [];
-        for (const [name, v] of Object.entries(o.prediction)) {
-          const values = Array.isArray(v) ? (v.flat(Infinity) as unknown[]) : [v];
-          values.forEach((x, j) => flat.push([values.length === 1 ? name : `${name}_${j}`, x]));
-        }
-        if (outColumns === undefined) {
-          outColumns = flat.map(([c]) => c);
-          await out.write([opts.idField, ...outColumns].map(csvField).join(",") + "\n");
-        }
-        await out.write([o.item.id, ...flat.map(([, x]) => x)].map(csvField).join(",") + "\n");
-      }
-    }
-    const now = performance.now();
-    if (now - lastReport >= interval) {
-      lastReport = now;
-      log.info(
-        { rows, predicted, rejected, rowsPerSec: Math.round(rows / ((now - started) / 1000)) },
-        "Predicted rows so far",
-      );
-    }
-  };
-
-  // At most workers + 1 batches in flight: memory stays bounded whatever the input size.
-  const inFlight: Promise<Outcome[]>[] = [];
-  const maxInFlight = opts.workers + 1;
-  let current: Item[] = [];
-  const flush = async () => {
-    if (current.length > 0) inFlight.push(predict(current));
-    current = [];
-    while (inFlight.length >= maxInFlight) await writeOutcomes(await inFlight.shift()!);
-  };
-
+  let output: PredictionOutput | undefined;
+  let input: RowInput | undefined;
+  let pool: WorkerPool | undefined;
   try {
-    const input = await openInput(opts);
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    let lineNo = 0;
-    for await (const raw of lines) {
-      lineNo++;
-      if (raw.trim() === "") continue;
-      let row: Record<string, unknown>;
+    output = makeOutput(opts);
+    input = await openInput(opts, blockRows);
+    let sig: Signature;
+    try {
+      const loaded = await WorkerPool.start({
+        size: opts.workers,
+        models: [{ key, path: opts.model.path }],
+        settings: { intraOpThreads: opts.intraOpThreads, executionProvider: "cpu", allowCpuFallback: false },
+        log,
+      });
+      pool = loaded.pool;
+      sig = loaded.models[0]!.signature;
+    } catch (err) {
+      if (err instanceof ModelLoadError)
+        throw new PermanentError(`failed to load model ${err.key}: ${err.message}`);
+      throw err;
+    }
+    const batchable = isBatchable(sig);
+    const batchSize = batchable ? opts.batchSize : 1;
+    if (!batchable)
+      log.warn({ model: key }, "Chose one row per batch: the model has a fixed first dimension");
+    const scheduler = new Scheduler(pool);
+    scheduler.addModel(key, {
+      batchable: false,
+      maxBatchSize: 1,
+      maxQueueDelayMs: 0,
+      maxQueue: Number.MAX_SAFE_INTEGER,
+    });
+    await output.open(sig.outputs, input.idType);
+
+    let lastReport = started;
+    const interval = opts.progressIntervalMs ?? 5_000;
+
+    const predict = async (entries: Entry[]): Promise<Outcome[]> => {
       try {
-        if (format === "csv" && csvHeader === undefined) {
-          csvHeader = parseCsvLine(raw);
-          continue;
-        }
+        const r = await scheduler.submit(key, concatFeeds(entries.map((e) => e.feeds!)), 0);
+        const parts =
+          splitOutputs(
+            r.outputs,
+            entries.map(() => 1),
+          ) ?? [];
+        if (parts.length !== entries.length)
+          throw new Error("model outputs do not follow the batch dimension");
+        return entries.map((entry, i) => {
+          const [value] = rowsOf(sig, parts[i]!);
+          const values =
+            sig.outputs.length === 1 ? { [sig.outputs[0]!.name]: value } : (value as Record<string, unknown>);
+          return { entry, values };
+        });
       } catch (err) {
-        throw new Error(`the CSV header of ${opts.input} cannot be read: ${(err as Error).message}`);
+        // One bad row must not sink its batch: rerun the rows alone to find it.
+        if (entries.length > 1) return (await Promise.all(entries.map((e) => predict([e])))).flat();
+        return [
+          { entry: entries[0]!, reason: `model rejected the row: ${(err as Error).message.split("\n")[0]}` },
+        ];
       }
-      rows++;
-      try {
-        if (format === "csv") {
-          let cells: string[];
-          try {
-            cells = parseCsvLine(raw);
-          } catch (err) {
-            throw new RowError((err as Error).message);
-          }
-          if (cells.length !== csvHeader!.length) {
-            throw new RowError(`row has ${cells.length} columns, the header has ${csvHeader!.length}`);
-          }
-          row = Object.fromEntries(csvHeader!.map((h, i) => [h, cells[i]]));
+    };
+
+    /** A chunk's outcomes in record order: its rows that failed to decode keep their place. */
+    const run = async (chunk: Entry[]): Promise<Outcome[]> => {
+      const ok = chunk.filter((e) => e.reason === undefined);
+      const done = ok.length > 0 ? await predict(ok) : [];
+      let k = 0;
+      return chunk.map((e) => (e.reason !== undefined ? { entry: e, reason: e.reason } : done[k++]!));
+    };
+
+    const writeOutcomes = async (outcomes: Outcome[]) => {
+      const preds: Prediction[] = [];
+      const rejs: Rejection[] = [];
+      for (const o of outcomes) {
+        const { record } = o.entry;
+        if (record.block !== undefined) counter.add(record.block, !("reason" in o));
+        if ("reason" in o) {
+          rejected++;
+          rejs.push({
+            line: record.line,
+            ...(o.entry.id !== undefined ? { id: o.entry.id } : {}),
+            reason: o.reason,
+            input: record.raw ?? JSON.stringify(record.row ?? null),
+          });
         } else {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(raw);
-          } catch (err) {
-            throw new RowError(`row is not valid JSON: ${(err as Error).message}`);
-          }
-          if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-            throw new RowError("row is not a JSON object");
-          }
-          row = parsed as Record<string, unknown>;
+          preds.push({ id: o.entry.id, idText: o.entry.idText, ordinal: predicted++, values: o.values });
         }
-        const feeds = decodeRow(row, sig, opts.idField, batchable);
-        current.push({ line: lineNo, raw, id: row[opts.idField] ?? lineNo, feeds });
-      } catch (err) {
-        if (!(err instanceof RowError)) throw err;
-        await reject(lineNo, err.message, raw);
-        continue;
       }
-      if (current.length >= batchSize) await flush();
+      await output!.write(preds, rejs);
+      const t = performance.now();
+      if (t - lastReport >= interval) {
+        lastReport = t;
+        log.info(
+          { rows, predicted, rejected, rowsPerSec: Math.round(rows / ((t - started) / 1000)) },
+          "Predicted rows so far",
+        );
+      }
+    };
+
+    // At most workers + 1 chunks in flight: memory stays bounded whatever the input size.
+    const inFlight: Promise<Outcome[]>[] = [];
+    const maxInFlight = opts.workers + 1;
+    let current: Entry[] = [];
+    let decoded = 0;
+    const flush = async () => {
+      if (current.length > 0) inFlight.push(run(current));
+      current = [];
+      decoded = 0;
+      while (inFlight.length >= maxInFlight) await writeOutcomes(await inFlight.shift()!);
+    };
+
+    for await (const record of input.records()) {
+      rows++;
+      if (record.block !== undefined) blockDealt = true;
+      const row = record.row;
+      // a file row without the id field is named by its line; an unreadable row has no id
+      const id =
+        row === undefined
+          ? undefined
+          : "sql" in opts.input
+            ? row[opts.idField]
+            : (row[opts.idField] ?? record.line);
+      const idText = record.idText ?? (typeof id === "string" ? id : (JSON.stringify(id) ?? ""));
+      const entry: Entry = { record, id, idText };
+      if (record.error !== undefined || row === undefined) {
+        entry.reason = record.error ?? "row could not be read";
+      } else {
+        try {
+          entry.feeds = decodeRow(row, sig, opts.idField, batchable);
+          decoded++;
+        } catch (err) {
+          if (!(err instanceof RowError)) throw err;
+          entry.reason = err.message;
+        }
+      }
+      current.push(entry);
+      if (decoded >= batchSize || current.length >= 4 * batchSize) await flush();
     }
     await flush();
     while (inFlight.length > 0) await writeOutcomes(await inFlight.shift()!);
-    await out.commit();
-    await rejects?.commit();
+
+    const part = partOf("Succeeded");
+    await output.commit(part);
+    const summary = await output.finalize();
+    const seconds = (performance.now() - started) / 1000;
+    const result: BatchSummary = {
+      rows,
+      predicted,
+      rejected,
+      seconds,
+      rowsPerSec: rows / Math.max(seconds, 1e-9),
+      part,
+      ...(summary ? { run: summary } : {}),
+    };
+    log.info(
+      {
+        runId,
+        shard: shard.index,
+        shards: shard.count,
+        rows,
+        predicted,
+        rejected,
+        rowsPerSec: Math.round(result.rowsPerSec),
+      },
+      "Finished batch prediction",
+    );
+    return result;
   } catch (err) {
-    await out.abort();
-    await rejects?.abort();
-    throw err;
+    const cause = err instanceof Error ? err : new Error(String(err));
+    const permanent = cause instanceof PermanentError;
+    const final = permanent || opts.finalAttempt;
+    await output?.abort().catch(() => {});
+    const part = partOf("Failed", cause.message);
+    let summary: RunSummary | undefined;
+    if (final && output) {
+      try {
+        await output.recordFailure(part);
+        summary = await output.finalize();
+      } catch (e) {
+        log.warn({ err: (e as Error).message }, "Failed to record the shard's failure");
+      }
+    }
+    throw new BatchError(cause, permanent, final, part, summary);
   } finally {
-    await pool.close();
+    await input?.close().catch(() => {});
+    await pool?.close();
+    await output?.close().catch(() => {});
   }
-  const seconds = (performance.now() - started) / 1000;
-  const summary = { rows, predicted, rejected, seconds, rowsPerSec: rows / Math.max(seconds, 1e-9) };
-  log.info({ ...summary, rowsPerSec: Math.round(summary.rowsPerSec) }, "Finished batch prediction");
-  return summary;
 }

@@ -459,6 +459,7 @@ export class Reconciler {
       ),
     };
     delete (owned as Record<string, unknown>).drift; // written by the drift job under its own field manager
+    delete (owned as Record<string, unknown>).batch; // written by the batch job under its own field manager
     await this.d.client.apply(
       resourcePath(resourceTypes.ModelDeployment, raw.metadata?.namespace, raw.metadata?.name, "status"),
       {
@@ -502,7 +503,7 @@ export class Reconciler {
 /** Status equality ignoring key order and fields we do not write. */
 export function sameStatus(current: Record<string, unknown>, next: Record<string, unknown>): boolean {
   const norm = (s: Record<string, unknown>) => {
-    const { drift: _d, ...rest } = s;
+    const { drift: _d, batch: _b, ...rest } = s;
     const conds = ((rest.conditions as { type: string }[]) ?? [])
       .filter((c) => controllerConditionTypes.has(c.type))
       .sort((a, b) => a.type.localeCompare(b.type));

@@ -189,4 +189,52 @@ export const invalidCases: InvalidCase[] = [
     mutate: (md) => (md.metadata.name = "a".repeat(41)),
     expect: "at most 40 characters",
   },
+  {
+    name: "batch with both a file and a SQL input",
+    mutate: (md) =>
+      (md.spec.batch = {
+        schedule: "0 3 * * *",
+        inputUri: "pvc://data/rows.jsonl",
+        input: { sql: { query: "SELECT 1 AS id", connectionSecret: "db" } },
+        outputUri: "pvc://data/out.jsonl",
+      }),
+    expect: "exactly one input: inputUri",
+  },
+  {
+    name: "batch without an output",
+    mutate: (md) => (md.spec.batch = { schedule: "0 3 * * *", inputUri: "pvc://data/rows.jsonl" }),
+    expect: "exactly one output: outputUri",
+  },
+  {
+    name: "batch table name that is not a plain identifier",
+    mutate: (md) =>
+      (md.spec.batch = {
+        schedule: "0 3 * * *",
+        input: { sql: { query: "SELECT 1 AS id", connectionSecret: "db" } },
+        output: { sql: { table: "Scores; DROP TABLE x" } },
+      }),
+    expect: "spec.batch.output.sql.table must be TABLE or SCHEMA.TABLE",
+  },
+  {
+    name: "batch SQL output from a file input without a connection",
+    mutate: (md) =>
+      (md.spec.batch = {
+        schedule: "0 3 * * *",
+        inputUri: "pvc://data/rows.jsonl",
+        output: { sql: { table: "scores" } },
+      }),
+    expect: "spec.batch.output.sql.connectionSecret is required",
+  },
+  {
+    name: "batch parallelism above its shards",
+    mutate: (md) =>
+      (md.spec.batch = {
+        schedule: "0 3 * * *",
+        inputUri: "pvc://data/rows.jsonl",
+        outputUri: "pvc://data/out.jsonl",
+        shards: 2,
+        parallelism: 4,
+      }),
+    expect: "spec.batch.parallelism must be <= spec.batch.shards",
+  },
 ];

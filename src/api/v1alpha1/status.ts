@@ -59,6 +59,24 @@ export const DriftStatus = z.object({
     .describe("Where the full report of the last run is, e.g. the collector's /v1/reports/{model}/{id}."),
 });
 
+export const BatchRunStatus = z.object({
+  runId: z.string().max(253).describe("The run: the Job's name for a scheduled run."),
+  outcome: z.enum(["Running", "Succeeded", "Failed"]),
+  shards: z.number().int().optional(),
+  rows: z.number().int().optional().describe("Input rows read."),
+  predicted: z.number().int().optional(),
+  rejected: z.number().int().optional().describe("Rows that could not be predicted; see rejects."),
+  startedAt: z.string().max(64).optional(),
+  finishedAt: z.string().max(64).optional(),
+  output: z.string().max(2048).optional().describe("Where the predictions are: a pvc:// file or a table."),
+  rejects: z.string().max(2048).optional().describe("Where the rejected rows are, with the reason for each."),
+  message: z.string().max(1024).optional(),
+});
+
+export const BatchStatus = z.object({
+  lastRun: BatchRunStatus.optional(),
+});
+
 export const ModelDeploymentStatus = z
   .object({
     observedGeneration: z.number().int().optional(),
@@ -91,10 +109,13 @@ export const ModelDeploymentStatus = z
       .string()
       .max(512)
       .optional()
-      .describe("The ModelDeployment's Service; with a Gateway it selects the stable revision only (no split)."),
+      .describe(
+        "The ModelDeployment's Service; with a Gateway it selects the stable revision only (no split).",
+      ),
     revisions: z.array(RevisionStatus).max(8).optional(),
     history: z.array(HistoryEntry).max(20).optional(),
     drift: DriftStatus.optional(),
+    batch: BatchStatus.optional().describe("Written by the batch job under its own field manager."),
     rollout: z
       .record(z.string(), z.unknown())
       .optional()
@@ -104,8 +125,9 @@ export const ModelDeploymentStatus = z
       ),
     message: z.string().max(4096).optional(),
   })
-  .describe("Observed state, written by the controller (and the drift job) through /status.");
+  .describe("Observed state, written by the controller (and the drift and batch jobs) through /status.");
 export type ModelDeploymentStatus = z.output<typeof ModelDeploymentStatus>;
 export type Condition = z.output<typeof Condition>;
 export type RevisionStatus = z.output<typeof RevisionStatus>;
 export type HistoryEntry = z.output<typeof HistoryEntry>;
+export type BatchRunStatus = z.output<typeof BatchRunStatus>;
