@@ -6,6 +6,10 @@ import { Retention } from "../collector/retention.js";
 import { CollectorServer, defaultLimits } from "../collector/server.js";
 import { ReportStore } from "../collector/reports.js";
 import { EventStore } from "../collector/store.js";
+import { CollectorArchive } from "../collector/archive.js";
+import { archiveConfig, archiveOptions, archiveUsage } from "./archive-flags.js";
+import { KafkaEventConsumer } from "../collector/kafka-consumer.js";
+import { kafkaConsumerConfig, kafkaOptions, kafkaUsage } from "./kafka-flags.js";
 import { parseListen } from "../platform/listen.js";
 import { UsageError, boolFlag, intFlag, requiredFlag, stringFlag, type Command } from "./command.js";
 
@@ -32,7 +36,11 @@ Flags:
 
 Routes: POST /v1/events (NDJSON or JSON array), GET /v1/events?model=NAME&since=RFC3339&until=RFC3339[&type=inference|feedback],
 GET /v1/models, drift reports (POST /v1/reports, GET /v1/reports/NAME[/ID|/latest]; kept in DIR/@reports,
-the newest 200 per model), /metrics, /healthz, /readyz.`;
+the newest 200 per model), /metrics, /healthz, /readyz.
+
+${kafkaUsage.join("\n")}
+
+${archiveUsage.join("\n")}`;
 
 export const command: Command = {
   name: "collector",
@@ -52,6 +60,8 @@ export const command: Command = {
     "retention-days": { type: "string" },
     "retention-interval-ms": { type: "string" },
     "log-level": { type: "string" },
+    ...kafkaOptions,
+    ...archiveOptions,
   },
   async run(args) {
     let listen;
@@ -71,6 +81,8 @@ export const command: Command = {
     const retentionDays = intFlag(args, "retention-days", 0, 0);
     const retentionIntervalMs = intFlag(args, "retention-interval-ms", 10 * 60_000, 100);
     const tokenFile = stringFlag(args, "token-file");
+    const kafka = kafkaConsumerConfig(args);
+    const archiveSettings = archiveConfig(args, dir, process.env);
     const log = createLogger({
       name: "collector",
       level: (stringFlag(args, "log-level") ?? "info") as "info",
@@ -85,6 +97,14 @@ export const command: Command = {
       }
     }
     const registry = createRegistry("collector");
+    let archive: CollectorArchive | undefined;
+    try {
+      if (archiveSettings)
+        archive = await CollectorArchive.open({ ...archiveSettings, dataDir: dir, registry, log });
+    } catch (err) {
+      log.error({ err, archive: archiveSettings?.target.location }, "Failed to open the Parquet archive");
+      return 1;
+    }
     const store = new EventStore({
       dir,
       gzip: boolFlag(args, "gzip"),
@@ -93,7 +113,10 @@ export const command: Command = {
       segmentMaxAgeMs: intFlag(args, "segment-max-age-ms", 15 * 60_000, 1),
       dedupePartitions: intFlag(args, "dedupe-partitions", 48, 1),
       ...(retentionDays > 0 ? { retentionMs: retentionDays * 86_400_000 } : {}),
+      ...(archive ? { onSegmentClosed: (p: string) => archive.segmentClosed(p) } : {}),
     });
+    // before the store opens a segment: every segment on disk now is closed
+    await archive?.start();
     const server = new CollectorServer({
       store,
       registry,
@@ -112,16 +135,20 @@ export const command: Command = {
     const retention =
       retentionDays > 0 ? new Retention(store, retentionIntervalMs, registry, log) : undefined;
     retention?.start();
+    const consumer = kafka ? new KafkaEventConsumer(kafka, store, registry, log) : undefined;
+    consumer?.start();
     if (!auth) log.warn({}, "Left the API open: no --token-file");
     log.info(
       { url, dataDir: dir, gzip: boolFlag(args, "gzip"), auth: auth !== undefined, retentionDays, ...limits },
       "Started event collector",
     );
     await onShutdown(log).done;
+    await consumer?.stop();
     await server.close();
     await retention?.stop();
     auth?.close();
     await store.close();
+    await archive?.stop();
     log.info({}, "Stopped event collector");
     return 0;
   },

@@ -24,7 +24,10 @@ concept drift. Writes a JSON report and prints a short summary.
 Flags:
   --baseline URI          baseline from 'modelship baseline': a path, file://, https:// or s3://
   --events DIR|FILE|URL   collector directory (DIR/<model>/<YYYY-MM-DD>/<HH>/*.ndjson[.gz]),
-                          one NDJSON file, or the collector's URL (GET /v1/events)
+                          one NDJSON file, or the collector's URL (GET /v1/events); or the
+                          Parquet archive (DIR/model=<model>/date=/hour=/*.parquet, one .parquet
+                          file, or s3://BUCKET[/PREFIX] with AWS_* credentials), read with DuckDB
+                          (docs/parquet.md)
   --model NAME            the model whose events to read
   --out FILE              where to write the JSON report
   --window DURATION       how much recent traffic to evaluate (default 1h; e.g. 30m, 6h, 1d)
@@ -33,7 +36,8 @@ Flags:
   --p-value X             significance level after correction (default ${DEFAULT_THRESHOLDS.pValue})
   --correction M          holm|bonferroni|bh (default ${DEFAULT_THRESHOLDS.correction})
   --missing-rate-jump X   integrity: missing-rate increase that is flagged (default ${DEFAULT_THRESHOLDS.missingRateJump})
-  --out-of-range-rate X   integrity: share outside the training range that is flagged (default ${DEFAULT_THRESHOLDS.outOfRangeRate})
+  --out-of-range-rate X   integrity: share outside the training range that is flagged (default: per
+                          feature from the baseline's size, at least 0.01; see docs/drift.md)
   --accuracy-drop X       concept drift: accuracy drop that is flagged (default ${DEFAULT_THRESHOLDS.accuracyDrop})
   --rmse-increase X       concept drift: relative RMSE increase that is flagged (default ${DEFAULT_THRESHOLDS.rmseIncrease})
   --workers N             worker threads (default: CPU count; 0 runs inline)
@@ -46,7 +50,7 @@ Flags:
                           status.drift.reportRef)
   --report-ref URI        where the report is kept, for the status (overrides the --report-url address)
   --collector-token-file FILE  bearer token for the collector (--events URL and --report-url)
-  --s3-endpoint URL       S3-compatible endpoint for an s3:// baseline
+  --s3-endpoint URL       S3-compatible endpoint for an s3:// baseline or --events s3://
 
 Exit codes: 0 the window was evaluated (verdict ok or drift), 1 it could not be (verdict error),
 2 bad flags.`;
@@ -122,7 +126,9 @@ export const command: Command = {
       pValue: fraction(args, "p-value", DEFAULT_THRESHOLDS.pValue),
       correction,
       missingRateJump: fraction(args, "missing-rate-jump", DEFAULT_THRESHOLDS.missingRateJump),
-      outOfRangeRate: fraction(args, "out-of-range-rate", DEFAULT_THRESHOLDS.outOfRangeRate),
+      ...(stringFlag(args, "out-of-range-rate") === undefined
+        ? {}
+        : { outOfRangeRate: fraction(args, "out-of-range-rate", 0) }),
       accuracyDrop: fraction(args, "accuracy-drop", DEFAULT_THRESHOLDS.accuracyDrop),
       rmseIncrease: numberFlag(args, "rmse-increase", DEFAULT_THRESHOLDS.rmseIncrease),
     };

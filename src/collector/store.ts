@@ -28,6 +28,8 @@ export interface EventStoreOptions {
   /** Events older than this are not stored, and older partitions are deleted by deleteExpired(). */
   retentionMs?: number;
   now?: () => number;
+  /** Called with each segment's final path once it is closed (the Parquet archive's hook). */
+  onSegmentClosed?: (path: string) => void;
 }
 
 /** What one retention pass deleted. */
@@ -59,6 +61,7 @@ export class EventStore {
       log: opts.log,
       ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
       ...(opts.segmentMaxAgeMs !== undefined ? { segmentMaxAgeMs: opts.segmentMaxAgeMs } : {}),
+      ...(opts.onSegmentClosed !== undefined ? { onClosed: opts.onSegmentClosed } : {}),
     });
   }
 

@@ -1,6 +1,6 @@
 // Decides: turns a merged window state and its baseline into the report. Pure (no I/O, no clock).
 import { chi2Contingency } from "./chi2.js";
-import { checkIntegrity, type IntegrityThresholds } from "./integrity.js";
+import { checkIntegrity, outOfRangeLimitFor, type IntegrityThresholds } from "./integrity.js";
 import { jensenShannonDistance } from "./jsd.js";
 import { adjustPValues, type Correction } from "./multiple-testing.js";
 import type { Baseline, CategoricalProfile, QualityMetrics } from "./profile.js";
@@ -29,7 +29,8 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   pValue: 0.05,
   correction: "holm",
   missingRateJump: 0.1,
-  outOfRangeRate: 0.01,
+  // undefined: per feature from the baseline's size (integrity.ts, outOfRangeLimit)
+  outOfRangeRate: undefined,
   accuracyDrop: 0.05,
   rmseIncrease: 0.2,
 };
@@ -71,7 +72,7 @@ interface Pending {
   pValue?: number;
 }
 
-function evaluateFeature(f: FeatureWindow): Pending {
+function evaluateFeature(f: FeatureWindow, th: Thresholds): Pending {
   const p = f.profile;
   const present = f.count - f.missing;
   const result: FeatureResult = {
@@ -91,7 +92,12 @@ function evaluateFeature(f: FeatureWindow): Pending {
     result.mean = f.sum / numbers;
     result.min = f.min;
     result.max = f.max;
-    result.outOfRange = { below: f.belowMin, above: f.aboveMax, rate: (f.belowMin + f.aboveMax) / numbers };
+    result.outOfRange = {
+      below: f.belowMin,
+      above: f.aboveMax,
+      rate: (f.belowMin + f.aboveMax) / numbers,
+      limit: outOfRangeLimitFor(p, present, th),
+    };
     result.psi = psi(p.bins.counts, f.bins!);
     result.jensenShannon = jensenShannonDistance(p.bins.counts, f.bins!);
     const ks = f.grid!.test();
@@ -190,8 +196,8 @@ function evaluateQuality(
 export function evaluate(input: EvaluateInput): DriftReport {
   const { state, baseline, thresholds: th } = input;
   state.flushNumbers();
-  const pendings = state.features.map(evaluateFeature);
-  const predPending = state.prediction ? evaluateFeature(state.prediction) : undefined;
+  const pendings = state.features.map((f) => evaluateFeature(f, th));
+  const predPending = state.prediction ? evaluateFeature(state.prediction, th) : undefined;
   const all = predPending ? [...pendings, predPending] : pendings;
   const tested = all.filter((p) => p.pValue !== undefined);
   const adjusted = adjustPValues(
@@ -263,7 +269,7 @@ export function evaluate(input: EvaluateInput): DriftReport {
       pValue: th.pValue,
       correction: th.correction,
       missingRateJump: th.missingRateJump,
-      outOfRangeRate: th.outOfRangeRate,
+      outOfRangeRate: th.outOfRangeRate ?? "baseline-size",
       accuracyDrop: th.accuracyDrop,
       rmseIncrease: th.rmseIncrease,
     },

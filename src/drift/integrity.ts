@@ -7,8 +7,45 @@ import type { FeatureWindow, WindowState } from "./window.js";
 export interface IntegrityThresholds {
   /** Flag when the window's missing rate exceeds the baseline's by more than this (absolute). */
   missingRateJump: number;
-  /** Flag when more than this share of present values lies outside the baseline's [min, max]. */
-  outOfRangeRate: number;
+  /**
+   * Flag when more than this share of present values lies outside the baseline's [min, max]; undefined:
+   * a limit per feature from the baseline's size (outOfRangeLimit).
+   */
+  outOfRangeRate?: number;
+}
+
+/** The floor of the size-based limit: the fixed default before it depended on the baseline's size. */
+export const MIN_OUT_OF_RANGE_RATE = 0.01;
+/** The size-based limit is exceeded by chance alone in at most this share of honest windows. */
+export const OUT_OF_RANGE_ALPHA = 0.01;
+
+/**
+ * The default out-of-range limit for a feature whose baseline range came from n values, in a window of
+ * m values: when window and training data come from one continuous distribution, the share of the
+ * distribution outside the range of n training values is Beta(2, n - 1) (mean 2 / (n + 1)), so the
+ * number of the m window values outside it is beta-binomial BB(m, 2, n - 1). The limit is the smallest
+ * rate q / m with P(K > q) <= alpha, and never below 1%. With n = 188, m = 188 that is 4.8%: two values
+ * outside (1.1%) are chance, not an integrity break. A baseline of at most one value gives 1 (no limit).
+ */
+export function outOfRangeLimit(n: number, m: number, alpha = OUT_OF_RANGE_ALPHA): number {
+  if (m <= 0) return MIN_OUT_OF_RANGE_RATE;
+  if (n <= 1) return 1;
+  const beta = n - 1;
+  // pmf(0) = E[(1 - U)^m] = n (n - 1) / ((n + m) (n + m - 1)); pmf(k+1) / pmf(k) = (m-k)(k+2) / ((k+1)(m-k+beta-1))
+  let pmf = (n / (n + m)) * ((n - 1) / (n + m - 1));
+  let cdf = pmf;
+  let q = 0;
+  while (cdf < 1 - alpha && q < m) {
+    pmf *= ((m - q) * (q + 2)) / ((q + 1) * (m - q + beta - 1));
+    cdf += pmf;
+    q++;
+  }
+  return Math.max(MIN_OUT_OF_RANGE_RATE, q / m);
+}
+
+/** The out-of-range limit that applies to a numeric feature: the flag's, or the size-based default. */
+export function outOfRangeLimitFor(p: FeatureProfile, present: number, th: IntegrityThresholds): number {
+  return th.outOfRangeRate ?? outOfRangeLimit(p.count - p.missing, present);
 }
 
 function expectedKind(p: FeatureProfile): "number" | "boolean" | "string" {
@@ -66,11 +103,12 @@ export function checkIntegrity(state: WindowState, th: IntegrityThresholds): Int
     }
     if (p.type === "numeric" && present > 0) {
       const out = f.belowMin + f.aboveMax;
-      if (out / present > th.outOfRangeRate) {
+      const limit = outOfRangeLimitFor(p, present, th);
+      if (out / present > limit) {
         issues.push({
           kind: "out_of_range",
           field: f.name,
-          message: `${f.name}: ${out} of ${present} values (${((out / present) * 100).toFixed(1)}%) outside the baseline range [${p.min}, ${p.max}]`,
+          message: `${f.name}: ${out} of ${present} values (${((out / present) * 100).toFixed(1)}%) outside the baseline range [${p.min}, ${p.max}] (limit ${(limit * 100).toFixed(1)}%)`,
         });
       }
     }

@@ -2,7 +2,10 @@
 // evaluate, and hand back the report. Bad input becomes a report with verdict "error" and a reason.
 import { openUri } from "../fetch/download.js";
 import type { Logger } from "../platform/log.js";
-import { stat } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { S3Target } from "../events/archive-target.js";
 import { evaluate, type Thresholds } from "./evaluate.js";
 import { splitRanges } from "./file-ranges.js";
 import { DriftPool } from "./pool.js";
@@ -14,6 +17,8 @@ import {
   lineChunks,
   openFile,
   openUrl,
+  parquetWindowFiles,
+  stageBucketWindow,
   windowFiles,
   type EventSource,
   type Window,
@@ -78,7 +83,7 @@ export function errorReport(
       pValue: th.pValue,
       correction: th.correction,
       missingRateJump: th.missingRateJump,
-      outOfRangeRate: th.outOfRangeRate,
+      outOfRangeRate: th.outOfRangeRate ?? "baseline-size",
       accuracyDrop: th.accuracyDrop,
       rmseIncrease: th.rmseIncrease,
     },
@@ -112,13 +117,26 @@ async function stream(o: DriftJobOptions, pool: DriftPool): Promise<number> {
     for await (const chunk of lineChunks(await openUrl(url, o.signal, src.token))) await push(chunk, url);
     return 0;
   }
+  if (src.kind === "parquet") {
+    await pool.pushParquet(src.file);
+    return 1;
+  }
+  if (src.kind === "s3") throw new Error(`${src.url}: a bucket is downloaded before it is read`);
   let files: string[];
   if (src.kind === "file") files = [src.file];
   else {
+    const archived = await parquetWindowFiles(src.dir, o.model, o.window);
+    if (archived.modelDirFound) {
+      for (const f of archived.files) {
+        o.signal?.throwIfAborted();
+        await pool.pushParquet(f);
+      }
+      return archived.files.length;
+    }
     const found = await windowFiles(src.dir, o.model, o.window);
     if (!found.modelDirFound)
       throw new Error(
-        `no events directory for model "${o.model}" under ${src.dir} (expected ${src.dir}/${o.model}/YYYY-MM-DD/HH/*.ndjson)`,
+        `no events directory for model "${o.model}" under ${src.dir} (expected ${src.dir}/${o.model}/YYYY-MM-DD/HH/*.ndjson, or the Parquet archive's ${src.dir}/model=${o.model}/date=YYYY-MM-DD/hour=HH/*.parquet)`,
       );
     files = found.files;
   }
@@ -132,6 +150,27 @@ async function stream(o: DriftJobOptions, pool: DriftPool): Promise<number> {
 }
 
 export async function runDriftJob(o: DriftJobOptions): Promise<DriftReport> {
+  if (o.events.kind !== "s3") return runOn(o);
+  // A bucket: the window's Parquet files are downloaded once (both passes read them), then read as a directory.
+  const url = o.events.url;
+  const dir = await mkdtemp(join(tmpdir(), "modelship-drift-"));
+  try {
+    let files: number;
+    try {
+      const bucket = S3Target.fromUrl(url, o.endpoint, o.env ?? process.env);
+      files = await stageBucketWindow(bucket, o.model, o.window, dir, o.signal);
+    } catch (err) {
+      o.log.error({ err, events: url }, "Failed to download the window's archive files");
+      return errorReport(o, `cannot read events from ${url}: ${(err as Error).message}`, o.now());
+    }
+    o.log.info({ events: url, files }, "Downloaded the window's archive files");
+    return await runOn({ ...o, events: { kind: "dir", dir } });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function runOn(o: DriftJobOptions): Promise<DriftReport> {
   const started = Date.now();
   let baseline: Baseline;
   try {

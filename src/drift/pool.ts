@@ -3,6 +3,7 @@
 import type { Worker } from "node:worker_threads";
 import { startWorker } from "../platform/worker-thread.js";
 import { RangeReader, type FileRange } from "./file-ranges.js";
+import { ParquetReader } from "./parquet-reader.js";
 import { ChunkProcessor, JoinProcessor } from "./process.js";
 import { WindowState, type WindowStateData } from "./window.js";
 import type { WorkerInit } from "./worker.js";
@@ -29,17 +30,22 @@ export class DriftPool {
     state: WindowState;
     chunk: (b: Buffer, origin: string) => void;
     reader: RangeReader;
+    parquet: ParquetReader;
   };
 
   constructor(init: WorkerInit, workers: number) {
     if (workers <= 0) {
       const state = new WindowState(init.baseline);
+      const window = { since: init.opts.since, until: init.opts.until };
       if (init.mode === "scan") {
         const p = new ChunkProcessor(state, init.opts);
-        this.inline = { state, chunk: (b, o) => p.processChunk(b, o), reader: new RangeReader() };
+        const parquet = new ParquetReader(state, window);
+        this.inline = { state, chunk: (b, o) => p.processChunk(b, o), reader: new RangeReader(), parquet };
       } else {
-        const p = new JoinProcessor(state, new Map(init.truth ?? []));
-        this.inline = { state, chunk: (b) => p.processChunk(b), reader: new RangeReader() };
+        const truth = new Map(init.truth ?? []);
+        const p = new JoinProcessor(state, truth);
+        const parquet = new ParquetReader(state, window, new Map(truth));
+        this.inline = { state, chunk: (b) => p.processChunk(b), reader: new RangeReader(), parquet };
       }
       return;
     }
@@ -91,6 +97,16 @@ export class DriftPool {
     slot.worker.postMessage({ type: "range", range });
   }
 
+  /** Hands a Parquet file of the archive to the next worker, which reads it with its own DuckDB. */
+  async pushParquet(file: string): Promise<void> {
+    if (this.inline) {
+      await this.inline.parquet.readFile(file);
+      return;
+    }
+    const slot = await this.nextSlot();
+    slot.worker.postMessage({ type: "parquet", file });
+  }
+
   /** The least busy worker, once it has room; counts the message about to be sent to it. */
   private async nextSlot(): Promise<Slot> {
     // The least busy worker gets the chunk; when all are full, wait for whichever finishes first.
@@ -123,6 +139,7 @@ export class DriftPool {
   /** Waits for every worker to finish and returns the merged state. */
   async finish(baselineState: WindowState): Promise<WindowState> {
     if (this.inline) {
+      this.inline.parquet.close();
       baselineState.merge(this.inline.state.state());
       return baselineState;
     }
@@ -141,6 +158,7 @@ export class DriftPool {
   }
 
   async close(): Promise<void> {
+    this.inline?.parquet.close();
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

@@ -38,7 +38,8 @@ export interface FeatureResult {
   baselineMean?: number;
   min?: number;
   max?: number;
-  outOfRange?: { below: number; above: number; rate: number };
+  /** Values below/above the baseline's range, their share, and the share that is flagged. */
+  outOfRange?: { below: number; above: number; rate: number; limit: number };
   newCategories?: { value: string; count: number }[];
   /** True when the baseline lists every category it saw (so "new" really means never seen). */
   baselineCategoriesComplete?: boolean;
@@ -80,7 +81,8 @@ export interface DriftReport {
     pValue: number;
     correction: string;
     missingRateJump: number;
-    outOfRangeRate: number;
+    /** The --out-of-range-rate given, or "baseline-size": a limit per feature (features[].outOfRange.limit). */
+    outOfRangeRate: number | "baseline-size";
     accuracyDrop: number;
     rmseIncrease: number;
   };

@@ -31,7 +31,8 @@ export interface FeatureWindowState {
   min: number;
   max: number;
   sum: number;
-  bins?: Float64Array;
+  /** PSI bin counts of the values in split grid intervals (the rest follow from ksBelow / ksEqual). */
+  splitBins?: Float64Array;
   ksBelow?: Uint32Array;
   ksEqual?: Uint32Array;
   categories?: [string, number][];
@@ -48,7 +49,11 @@ export class FeatureWindow {
   max = -Infinity;
   sum = 0;
   overflow = 0;
-  readonly bins?: Float64Array;
+  /**
+   * PSI bin counts of the values in grid intervals that a bin edge splits; every other value's bin
+   * follows from the KS grid counts (see bins), so the per-value work is the grid search alone.
+   */
+  private readonly splitBins?: Float64Array;
   readonly edges?: Float64Array;
   /** PSI bin of the values equal to grid value j, and of those strictly between values j-1 and j (-1: an edge splits it). */
   private readonly binEqual?: Int16Array;
@@ -70,7 +75,7 @@ export class FeatureWindow {
     if (profile.type === "numeric") {
       const edges = Float64Array.from(profile.bins.edges);
       this.edges = edges;
-      this.bins = new Float64Array(profile.bins.counts.length);
+      this.splitBins = new Float64Array(profile.bins.counts.length);
       const grid = new KsGrid(profile.sample.values);
       this.grid = grid;
       const u = grid.values;
@@ -80,8 +85,10 @@ export class FeatureWindow {
         if (j < u.length) this.binEqual[j] = binOf(edges, u[j]!);
         const lo = j === 0 ? -Infinity : u[j - 1]!;
         const hi = j === u.length ? Infinity : u[j]!;
-        const split = edges.some((e) => e > lo && e < hi);
-        this.binBelow[j] = split ? -1 : j === 0 ? binOf(edges, -Infinity) : binOf(edges, lo);
+        // split when an edge lies strictly inside (lo, hi): the first edge above lo is below hi
+        const first = binOf(edges, lo);
+        const split = first < edges.length && edges[first]! < hi;
+        this.binBelow[j] = split ? -1 : first;
       }
       this.lo = profile.min;
       this.hi = profile.max;
@@ -150,36 +157,55 @@ export class FeatureWindow {
 
   private countNumbers(xs: Float64Array, n: number): void {
     const grid = this.grid!;
-    const bins = this.bins!;
-    const binEqual = this.binEqual!;
+    const values = grid.values;
+    const u = values.length;
+    const equal = grid.equal;
+    const below = grid.below;
+    const splitBins = this.splitBins!;
     const binBelow = this.binBelow!;
+    const edges = this.edges!;
     const lo = this.lo;
     const hi = this.hi;
     let min = this.min;
     let max = this.max;
     let sum = this.sum;
+    let belowMin = 0;
+    let aboveMax = 0;
     for (let i = 0; i < n; i++) {
       const x = xs[i]!;
-      // One search serves both the KS grid and the PSI bins (precomputed per grid interval).
       const j = grid.locate(x);
-      let bin: number;
-      if (grid.addAt(j, x)) bin = binEqual[j]!;
+      if (j < u && values[j] === x) equal[j]!++;
       else {
-        bin = binBelow[j]!;
-        if (bin < 0) bin = binOf(this.edges!, x);
+        below[j]!++;
+        if (binBelow[j]! < 0) splitBins[binOf(edges, x)]!++;
       }
-      bins[bin]!++;
-      if (x < lo) this.belowMin++;
-      else if (x > hi) this.aboveMax++;
+      if (x < lo) belowMin++;
+      else if (x > hi) aboveMax++;
       if (x < min) min = x;
       if (x > max) max = x;
       sum += x;
     }
+    this.belowMin += belowMin;
+    this.aboveMax += aboveMax;
     this.min = min;
     this.max = max;
     this.sum = sum;
     this.count += n;
     this.types.number += n;
+  }
+
+  /** PSI bin counts of every value counted: the split intervals' counts plus the grid's, bin by bin. */
+  get bins(): Float64Array | undefined {
+    if (!this.splitBins) return undefined;
+    const out = Float64Array.from(this.splitBins);
+    const grid = this.grid!;
+    const binEqual = this.binEqual!;
+    const binBelow = this.binBelow!;
+    for (let j = 0; j < grid.below.length; j++) {
+      if (j < grid.equal.length) out[binEqual[j]!]! += grid.equal[j]!;
+      if (binBelow[j]! >= 0) out[binBelow[j]!]! += grid.below[j]!;
+    }
+    return out;
   }
 
   addString(s: string): void {
@@ -194,9 +220,55 @@ export class FeatureWindow {
     if (this.categories) this.addCategory(b ? "true" : "false");
   }
 
-  addMissing(): void {
-    this.count++;
-    this.missing++;
+  addMissing(n = 1): void {
+    this.count += n;
+    this.missing += n;
+  }
+
+  /**
+   * Counts n finite numbers of a numeric feature straight from a typed array (the Parquet reader's
+   * columns), with the same per-value work as the queue's flush.
+   */
+  addNumbers(xs: Float64Array, n: number): void {
+    if (!this.pending) {
+      for (let i = 0; i < n; i++) this.addNumber(xs[i]!);
+      return;
+    }
+    this.countNumbers(xs, n);
+  }
+
+  /** Counts n occurrences of one value (from a SQL GROUP BY): the same as calling addValue n times. */
+  addValueTimes(v: unknown, n: number): void {
+    if (n <= 0) return;
+    if (typeof v === "number" && Number.isFinite(v) && this.pending) {
+      for (let i = 0; i < n; i++) this.addNumber(v);
+      return;
+    }
+    if (v === null || v === undefined || (typeof v === "number" && !Number.isFinite(v))) {
+      this.addMissing(n);
+      return;
+    }
+    this.count += n;
+    if (typeof v === "number") this.types.number += n;
+    else if (typeof v === "string") this.types.string += n;
+    else if (typeof v === "boolean") this.types.boolean += n;
+    else {
+      this.types.other += n;
+      return;
+    }
+    if (this.categories) this.addCategory(typeof v === "boolean" ? (v ? "true" : "false") : String(v), n);
+  }
+
+  /** Counts n present values of one JSON type beyond the category cap. */
+  addOverflow(kind: keyof TypeCounts, n: number): void {
+    this.addTypeCount(kind, n);
+    if (this.categories) this.overflow += n;
+  }
+
+  /** Counts n present values of one JSON type without their categories (integrity-only paths). */
+  addTypeCount(kind: keyof TypeCounts, n: number): void {
+    this.count += n;
+    this.types[kind] += n;
   }
 
   addOther(): void {
@@ -215,12 +287,12 @@ export class FeatureWindow {
     else this.addOther();
   }
 
-  private addCategory(c: string): void {
+  private addCategory(c: string, n = 1): void {
     const m = this.categories!;
     const prev = m.get(c);
-    if (prev !== undefined) m.set(c, prev + 1);
-    else if (m.size < MAX_WINDOW_CATEGORIES) m.set(c, 1);
-    else this.overflow++;
+    if (prev !== undefined) m.set(c, prev + n);
+    else if (m.size < MAX_WINDOW_CATEGORIES) m.set(c, n);
+    else this.overflow += n;
   }
 
   state(): FeatureWindowState {
@@ -235,7 +307,7 @@ export class FeatureWindow {
       min: this.min,
       max: this.max,
       sum: this.sum,
-      bins: this.bins,
+      splitBins: this.splitBins,
       ksBelow: this.grid?.below,
       ksEqual: this.grid?.equal,
       categories: this.categories ? [...this.categories] : undefined,
@@ -254,7 +326,8 @@ export class FeatureWindow {
     this.max = Math.max(this.max, s.max);
     this.sum += s.sum;
     this.overflow += s.overflow;
-    if (this.bins && s.bins) for (let i = 0; i < this.bins.length; i++) this.bins[i]! += s.bins[i]!;
+    if (this.splitBins && s.splitBins)
+      for (let i = 0; i < this.splitBins.length; i++) this.splitBins[i]! += s.splitBins[i]!;
     if (this.grid && s.ksBelow && s.ksEqual) this.grid.merge({ below: s.ksBelow, equal: s.ksEqual });
     if (this.categories && s.categories) {
       for (const [c, n] of s.categories) {
@@ -335,10 +408,10 @@ export class WindowState {
     this.prediction?.flushNumbers();
   }
 
-  addUnexpected(name: string): void {
+  addUnexpected(name: string, n = 1): void {
     const prev = this.unexpected.get(name);
-    if (prev !== undefined) this.unexpected.set(name, prev + 1);
-    else if (this.unexpected.size < MAX_UNEXPECTED) this.unexpected.set(name, 1);
+    if (prev !== undefined) this.unexpected.set(name, prev + n);
+    else if (this.unexpected.size < MAX_UNEXPECTED) this.unexpected.set(name, n);
   }
 
   addInvalid(message: string): void {

@@ -22,6 +22,8 @@ export interface PartitionedWriterOptions {
   segmentMaxAgeMs?: number;
   idleCloseMs?: number;
   log: Logger;
+  /** Called with a segment's final path (.ndjson or .ndjson.gz) once it is closed for good. */
+  onClosed?: (path: string) => void;
 }
 
 interface Active {
@@ -107,7 +109,11 @@ export class PartitionedWriter {
     if (!seg) return;
     this.active.delete(key);
     await seg.fh.close();
-    if (!this.opts.gzip || seg.bytes === 0) return;
+    if (!this.opts.gzip || seg.bytes === 0) {
+      if (seg.bytes > 0) this.opts.onClosed?.(seg.path);
+      return;
+    }
+    let final = seg.path;
     try {
       const gz = await gzip(await readFile(seg.path));
       const tmp = `${seg.path}.gz.tmp`;
@@ -118,10 +124,12 @@ export class PartitionedWriter {
       await rename(tmp, `${seg.path}.gz`);
       await syncDir(join(seg.path, ".."));
       await unlink(seg.path);
+      final = `${seg.path}.gz`;
     } catch (err) {
       // the plain segment is intact; it stays as it is
       this.opts.log.error({ err, segment: seg.path }, "Failed to compress segment");
     }
+    this.opts.onClosed?.(final);
   }
 
   /** Closes the open segments of these partitions without compressing them: they are about to be deleted. */
