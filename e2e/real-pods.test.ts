@@ -3,7 +3,7 @@
 // real init container, served by real pods and reached through their Services. Each test is a step of
 // one story in one namespace, in order. Run with `npm run test:e2e -- real-pods`.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import yaml from "js-yaml";
@@ -12,6 +12,7 @@ import { Agent } from "undici";
 import {
   clusterEnv,
   createNamespace,
+  edgeEnv,
   helm,
   kubectl,
   kubectlJson,
@@ -34,6 +35,9 @@ import {
   serviceUrl as serviceUrlIn,
   type Prediction,
 } from "./lib/inference.js";
+
+import { startPostgres, type Postgres } from "../src/batch/testing/postgres.js";
+import { irisReference } from "../src/testing/onnx/iris.js";
 
 type Obj = Record<string, any>;
 
@@ -333,10 +337,12 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
       const base = await answeringService("iris", "iris", flower(0));
       // each stable pod starts copying once the kubelet has refreshed its ConfigMap file
       const stableRev = (await md("iris")).status.stableRevision as string;
+      // a connection per request: kube-proxy chooses among the endpoint's pods for each one
+      const fresh = new Agent({ pipelining: 0 });
       await waitFor(
         "every stable pod copying",
         async () => {
-          for (let i = 0; i < 20; i++) await predict(base, "iris", [flower(i)]);
+          for (let i = 0; i < 20; i++) await predict(base, "iris", [flower(i)], { dispatcher: fresh });
           const c = await mirrorCopies(
             ns.name,
             `modelship.io/deployment=iris,modelship.io/revision=${stableRev}`,
@@ -349,8 +355,6 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
       const since = new Date();
       const n = 400;
       const answers: Prediction[] = [];
-      // a connection per request: kube-proxy chooses among the endpoint's pods for each one
-      const fresh = new Agent({ pipelining: 0 });
       for (let i = 0; i < n; i++)
         answers.push(await predict(base, "iris", [flower(i)], { dispatcher: fresh }));
       await fresh.close();
@@ -506,6 +510,304 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
       await expectEventsOnce("iris", since, answered);
     },
   );
+
+  describe("batch prediction", () => {
+    const rows = 300;
+    const features: number[][] = []; // flower id - 1 -> its measurements (flower() draws new ones each call)
+    const expected = new Map<number, number>(); // flower id -> its label, as the model computes it
+    let db: Postgres;
+
+    const job = (name: string) => kubectlJson<Obj>(["get", "job", name, "-n", ns.name]);
+    const startRun = async (cronJob: string, run: string) => {
+      await waitFor(`cronjob/${cronJob}`, () => kubectlJson<Obj>(["get", "cronjob", cronJob, "-n", ns.name]));
+      await kubectl(["create", "job", `--from=cronjob/${cronJob}`, run, "-n", ns.name]);
+    };
+    const finished = (run: string, shards: number) =>
+      waitFor(
+        `job/${run}: ${shards} shards succeeded`,
+        async () => {
+          const j = await job(run);
+          return j.status?.succeeded === shards ? j : undefined;
+        },
+        { timeoutMs: 420_000 },
+      );
+    const lastRun = (name: string, runId: string, outcome: string) =>
+      waitFor(`md/${name} status.batch.lastRun ${runId} ${outcome}`, async () => {
+        const r = (await md(name)).status?.batch?.lastRun;
+        return r?.runId === runId && r.outcome === outcome ? r : undefined;
+      });
+    const sqlBatch = (query: string) =>
+      example("batch-sql.yaml", (m) => {
+        m.spec.resources = { cpu: "100m", memory: "512Mi" }; // the real node has 2 cores
+        m.spec.batch.input.sql.query = query;
+      });
+    const FLOWERS = "SELECT id, sepal_length, sepal_width, petal_length, petal_width FROM flowers";
+
+    before(async () => {
+      const edge = edgeEnv();
+      assert.ok(edge, "pods reach PostgreSQL on the machine's address");
+      db = await startPostgres({ listen: edge.hostIp });
+      await db.query("CREATE SCHEMA analytics");
+      await db.query(
+        "CREATE TABLE flowers (id bigint, sepal_length real, sepal_width real, petal_length real, petal_width real)",
+      );
+      const values = Array.from({ length: rows }, (_, i) => {
+        const f = flower(i);
+        features.push(f);
+        expected.set(i + 1, irisReference(f).label);
+        return { id: i + 1, a: f[0], b: f[1], c: f[2], d: f[3] };
+      });
+      await db.query(
+        "INSERT INTO flowers SELECT * FROM json_to_recordset($1::json) AS r(id bigint, a real, b real, c real, d real)",
+        [JSON.stringify(values)],
+      );
+      await kubectl([
+        "create",
+        "secret",
+        "generic",
+        "iris-db",
+        "-n",
+        ns.name,
+        `--from-literal=host=${db.host}`,
+        `--from-literal=port=${db.port}`,
+        `--from-literal=dbname=${db.database}`,
+        `--from-literal=username=${db.user}`,
+        `--from-literal=password=${db.password}`,
+      ]);
+    });
+    after(async () => {
+      await kubectl(["delete", "md", "iris-nightly", "iris-files", "-n", ns.name, "--ignore-not-found"]);
+      await db?.stop();
+    });
+
+    test(
+      "Given examples/batch-sql.yaml (4 shards, 2 at a time), When a run starts, Then every flower is predicted once into the table and the run is in status",
+      slow,
+      async () => {
+        await apply(sqlBatch(FLOWERS));
+        await startRun("iris-nightly-batch", "run-1");
+        const j = await finished("run-1", 4);
+        assert.equal(j.status.completedIndexes, "0-3");
+        const r = await lastRun("iris-nightly", "run-1", "Succeeded");
+        assert.deepEqual(
+          [r.shards, r.rows, r.predicted, r.rejected, r.output, r.rejects],
+          [4, rows, rows, 0, "analytics.iris_predictions", "analytics.iris_predictions_rejects"],
+        );
+        const got = await db.query<{ id: string; label: string }>(
+          "SELECT id, label FROM analytics.iris_predictions WHERE run_id = 'run-1'",
+        );
+        assert.equal(got.length, rows);
+        for (const p of got) assert.equal(Number(p.label), expected.get(Number(p.id)), `flower ${p.id}`);
+        const shardPods = await pods("batch.kubernetes.io/job-name=run-1");
+        assert.deepEqual(
+          shardPods.map((p) => p.metadata.annotations["batch.kubernetes.io/job-completion-index"]).sort(),
+          ["0", "1", "2", "3"],
+        );
+        for (const p of shardPods) assert.equal(p.spec.nodeName, "modelship-node");
+        const events = await kubectlJson<{ items: Obj[] }>([
+          "get",
+          "events",
+          "-n",
+          ns.name,
+          "--field-selector",
+          "reason=BatchSucceeded,involvedObject.name=iris-nightly",
+        ]);
+        assert.ok(events.items.length >= 1, "an Event BatchSucceeded on the ModelDeployment");
+      },
+    );
+
+    test(
+      "Given run-1 done, When the same run is made again, Then its rows are replaced, never doubled",
+      slow,
+      async () => {
+        await kubectl(["delete", "job", "run-1", "-n", ns.name, "--wait=true"]);
+        await startRun("iris-nightly-batch", "run-1");
+        await finished("run-1", 4);
+        await lastRun("iris-nightly", "run-1", "Succeeded");
+        assert.deepEqual(
+          await db.query("SELECT count(*)::int AS n FROM analytics.iris_predictions WHERE run_id = 'run-1'"),
+          [{ n: rows }],
+        );
+        assert.deepEqual(await db.query("SELECT count(*)::int AS n FROM analytics.iris_predictions_runs"), [
+          { n: 1 },
+        ]);
+      },
+    );
+
+    test(
+      "Given a shard whose database session dies, Then that shard alone is retried and the run succeeds",
+      slow,
+      async () => {
+        // every shard's session sleeps on flower 7 (the WHERE is evaluated before the shard's split); the
+        // test kills one of those sessions, once
+        const slowId = 7;
+        await apply(
+          sqlBatch(`${FLOWERS} WHERE CASE WHEN id = ${slowId} THEN pg_sleep(20) IS NOT NULL ELSE true END`),
+        );
+        await startRun("iris-nightly-batch", "run-2");
+        await waitFor(
+          "a shard sleeping on flower 7",
+          async () =>
+            (
+              await db.query(
+                "SELECT pg_terminate_backend(pid) FROM (SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE 'FETCH%' LIMIT 1) s",
+              )
+            ).length > 0,
+        );
+        await finished("run-2", 4);
+        const r = await lastRun("iris-nightly", "run-2", "Succeeded");
+        assert.equal(r.predicted, rows);
+        const perIndex = new Map<string, Obj[]>();
+        for (const p of await pods("batch.kubernetes.io/job-name=run-2")) {
+          const i = p.metadata.annotations["batch.kubernetes.io/job-completion-index"];
+          perIndex.set(i, [...(perIndex.get(i) ?? []), p]);
+        }
+        const retried = [...perIndex].filter(([, ps]) => ps.length > 1).map(([i]) => i);
+        assert.equal(retried.length, 1, `one shard retried, got ${JSON.stringify(retried)}`);
+        for (const [i, ps] of perIndex)
+          if (i !== retried[0]) assert.equal(ps.length, 1, `pods of shard ${i}`);
+        const index = retried[0]!;
+        const retry = perIndex.get(index)!.find((p) => p.status.phase === "Succeeded")!;
+        assert.equal(retry.metadata.annotations["batch.kubernetes.io/job-index-failure-count"], "1");
+      },
+    );
+
+    test(
+      "Given bad SQL, Then the run fails at once with the field named, and no table changes",
+      slow,
+      async () => {
+        await apply(sqlBatch("SELEC id FROM flowers"));
+        await startRun("iris-nightly-batch", "run-bad");
+        const j = await waitFor("job/run-bad failed", async () => {
+          const x = await job("run-bad");
+          return x.status?.conditions?.some((c: Obj) => c.type === "Failed" && c.status === "True")
+            ? x
+            : undefined;
+        });
+        assert.equal(j.status.conditions.find((c: Obj) => c.type === "Failed").reason, "PodFailurePolicy");
+        const r = await lastRun("iris-nightly", "run-bad", "Failed");
+        assert.match(r.message, /spec\.batch\.input\.sql\.query.*syntax error at or near "SELEC"/);
+        const exits = (await pods("batch.kubernetes.io/job-name=run-bad")).map(
+          (p) =>
+            p.status.containerStatuses?.find((c: Obj) => c.name === "batch")?.state?.terminated?.exitCode,
+        );
+        assert.ok(exits.includes(3), `a shard exited 3 (failed for good), got ${exits}`);
+        assert.deepEqual(
+          await db.query(
+            "SELECT count(*)::int AS n FROM analytics.iris_predictions WHERE run_id = 'run-bad'",
+          ),
+          [{ n: 0 }],
+        );
+        assert.deepEqual(
+          await db.query("SELECT tablename FROM pg_tables WHERE tablename LIKE 'modelship_batch_%'"),
+          [],
+        );
+      },
+    );
+
+    test(
+      "Given a JSONL file on a shared claim and 3 shards, Then the merged output is in input order beside its rejects and summary",
+      slow,
+      async () => {
+        const dataDir = join(repoRoot, ".e2e", "batch-data", ns.name);
+        mkdirSync(join(dataDir, "out"), { recursive: true });
+        chmodSync(dataDir, 0o777); // the pods run as uid 65532
+        chmodSync(join(dataDir, "out"), 0o777);
+        const lines = Array.from({ length: rows }, (_, i) =>
+          JSON.stringify({ id: `f${i + 1}`, input: features[i] }),
+        );
+        lines.splice(100, 0, '{"id": "broken", "input": [1, 2]}');
+        writeFileSync(join(dataDir, "in.jsonl"), lines.join("\n") + "\n");
+        const pv = `batch-data-${ns.name}`;
+        await kubectl(["apply", "-f", "-"], {
+          input: JSON.stringify({
+            apiVersion: "v1",
+            kind: "List",
+            items: [
+              {
+                apiVersion: "v1",
+                kind: "PersistentVolume",
+                metadata: { name: pv },
+                spec: {
+                  capacity: { storage: "1Gi" },
+                  accessModes: ["ReadWriteMany"],
+                  persistentVolumeReclaimPolicy: "Retain",
+                  storageClassName: "",
+                  claimRef: { namespace: ns.name, name: "batch-data" },
+                  hostPath: { path: dataDir, type: "Directory" },
+                },
+              },
+              {
+                apiVersion: "v1",
+                kind: "PersistentVolumeClaim",
+                metadata: { name: "batch-data", namespace: ns.name },
+                spec: {
+                  accessModes: ["ReadWriteMany"],
+                  storageClassName: "",
+                  volumeName: pv,
+                  resources: { requests: { storage: "1Gi" } },
+                },
+              },
+            ],
+          }),
+        });
+        await apply(
+          example("quickstart-cpu.yaml", (m) => {
+            m.metadata.name = "iris-files";
+            m.spec.replicas = 1;
+            m.spec.resources = { cpu: "100m", memory: "512Mi" };
+            delete m.spec.monitoring;
+            m.spec.batch = {
+              schedule: "0 0 1 1 *",
+              inputUri: "pvc://batch-data/in.jsonl",
+              outputUri: "pvc://batch-data/out/scores.jsonl",
+              shards: 3,
+              batchSize: 16,
+            };
+          }),
+        );
+        await startRun("iris-files-batch", "files-1");
+        await finished("files-1", 3);
+        const r = await lastRun("iris-files", "files-1", "Succeeded");
+        assert.deepEqual(
+          [r.rows, r.predicted, r.rejected, r.output, r.rejects],
+          [
+            rows + 1,
+            rows,
+            1,
+            "pvc://batch-data/out/scores.jsonl",
+            "pvc://batch-data/out/scores.rejects.jsonl",
+          ],
+        );
+        const out = readFileSync(join(dataDir, "out", "scores.jsonl"), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l));
+        assert.deepEqual(
+          out.map((o) => o.id),
+          Array.from({ length: rows }, (_, i) => `f${i + 1}`),
+          "input order",
+        );
+        out.forEach((o, i) => assert.equal(o.label, expected.get(i + 1)));
+        const rejects = readFileSync(join(dataDir, "out", "scores.rejects.jsonl"), "utf8")
+          .trim()
+          .split("\n");
+        assert.equal(JSON.parse(rejects[0]!).line, 101);
+        assert.equal(
+          JSON.parse(readFileSync(join(dataDir, "out", "scores.summary.json"), "utf8")).runId,
+          "files-1",
+        );
+        assert.deepEqual(
+          readdirSync(join(dataDir, "out")).filter((f) => f.startsWith(".")),
+          [],
+          "no parts left",
+        );
+        await kubectl(["delete", "md", "iris-files", "-n", ns.name, "--wait=false"]);
+        await kubectl(["delete", "pvc", "batch-data", "-n", ns.name, "--wait=false"]);
+        await kubectl(["delete", "pv", pv, "--wait=false"]);
+      },
+    );
+  });
 
   test(
     "Given the release, When it is upgraded and then uninstalled, Then models keep serving across the upgrade and nothing of it is left",
