@@ -97,6 +97,9 @@ function stalledCondition(f: Facts): ConditionInput {
   if (f.problems.length > 0)
     return stalled(f.problems[0]!.reason, f.problems.map((p) => p.message).join("; "));
   if (f.rolledBack) return stalled(f.rolledBack.reason, f.rolledBack.message);
+  // Waiting for GPUs or room is not a failure, even once the Deployment's own progress deadline passed.
+  if (f.waiting)
+    return { type: "Stalled", status: "False", reason: f.waiting.reason, message: "waiting for capacity" };
   if (f.phase === "Degraded" && f.progressing && !isTrue(f.progressing))
     return stalled(f.progressing.reason, f.progressing.message);
   if (isTrue(f.degraded)) return stalled(f.degraded.reason, f.degraded.message);
