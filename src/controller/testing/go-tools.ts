@@ -1,5 +1,5 @@
 // The small Go commands under e2e/tools that judge a status the way GitOps tools do (kstatus, Argo CD's
-// Lua health check), built once into .e2e/bin by their build.sh.
+// Lua health check), built once into .e2e/bin by e2e/tools/build-go-tool.sh.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { repoRoot } from "../../testing/repo.js";
@@ -11,7 +11,7 @@ export function goTool(name: "kstatus" | "argolua"): GoTool {
   const go = spawnSync("go", ["version"], { stdio: "ignore" });
   if (go.error || go.status !== 0)
     return { path: undefined, skip: `the Go toolchain is not installed (needed to build e2e/tools/${name})` };
-  const r = spawnSync("bash", [join(repoRoot, "e2e/tools", name, "build.sh")], {
+  const r = spawnSync("bash", [join(repoRoot, "e2e/tools/build-go-tool.sh"), name], {
     encoding: "utf8",
     timeout: 600_000,
   });

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Builds the Go command in this folder into .e2e/bin/<folder>-<key>/<folder>, or does nothing when that
-# is built (the key hashes the Go version, go.mod, go.sum, the sources and this script). Prints the
+# Builds the Go command in e2e/tools/<folder> (kstatus, argolua) into .e2e/bin/<folder>-<key>/<folder>, or
+# does nothing when that is built (the key hashes the Go version, go.mod, go.sum, the sources and this script).
+#   bash e2e/tools/build-go-tool.sh kstatus Prints the
 # binary's path on stdout; the build's output goes to stderr. Exit 127 when Go is not installed.
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-name="$(basename "$here")"
-root="$(cd "$here/../../.." && pwd)"
+tools="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+name="${1:?usage: build-go-tool.sh TOOL (a folder of e2e/tools)}"
+here="$tools/$name"
+[[ -f "$here/go.mod" ]] || { echo "e2e/tools/$name has no go.mod" >&2; exit 2; }
+root="$(cd "$tools/../.." && pwd)"
 home="${E2E_HOME:-$root/.e2e}"
 if ! command -v go >/dev/null 2>&1; then
   echo "the Go toolchain is needed to build e2e/tools/$name; install Go >= 1.26" >&2
   exit 127
 fi
-key="$({ go env GOVERSION; uname -m; cat "$here"/go.mod "$here"/go.sum "$here"/*.go "$here/build.sh"; } |
+key="$({ go env GOVERSION; uname -m; cat "$here"/go.mod "$here"/go.sum "$here"/*.go "$tools/build-go-tool.sh"; } |
   sha256sum | cut -c1-12)"
 dir="$home/bin/$name-$key"
 if [[ ! -x "$dir/$name" ]]; then
