@@ -23,22 +23,8 @@ def psi(e, a):
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def main():
-    baseline_file, files = sys.argv[1], sys.argv[2:]
-    start = time.perf_counter()
-    with open(baseline_file) as f:
-        base = json.load(f)
-    names = list(base["features"])
-    columns = {n: [] for n in names}
-    events = 0
-    for path in files:
-        for chunk in pd.read_json(path, lines=True, chunksize=200_000, dtype=False):
-            chunk = chunk[chunk["type"] == "io.modelship.inference.v1"]
-            rows = pd.DataFrame([r for feats in chunk["data"].map(lambda d: d.get("features") or []) for r in feats])
-            events += len(chunk)
-            for n in names:
-                if n in rows:
-                    columns[n].append(rows[n].to_numpy())
+def statistics(base, columns):
+    """Per feature, what `modelship drift` computes: KS and PSI (numeric), chi-square and PSI (categorical)."""
     results = {}
     for n, prof in base["features"].items():
         values = np.concatenate(columns[n]) if columns[n] else np.asarray([])
@@ -59,6 +45,26 @@ def main():
             t = t[:, t.sum(axis=0) > 0]
             chi = stats.chi2_contingency(t)
             results[n] = {"psi": psi(b, w), "chi2": float(chi.statistic), "p": float(chi.pvalue)}
+    return results
+
+
+def main():
+    baseline_file, files = sys.argv[1], sys.argv[2:]
+    start = time.perf_counter()
+    with open(baseline_file) as f:
+        base = json.load(f)
+    names = list(base["features"])
+    columns = {n: [] for n in names}
+    events = 0
+    for path in files:
+        for chunk in pd.read_json(path, lines=True, chunksize=200_000, dtype=False):
+            chunk = chunk[chunk["type"] == "io.modelship.inference.v1"]
+            rows = pd.DataFrame([r for feats in chunk["data"].map(lambda d: d.get("features") or []) for r in feats])
+            events += len(chunk)
+            for n in names:
+                if n in rows:
+                    columns[n].append(rows[n].to_numpy())
+    results = statistics(base, columns)
     seconds = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"events": events, "seconds": seconds, "peakRssMb": peak_kb / 1024, "features": results}))
