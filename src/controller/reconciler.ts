@@ -44,7 +44,7 @@ import {
 import { mergeConditions, Reasons, type ConditionInput } from "./conditions.js";
 import type { EventRecorder } from "./events.js";
 import { observeRevision } from "./revisions.js";
-import { controllerConditionTypes, desiredStatus, type Problem } from "./status.js";
+import { controllerConditionTypes, desiredStatus, jobOwnedStatusFields, type Problem } from "./status.js";
 import { gatewayParent, gatewayView, type GatewayView } from "./endpoint.js";
 
 export const fieldManager = "modelship-controller";
@@ -458,8 +458,7 @@ export class Reconciler {
         controllerConditionTypes.has(c.type),
       ),
     };
-    delete (owned as Record<string, unknown>).drift; // written by the drift job under its own field manager
-    delete (owned as Record<string, unknown>).batch; // written by the batch job under its own field manager
+    for (const f of jobOwnedStatusFields) delete (owned as Record<string, unknown>)[f];
     await this.d.client.apply(
       resourcePath(resourceTypes.ModelDeployment, raw.metadata?.namespace, raw.metadata?.name, "status"),
       {
@@ -503,7 +502,8 @@ export class Reconciler {
 /** Status equality ignoring key order and fields we do not write. */
 export function sameStatus(current: Record<string, unknown>, next: Record<string, unknown>): boolean {
   const norm = (s: Record<string, unknown>) => {
-    const { drift: _d, batch: _b, ...rest } = s;
+    const rest = { ...s };
+    for (const f of jobOwnedStatusFields) delete rest[f];
     const conds = ((rest.conditions as { type: string }[]) ?? [])
       .filter((c) => controllerConditionTypes.has(c.type))
       .sort((a, b) => a.type.localeCompare(b.type));

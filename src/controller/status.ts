@@ -27,6 +27,9 @@ export const controllerConditionTypes = new Set([
   "WaitingForCapacity",
 ]);
 
+/** Status fields written by the model's jobs under their own field managers; the controller never writes them. */
+export const jobOwnedStatusFields = ["drift", "batch"] as const;
+
 export interface StatusInput {
   md: ModelDeployment;
   decision?: RolloutDecision;
