@@ -24,15 +24,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startController(args: string[]): Promise<ControllerProcess> {
+/**
+ * `built`: run the compiled controller (dist/, `npm run build` first), as the image does; what memory is
+ * measured on. Otherwise from sources through tsx.
+ */
+export async function startController(
+  args: string[],
+  { built = false }: { built?: boolean } = {},
+): Promise<ControllerProcess> {
   const port = await freePort();
   const env = clusterEnv();
+  const entry = built
+    ? [join(repoRoot, "bin/modelship.js")]
+    : ["--import", "tsx", join(repoRoot, "bin/dev.ts")];
   const proc = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
-      join(repoRoot, "bin/dev.ts"),
+      ...entry,
       "controller",
       "--kubeconfig",
       env.kubeconfig,

@@ -12,12 +12,14 @@ const env = (name: string) => process.env[`MODELSHIP_${name}`];
 function configFrom(args: ParsedArgs): ControllerConfig {
   const d = controllerDefaults;
   const leaderElect = stringFlag(args, "leader-elect") ?? env("LEADER_ELECT");
+  const podsInAll = stringFlag(args, "pods-in-all-namespaces") ?? env("PODS_IN_ALL_NAMESPACES");
   const raw = {
     kubeconfig: stringFlag(args, "kubeconfig"),
     namespaces: (stringFlag(args, "namespaces") ?? env("NAMESPACES") ?? "")
       .split(",")
       .map((s) => s.trim())
       .filter(Boolean),
+    podsInAllNamespaces: podsInAll === undefined ? d.podsInAllNamespaces : podsInAll !== "false",
     workers: intFlag(args, "workers", Number(env("WORKERS") ?? d.workers), 1),
     leaderElect: leaderElect === undefined ? d.leaderElect : leaderElect !== "false",
     leaderElectionNamespace:
@@ -53,6 +55,8 @@ export const command: Command = {
     "Reconciles ModelDeployments. Uses in-cluster config, or --kubeconfig / KUBECONFIG.",
     "  --kubeconfig FILE                 kubeconfig to use",
     "  --namespaces a,b                  watch only these namespaces (default: all)",
+    "  --pods-in-all-namespaces true|false  with --namespaces: watch pods in every namespace, so GPUs that",
+    "                                    other namespaces' pods hold count as used (default true)",
     "  --workers N                       concurrent reconciles (default 8)",
     "  --leader-elect true|false         use a Lease so one replica leads (default true)",
     "  --leader-election-namespace NS    where the Lease lives (default $POD_NAMESPACE or modelship-system)",
@@ -74,6 +78,7 @@ export const command: Command = {
     kubeconfig: { type: "string" },
     namespaces: { type: "string" },
     workers: { type: "string" },
+    "pods-in-all-namespaces": { type: "string" },
     "leader-elect": { type: "string" },
     "leader-election-namespace": { type: "string" },
     "leader-election-id": { type: "string" },

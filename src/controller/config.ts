@@ -11,6 +11,11 @@ export const ControllerConfig = z.object({
         .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "--namespaces: each entry must be a namespace name"),
     )
     .describe("Empty: watch every namespace (cluster mode)."),
+  podsInAllNamespaces: z
+    .boolean()
+    .describe(
+      "With --namespaces: watch pods cluster-wide (GPU pods of other namespaces count against free GPUs).",
+    ),
   workers: z.number().int().min(1, "--workers must be >= 1").max(64),
   leaderElect: z.boolean(),
   leaderElectionNamespace: z.string().min(1),
@@ -36,6 +41,7 @@ export type ControllerConfig = z.infer<typeof ControllerConfig>;
 
 export const controllerDefaults = {
   workers: 8,
+  podsInAllNamespaces: true,
   leaderElect: true,
   leaderElectionNamespace: "modelship-system",
   leaderElectionId: "modelship-controller",

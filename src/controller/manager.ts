@@ -4,14 +4,17 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { PrometheusClient } from "../analysis/prometheus.js";
 import type { KubeClient, KubeObject } from "../k8s/client.js";
 import { CacheSet, Informer } from "../k8s/informer.js";
+import { slimChild, slimModelDeployment, slimNode, slimPod, type CacheTransform } from "../k8s/slim.js";
 import { childKinds, resourceTypes, type ResourceType } from "../k8s/resources.js";
 import { labelKeys, managedBy } from "../render/labels.js";
 import { startOpsServer, type OpsServer } from "../platform/ops-server.js";
 import type { ControllerConfig } from "./config.js";
 import { EventRecorder } from "./events.js";
 import { LeaderElector } from "./leader.js";
-import { Reconciler } from "./reconciler.js";
+import { fieldManager, Reconciler } from "./reconciler.js";
 import { WorkQueue } from "./workqueue.js";
+
+const ownedSelector = `${labelKeys.managedBy}=${managedBy}`;
 
 export interface ManagerDeps {
   config: ControllerConfig;
@@ -62,6 +65,15 @@ export class Manager {
         for (const [k, c] of caches) this.set({ kind: k }, c.size);
       },
     });
+    new Gauge({
+      name: "modelship_informer_cached_json_bytes",
+      help: "Size as JSON of the objects held in informer caches, by kind (a proxy for their memory)",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+      collect: function (this: Gauge<"kind">) {
+        for (const [k, c] of caches) this.set({ kind: k }, c.jsonBytes);
+      },
+    });
     const caches = this.caches;
     this.reconciler = new Reconciler({
       client: d.client,
@@ -107,9 +119,23 @@ export class Manager {
     return owner ? `${o.metadata?.namespace}/${owner.name}` : undefined;
   }
 
-  private startInformers(t: ResourceType, labelSelector?: string): void {
+  /** A Pod's ModelDeployment, by its label (a pod's owner is a ReplicaSet). */
+  private podOwnerKey(o: KubeObject): string | undefined {
+    const md = o.metadata?.labels?.[labelKeys.deployment];
+    return md && o.metadata?.labels?.[labelKeys.managedBy] === managedBy
+      ? `${o.metadata?.namespace}/${md}`
+      : undefined;
+  }
+
+  private startInformers(
+    t: ResourceType,
+    transform: CacheTransform,
+    { labelSelector, allNamespaces = false }: { labelSelector?: string; allNamespaces?: boolean } = {},
+  ): void {
     const namespaces =
-      t.namespaced && this.d.config.namespaces.length ? this.d.config.namespaces : [undefined];
+      t.namespaced && !allNamespaces && this.d.config.namespaces.length
+        ? this.d.config.namespaces
+        : [undefined];
     const members = namespaces.map(
       (ns) =>
         new Informer({
@@ -118,9 +144,18 @@ export class Manager {
           ...(ns ? { namespace: ns } : {}),
           ...(labelSelector ? { labelSelector } : {}),
           log: this.d.log,
+          transform,
           resyncMs: this.d.config.resyncSeconds * 1000,
-          onEvent: (o) => {
+          onEvent: (o, type) => {
             if (t.kind === "Node") return;
+            if (t.kind === "Pod") {
+              const key = type === "RESYNC" ? undefined : this.podOwnerKey(o);
+              if (key) this.queue.add(key);
+              return;
+            }
+            // A resync re-enqueues each ModelDeployment once; its children's resyncs would only repeat it
+            // (a reconcile reads all its children anyway).
+            if (type === "RESYNC" && t.kind !== resourceTypes.ModelDeployment.kind) return;
             const key = this.ownerKey(o);
             if (key) this.queue.add(key);
           },
@@ -141,7 +176,7 @@ export class Manager {
         );
         if ((list.resources ?? []).some((r) => r.name === t.plural)) {
           this.available.add(t.kind);
-          this.startInformers(t, `${labelKeys.managedBy}=${managedBy}`);
+          this.startInformers(t, slimChild(fieldManager), { labelSelector: ownedSelector });
           this.d.log.info({ kind: t.kind }, "Discovered optional kind, watching it");
         }
       } catch {
@@ -190,10 +225,17 @@ export class Manager {
     this.d.log.info({ address: this.ops.url }, "Serving metrics and health");
 
     // Caches warm up while waiting for leadership, so a new leader acts at once.
-    this.startInformers(resourceTypes.ModelDeployment);
+    // Each cache keeps only what a reconcile reads (src/k8s/slim.ts).
+    this.startInformers(resourceTypes.ModelDeployment, slimModelDeployment);
     for (const t of childKinds.filter((k) => !k.optional))
-      this.startInformers(t, `${labelKeys.managedBy}=${managedBy}`);
-    this.startInformers(resourceTypes.Node);
+      this.startInformers(t, slimChild(fieldManager), { labelSelector: ownedSelector });
+    this.startInformers(resourceTypes.Node, slimNode);
+    // Model pods (what their containers say) and GPU pods of any namespace (free GPUs); others are dropped.
+    this.startInformers(
+      resourceTypes.Pod,
+      slimPod((p) => this.podOwnerKey(p) !== undefined),
+      { allNamespaces: this.d.config.podsInAllNamespaces },
+    );
     await this.discover();
     this.discoveryTimer = setInterval(() => void this.discover(), 60_000);
     this.discoveryTimer.unref();

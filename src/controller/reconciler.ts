@@ -11,41 +11,17 @@ import {
 import type { KubeClient, KubeObject } from "../k8s/client.js";
 import { isNamespaceTerminating, isNotFound, isRejectedObject } from "../k8s/errors.js";
 import type { Cache } from "../k8s/informer.js";
-import {
-  apiVersionOf,
-  childKinds,
-  resourcePath,
-  resourceTypes,
-  typeOf,
-  type ResourceType,
-} from "../k8s/resources.js";
+import { apiVersionOf, resourcePath, resourceTypes, typeOf, type ResourceType } from "../k8s/resources.js";
 import { isApplied, withAppliedHash } from "../k8s/applied.js";
 import { isSubset } from "../k8s/subset.js";
 import type { RenderConfig } from "../render/config.js";
-import { labelKeys, podSelector, selectorString } from "../render/labels.js";
 import type { K8sObject } from "../render/object.js";
-import { pvcClaim } from "../render/pod.js";
-import { revisionSpecOf } from "../render/plan.js";
-import { render } from "../render/render.js";
-import { revisionOf } from "../render/revision.js";
-import { revisionsConfigMap, revisionsConfigMapName } from "../render/revisions-configmap.js";
-import { measureDue } from "../analysis/measure.js";
 import type { PrometheusClient } from "../analysis/prometheus.js";
-import { defaultSelectorConfig } from "../analysis/promql.js";
-import { freeGPUs } from "../rollout/capacity.js";
-import { decide } from "../rollout/decide.js";
-import { keptRevisionsAfter } from "../rollout/revision-history.js";
-import {
-  requestAnnotations,
-  type ObservedRevision,
-  type RolloutContext,
-  type RolloutDecision,
-} from "../rollout/types.js";
 import { mergeConditions, Reasons, type ConditionInput } from "./conditions.js";
 import type { EventRecorder } from "./events.js";
-import { observeRevision } from "./revisions.js";
-import { controllerConditionTypes, desiredStatus, jobOwnedStatusFields, type Problem } from "./status.js";
-import { gatewayParent, gatewayView, type GatewayView } from "./endpoint.js";
+import { planReconcile, toPrune } from "./plan.js";
+import { gather } from "./snapshot.js";
+import { controllerConditionTypes, desiredStatus, jobOwnedStatusFields } from "./status.js";
 
 export const fieldManager = "modelship-controller";
 
@@ -71,8 +47,9 @@ export interface ReconcilerDeps {
 const problemRetryMs = 60_000;
 
 /**
- * Reconcile(key): gather from caches -> decide (pure rollout) -> render (pure) -> apply what differs ->
- * prune what is no longer desired -> write status if it changed. Level-based and idempotent.
+ * Reconcile(key): gather one snapshot (src/controller/snapshot.ts) -> plan, pure (src/controller/plan.ts:
+ * environment checks, the rollout decision, rendering, what to prune) -> apply what differs -> prune ->
+ * write status if it changed. Level-based and idempotent.
  */
 export class Reconciler {
   readonly writes: Counter<"kind" | "verb">;
@@ -150,65 +127,20 @@ export class Reconciler {
     const now = this.now();
     const cfg = this.d.renderConfig;
 
-    // Gather.
-    const owned = (t: ResourceType) =>
-      this.informer(t)?.list(
-        (o) =>
-          o.metadata?.namespace === namespace &&
-          o.metadata?.labels?.[labelKeys.deployment] === name &&
-          (o.metadata?.ownerReferences ?? []).some((r) => r.uid === md.metadata.uid),
-      ) ?? [];
-    const deployments = owned(resourceTypes.Deployment);
-    const observed: ObservedRevision[] = [];
-    for (const dep of deployments) {
-      const ready =
-        ((dep as { status?: { readyReplicas?: number } }).status?.readyReplicas ?? 0) >=
-        ((dep as { spec?: { replicas?: number } }).spec?.replicas ?? 0);
-      const pods = ready
-        ? []
-        : await this.listPods(namespace, name, dep.metadata?.labels?.[labelKeys.revision]);
-      const rev = observeRevision(dep, pods);
-      if (rev) observed.push(rev);
-    }
-    const problems = await this.checkEnvironment(md);
-    const gateway = await this.gatewayOf(md, log);
-
-    // Decide.
-    const desiredSpec = revisionSpecOf(md.spec);
-    const desiredId = revisionOf(md, cfg, desiredSpec).id;
-    const annotations = md.metadata.annotations ?? {};
-    const ctx: RolloutContext = {
-      md,
-      desired: { id: desiredId, spec: desiredSpec },
-      observed,
-      measurements: [],
-      requests: {
-        ...(annotations[requestAnnotations.promote]
-          ? { promote: annotations[requestAnnotations.promote] }
-          : {}),
-        ...(annotations[requestAnnotations.abort] ? { abort: annotations[requestAnnotations.abort] } : {}),
-        ...(annotations[requestAnnotations.retry] ? { retry: annotations[requestAnnotations.retry] } : {}),
+    const snapshot = await gather(
+      {
+        client: this.d.client,
+        caches: this.d.informers,
+        availableKinds: this.d.availableKinds,
+        log,
+        ...(this.d.prometheus ? { prometheus: this.d.prometheus } : {}),
       },
-    };
-    if (this.d.prometheus) {
-      const m = await measureDue(this.d.prometheus, md, now, {
-        ...defaultSelectorConfig,
-        matchers: { namespace },
-      });
-      ctx.measurements = m.measurements;
-      for (const e of m.errors) log.warn({ template: e.template, err: e.message }, "Analysis query failed");
-    }
-    const gpus = await this.freeGPUsFor(md, desiredId);
-    if (gpus !== undefined) ctx.freeGPUs = gpus;
-    const decision: RolloutDecision = decide(ctx, now);
-    const { objects, revisions } = render(md, decision.plan, cfg);
-    // The kept revisions (`modelship rollback`): the cached ConfigMap plus what this decision promoted.
-    const keptNow = this.informer(resourceTypes.ConfigMap)?.get(namespace, revisionsConfigMapName(name));
-    const kept = revisionsConfigMap(
+      raw,
       md,
-      keptRevisionsAfter(keptNow, md.metadata.uid, decision.status, md.spec.rollout.revisionHistoryLimit),
+      now,
+      log,
     );
-    if (kept) objects.push(kept);
+    const { observed, problems, decision, objects, revisions } = planReconcile(snapshot, cfg, now);
 
     // Never half-apply: a spec-level problem stops before the first write.
     if (problems.length === 0) {
@@ -222,7 +154,7 @@ export class Reconciler {
           message: `the API server refused an object rendered from the spec: ${(err as Error).message}`,
         });
       }
-      if (problems.length === 0) await this.prune(objects, decision, owned, log);
+      if (problems.length === 0) await this.prune(toPrune(snapshot, objects, decision), log);
     }
 
     // Status.
@@ -233,7 +165,7 @@ export class Reconciler {
       observed,
       problems,
       clusterDomain: cfg.clusterDomain,
-      ...(gateway ? { gateway } : {}),
+      ...(snapshot.gateway ? { gateway: snapshot.gateway } : {}),
       now: now.toISOString(),
     });
     const changed = await this.writeStatusIfChanged(raw, status);
@@ -245,120 +177,6 @@ export class Reconciler {
       return { requeueAfterMs: problemRetryMs };
     }
     return decision.requeueAfterMs ? { requeueAfterMs: decision.requeueAfterMs } : {};
-  }
-
-  /** Free GPUs of the kind the desired revision asks for, only while a GPU rollout is under way. */
-  private async freeGPUsFor(md: ModelDeployment, desiredId: string): Promise<number | undefined> {
-    const gpu = md.spec.resources.gpu;
-    if (!gpu || gpu.count === 0) return undefined;
-    const rolling =
-      md.status?.stableRevision !== undefined &&
-      (md.status.stableRevision !== desiredId || md.status.canaryRevision !== undefined);
-    if (!rolling) return undefined;
-    const resource = gpu.migProfile ? `nvidia.com/mig-${gpu.migProfile}` : "nvidia.com/gpu";
-    const nodes = (this.informer(resourceTypes.Node)?.list() ?? []).filter((n) => {
-      const alloc = (n as { status?: { allocatable?: Record<string, string> } }).status?.allocatable ?? {};
-      return (
-        Number(alloc[resource] ?? 0) > 0 &&
-        (!gpu.product || n.metadata?.labels?.["nvidia.com/gpu.product"] === gpu.product)
-      );
-    });
-    const pods: KubeObject[] = [];
-    for (const n of nodes) {
-      const list = await this.d.client.get<{ items: KubeObject[] }>(resourcePath(resourceTypes.Pod), {
-        fieldSelector: `spec.nodeName=${n.metadata?.name}`,
-      });
-      pods.push(...list.items);
-    }
-    return freeGPUs(nodes as never, pods as never, resource, gpu.product);
-  }
-
-  private async listPods(namespace: string, md: string, revision?: string): Promise<KubeObject[]> {
-    const list = await this.d.client.get<{ items: KubeObject[] }>(
-      resourcePath(resourceTypes.Pod, namespace),
-      {
-        labelSelector: selectorString(podSelector(md, revision)),
-      },
-    );
-    return list.items;
-  }
-
-  /** Things a valid spec can still get wrong about the cluster: a missing PVC, a GPU nobody has, a router not installed. */
-  /** The Gateway status.endpoint goes through; undefined when there is none, or it cannot be read yet. */
-  private async gatewayOf(md: ModelDeployment, log: Logger): Promise<GatewayView | undefined> {
-    const parent = gatewayParent(md);
-    if (!parent) return undefined;
-    try {
-      return gatewayView(
-        await this.d.client.get(resourcePath(resourceTypes.Gateway, parent.namespace, parent.name)),
-      );
-    } catch (err) {
-      log.debug(
-        { gateway: `${parent.namespace}/${parent.name}`, err: String(err) },
-        "Could not read the Gateway",
-      );
-      return undefined;
-    }
-  }
-
-  private async checkEnvironment(md: ModelDeployment): Promise<Problem[]> {
-    const problems: Problem[] = [];
-    const ns = md.metadata.namespace ?? "default";
-    const claim = pvcClaim(md.spec.model.uri);
-    if (claim) {
-      try {
-        await this.d.client.get(resourcePath(resourceTypes.PersistentVolumeClaim, ns, claim));
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-        problems.push({
-          reason: Reasons.PVCNotFound,
-          message: `spec.model.uri: PersistentVolumeClaim ${ns}/${claim} does not exist; create it or fix the uri`,
-        });
-      }
-    }
-    const gpu = md.spec.resources.gpu;
-    const nodes = this.informer(resourceTypes.Node);
-    if (gpu && gpu.count > 0 && nodes?.hasSynced) {
-      const all = nodes.list();
-      if (gpu.product && !all.some((n) => n.metadata?.labels?.["nvidia.com/gpu.product"] === gpu.product)) {
-        const offered =
-          [...new Set(all.map((n) => n.metadata?.labels?.["nvidia.com/gpu.product"]).filter(Boolean))].join(
-            ", ",
-          ) || "none";
-        problems.push({
-          reason: Reasons.GPUProductUnavailable,
-          message: `spec.resources.gpu.product: no node offers ${gpu.product} (offered: ${offered})`,
-        });
-      }
-      if (gpu.migProfile) {
-        const res = `nvidia.com/mig-${gpu.migProfile}`;
-        if (
-          !all.some(
-            (n) =>
-              ((n as { status?: { capacity?: Record<string, string> } }).status?.capacity ?? {})[res] !==
-              undefined,
-          )
-        )
-          problems.push({
-            reason: Reasons.MIGProfileUnavailable,
-            message: `spec.resources.gpu.migProfile: no node offers ${res}`,
-          });
-      }
-    }
-    const kinds = this.d.availableKinds();
-    const need = (k: string, what: string, field: string) => {
-      if (!kinds.has(k))
-        problems.push({
-          reason: Reasons.ProviderNotInstalled,
-          message: `${field}: ${what} (${k}) is not installed in this cluster`,
-        });
-    };
-    if (md.spec.traffic.provider === "gatewayAPI") need("HTTPRoute", "Gateway API", "spec.traffic.provider");
-    if (md.spec.traffic.provider === "istio") need("VirtualService", "Istio", "spec.traffic.provider");
-    const a = md.spec.autoscaling;
-    if (a && (a.minReplicas === 0 || a.concurrency !== undefined || a.requestsPerSecond !== undefined))
-      need("ScaledObject", "KEDA", "spec.autoscaling");
-    return problems;
   }
 
   private withOwner(md: ModelDeployment, o: K8sObject): K8sObject {
@@ -404,29 +222,16 @@ export class Reconciler {
     if (failed) throw failed.reason;
   }
 
-  private async prune(
-    objects: K8sObject[],
-    decision: RolloutDecision,
-    owned: (t: ResourceType) => KubeObject[],
-    log: Logger,
-  ): Promise<void> {
-    const wanted = new Set(objects.map((o) => `${o.kind}/${o.metadata?.name}`));
-    const prunable = new Set(decision.prune);
-    for (const t of childKinds) {
-      if (!this.d.informers.has(t.kind)) continue;
-      for (const o of owned(t)) {
-        if (wanted.has(`${t.kind}/${o.metadata?.name}`) || o.metadata?.deletionTimestamp) continue;
-        if (t.kind === "Deployment") {
-          const rev = o.metadata?.labels?.[labelKeys.revision];
-          if (rev && !prunable.has(rev)) continue; // the rollout still wants it around
-        }
-        try {
-          await this.d.client.delete(resourcePath(t, o.metadata?.namespace, o.metadata?.name));
-          this.writes.inc({ kind: t.kind, verb: "delete" });
-          log.info({ child: `${t.kind}/${o.metadata?.name}` }, `Deleted ${t.kind}`);
-        } catch (err) {
-          if (!isNotFound(err)) throw err;
-        }
+  private async prune(doomed: KubeObject[], log: Logger): Promise<void> {
+    for (const o of doomed) {
+      const t = Object.values(resourceTypes).find((x) => x.kind === o.kind);
+      if (!t) continue;
+      try {
+        await this.d.client.delete(resourcePath(t, o.metadata?.namespace, o.metadata?.name));
+        this.writes.inc({ kind: t.kind, verb: "delete" });
+        log.info({ child: `${t.kind}/${o.metadata?.name}` }, `Deleted ${t.kind}`);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
       }
     }
   }

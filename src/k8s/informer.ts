@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { isGone, ApiError } from "./errors.js";
 import type { KubeClient, KubeObject, WatchEvent } from "./client.js";
 import { resourcePath, type ResourceType } from "./resources.js";
+import type { CacheTransform } from "./slim.js";
 
 export type InformerHandler = (obj: KubeObject, type: "ADDED" | "MODIFIED" | "DELETED" | "RESYNC") => void;
 
@@ -18,6 +19,11 @@ export interface InformerOptions {
   /** A watch that delivers nothing (not even a bookmark) for this long is restarted. */
   stallMs?: number;
   onRestart?: (reason: string) => void;
+  /**
+   * What the cache keeps of each object (src/k8s/slim.ts); undefined drops it. Default: the object less its
+   * managedFields.
+   */
+  transform?: CacheTransform;
 }
 
 const key = (o: KubeObject) => `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
@@ -45,6 +51,9 @@ export class CacheSet implements Cache {
   get size(): number {
     return this.members.reduce((n, m) => n + m.size, 0);
   }
+  get jsonBytes(): number {
+    return this.members.reduce((n, m) => n + m.jsonBytes, 0);
+  }
   get(namespace: string | undefined, name: string): KubeObject | undefined {
     for (const m of this.members) {
       const o = m.get(namespace, name);
@@ -63,13 +72,20 @@ export class CacheSet implements Cache {
  */
 export class Informer implements Cache {
   private readonly cache = new Map<string, KubeObject>();
+  /** The JSON size of each cached object: what `modelship_informer_cached_json_bytes` sums. */
+  private readonly sizes = new Map<string, number>();
+  private bytes = 0;
   private resourceVersion = "";
   private synced = false;
   private readonly abort = new AbortController();
   private running?: Promise<void>;
   private resyncTimer?: NodeJS.Timeout;
 
-  constructor(private readonly o: InformerOptions) {}
+  private readonly transform: CacheTransform;
+
+  constructor(private readonly o: InformerOptions) {
+    this.transform = o.transform ?? stripManagedFields;
+  }
 
   get hasSynced(): boolean {
     return this.synced;
@@ -77,6 +93,24 @@ export class Informer implements Cache {
 
   get size(): number {
     return this.cache.size;
+  }
+
+  /** The cached objects' size as JSON: a proxy for the memory they hold. */
+  get jsonBytes(): number {
+    return this.bytes;
+  }
+
+  private put(k: string, o: KubeObject): void {
+    const n = JSON.stringify(o).length;
+    this.bytes += n - (this.sizes.get(k) ?? 0);
+    this.sizes.set(k, n);
+    this.cache.set(k, o);
+  }
+
+  private forget(k: string): void {
+    this.bytes -= this.sizes.get(k) ?? 0;
+    this.sizes.delete(k);
+    this.cache.delete(k);
   }
 
   get(namespace: string | undefined, name: string): KubeObject | undefined {
@@ -117,20 +151,20 @@ export class Informer implements Cache {
       }>(this.path(), { labelSelector: this.o.labelSelector, limit: 500, continue: cont });
       for (const item of page.items) {
         // List items carry no apiVersion/kind; restore them so handlers can tell kinds apart.
-        const obj = stripManagedFields({
+        const obj = this.transform({
           ...item,
           apiVersion: this.o.type.group ? `${this.o.type.group}/${this.o.type.version}` : this.o.type.version,
           kind: this.o.type.kind,
         });
-        fresh.set(key(obj), obj);
+        if (obj) fresh.set(key(obj), obj);
       }
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
     } while (cont);
     const gone = [...this.cache.entries()].filter(([k]) => !fresh.has(k));
     const known = new Set(this.cache.keys());
-    this.cache.clear();
-    for (const [k, v] of fresh) this.cache.set(k, v);
+    for (const k of known) if (!fresh.has(k)) this.forget(k);
+    for (const [k, v] of fresh) this.put(k, v);
     this.resourceVersion = rv;
     for (const [, v] of gone) this.o.onEvent(v, "DELETED");
     for (const [k, v] of fresh) this.o.onEvent(v, known.has(k) ? "MODIFIED" : "ADDED");
@@ -152,10 +186,15 @@ export class Informer implements Cache {
         this.path(),
       );
     }
-    const obj = stripManagedFields(e.object);
-    this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
-    if (e.type === "DELETED") this.cache.delete(key(obj));
-    else this.cache.set(key(obj), obj);
+    this.resourceVersion = e.object.metadata?.resourceVersion ?? this.resourceVersion;
+    const obj = this.transform(e.object);
+    if (!obj) {
+      // No longer of interest (or never was): forget it quietly.
+      this.forget(key(e.object));
+      return;
+    }
+    if (e.type === "DELETED") this.forget(key(obj));
+    else this.put(key(obj), obj);
     this.o.onEvent(obj, e.type);
   }
 

@@ -132,7 +132,7 @@ export const ChartValues = z
         listPodsInAllNamespaces: z
           .boolean()
           .describe(
-            "Namespace scope only: list pods cluster-wide, which counting free GPUs for a GPU rollout needs.",
+            "Namespace scope only: watch pods cluster-wide, which counting free GPUs for a GPU rollout needs.",
           ),
       })
       .strict(),

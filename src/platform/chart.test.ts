@@ -138,6 +138,7 @@ test(
       "/nodes:list",
       "/nodes:watch",
       "/pods:list",
+      "/pods:watch",
       "gateway.networking.k8s.io/gateways:get",
     ])
       assert.ok(g.includes(want), `grants ${want}`);
@@ -175,6 +176,7 @@ test("namespace scope: Roles only in the watched namespaces, plus a read-only Cl
     "/nodes:list",
     "/nodes:watch",
     "/pods:list",
+    "/pods:watch",
     "gateway.networking.k8s.io/gateways:get",
   ]);
   const roles = objs.filter((o) => o.kind === "Role" && o.metadata.name === "ms-controller");
@@ -207,6 +209,8 @@ test("namespace scope: Roles only in the watched namespaces, plus a read-only Cl
   assert.ok(
     !grants(find(noPods, "ClusterRole", "ms-controller-cluster-reads")!.rules).includes("/pods:list"),
   );
+  assert.equal(controllerFlags(noPods)["pods-in-all-namespaces"], "false");
+  assert.equal(controllerFlags(objs)["pods-in-all-namespaces"], undefined);
 
   // An explicit scope wins over auto; namespace scope without namespaces is refused.
   const forced = template("controller.namespaces={team-a}", "rbac.scope=cluster");
