@@ -99,7 +99,7 @@ export const command: Command = {
     const registry = createRegistry("controller");
     let kc;
     try {
-      kc = loadKubeConfig(config.kubeconfig);
+      kc = await loadKubeConfig(config.kubeconfig);
     } catch (err) {
       log.error({ err: (err as Error).message }, "Could not load a kubeconfig");
       return 1;

@@ -33,7 +33,7 @@ export async function withTarget(
     );
   let kc;
   try {
-    kc = loadKubeConfig(stringFlag(args, "kubeconfig"));
+    kc = await loadKubeConfig(stringFlag(args, "kubeconfig"));
   } catch (err) {
     process.stderr.write(`modelship ${cmd}: ${(err as Error).message}\n`);
     return 1;

@@ -1,7 +1,7 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import { Counter, type Registry } from "prom-client";
 import { Agent, request } from "undici";
 import { ApiError } from "./errors.js";
+import { loadConnection, type Connection } from "./kubeconfig.js";
 
 export interface KubeObject {
   apiVersion?: string;
@@ -28,14 +28,12 @@ export interface WatchEvent {
   object: KubeObject;
 }
 
-/** Loads a kubeconfig: an explicit file, else KUBECONFIG / ~/.kube/config, else the in-cluster service account. */
-export function loadKubeConfig(file?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster())
-    throw new Error("no Kubernetes cluster configured: pass --kubeconfig or set KUBECONFIG");
-  return kc;
+/**
+ * Loads a kubeconfig: an explicit file, else KUBECONFIG / ~/.kube/config, else the in-cluster service account
+ * (src/k8s/kubeconfig.ts).
+ */
+export function loadKubeConfig(file?: string): Promise<Connection> {
+  return loadConnection(file);
 }
 
 /**
@@ -46,27 +44,21 @@ export class KubeClient {
   private constructor(
     readonly server: string,
     private readonly agent: Agent,
-    private readonly headers: Record<string, string>,
+    private readonly headers: () => Record<string, string>,
     private readonly calls?: Counter<"verb" | "code">,
   ) {}
 
-  static async create(kc: KubeConfig, registry?: Registry): Promise<KubeClient> {
-    const opts: {
-      ca?: Buffer | string;
-      cert?: Buffer | string;
-      key?: Buffer | string;
-      headers?: Record<string, string>;
-      rejectUnauthorized?: boolean;
-    } = {};
-    await kc.applyToHTTPSOptions(opts as never);
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error("no current cluster in kubeconfig");
+  static async create(
+    connection: Connection | Promise<Connection>,
+    registry?: Registry,
+  ): Promise<KubeClient> {
+    const c = await connection;
     const agent = new Agent({
       connect: {
-        ...(opts.ca ? { ca: opts.ca } : {}),
-        ...(opts.cert ? { cert: opts.cert } : {}),
-        ...(opts.key ? { key: opts.key } : {}),
-        rejectUnauthorized: !cluster.skipTLSVerify,
+        ...(c.ca ? { ca: c.ca } : {}),
+        ...(c.cert ? { cert: c.cert } : {}),
+        ...(c.key ? { key: c.key } : {}),
+        rejectUnauthorized: !c.skipTLSVerify,
       },
       keepAliveTimeout: 30_000,
       connections: 32,
@@ -79,7 +71,7 @@ export class KubeClient {
           registers: [registry],
         })
       : undefined;
-    return new KubeClient(cluster.server.replace(/\/$/, ""), agent, { ...(opts.headers ?? {}) }, calls);
+    return new KubeClient(c.server, agent, c.headers, calls);
   }
 
   async close(): Promise<void> {
@@ -112,7 +104,7 @@ export class KubeClient {
         method: verb,
         dispatcher: this.agent,
         headers: {
-          ...this.headers,
+          ...this.headers(),
           accept: "application/json",
           ...(opts.body !== undefined ? { "content-type": opts.contentType ?? "application/json" } : {}),
         },
@@ -183,7 +175,7 @@ export class KubeClient {
       const res = await request(this.url(path, { ...query, watch: true }), {
         method: "GET",
         dispatcher: this.agent,
-        headers: { ...this.headers, accept: "application/json" },
+        headers: { ...this.headers(), accept: "application/json" },
         signal,
         headersTimeout: 30_000,
         bodyTimeout: 0,

@@ -1,7 +1,7 @@
-import type { KubeConfig } from "@kubernetes/client-node";
 import { group, plural, version } from "../api/v1alpha1/index.js";
 import type { KubeClient, KubeObject } from "../k8s/client.js";
 import { isNotFound } from "../k8s/errors.js";
+import type { Connection } from "../k8s/kubeconfig.js";
 import { requestPatch, type RequestKind } from "./request.js";
 
 /** The thin API edge of `modelship status|promote|abort|retry`: one GET or one merge patch. */
@@ -14,8 +14,8 @@ export class NotFoundError extends Error {
 }
 
 /** The namespace of the kubeconfig's current context, else "default" (what kubectl does). */
-export function contextNamespace(kc: KubeConfig): string {
-  return kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default";
+export function contextNamespace(c: Connection): string {
+  return c.namespace ?? "default";
 }
 
 export async function getModelDeployment(
