@@ -5,7 +5,8 @@ import { TokenFile } from "../collector/auth.js";
 import { Retention } from "../collector/retention.js";
 import { CollectorServer, defaultLimits } from "../collector/server.js";
 import { ReportStore } from "../collector/reports.js";
-import { EventStore } from "../collector/store.js";
+import { EventStore, type IngestResult } from "../collector/store.js";
+import { ReviewQueue } from "../collector/review-queue.js";
 import { CollectorArchive } from "../collector/archive.js";
 import { archiveConfig, archiveOptions, archiveUsage } from "./archive-flags.js";
 import { KafkaEventConsumer } from "../collector/kafka-consumer.js";
@@ -32,10 +33,12 @@ Flags:
   --max-concurrent-requests N API requests handled at once, 503 + Retry-After beyond (default 8)
   --retention-days N          delete hour partitions older than N days (default 0: keep everything)
   --retention-interval-ms N   how often retention runs (default 600000)
+  --review-max-items N        items kept in each model's human review queue (default 1000; docs/review.md)
   --log-level LEVEL           debug | info | warn | error (default info)
 
 Routes: POST /v1/events (NDJSON or JSON array), GET /v1/events?model=NAME&since=RFC3339&until=RFC3339[&type=inference|feedback],
-GET /v1/models, drift reports (POST /v1/reports, GET /v1/reports/NAME[/ID|/latest]; kept in DIR/@reports,
+GET /v1/models, the review queue (GET /v1/review/NAME, POST /v1/review/NAME/claim, POST
+/v1/review/NAME/EVENT_ID/label|release; kept in DIR/@review), drift reports (POST /v1/reports, GET /v1/reports/NAME[/ID|/latest]; kept in DIR/@reports,
 the newest 200 per model), /metrics, /healthz, /readyz.
 
 ${kafkaUsage.join("\n")}
@@ -59,6 +62,7 @@ export const command: Command = {
     "max-concurrent-requests": { type: "string" },
     "retention-days": { type: "string" },
     "retention-interval-ms": { type: "string" },
+    "review-max-items": { type: "string" },
     "log-level": { type: "string" },
     ...kafkaOptions,
     ...archiveOptions,
@@ -105,7 +109,16 @@ export const command: Command = {
       log.error({ err, archive: archiveSettings?.target.location }, "Failed to open the Parquet archive");
       return 1;
     }
-    const store = new EventStore({
+    const reviewMaxItems = intFlag(args, "review-max-items", 1000, 1);
+    // the queue writes labels through the store, the store hands the queue what it stored
+    const review: ReviewQueue = new ReviewQueue({
+      dir,
+      ingest: (lines): Promise<IngestResult> => store.ingest(lines),
+      registry,
+      log,
+      maxItems: reviewMaxItems,
+    });
+    const store: EventStore = new EventStore({
       dir,
       gzip: boolFlag(args, "gzip"),
       log,
@@ -114,7 +127,14 @@ export const command: Command = {
       dedupePartitions: intFlag(args, "dedupe-partitions", 48, 1),
       ...(retentionDays > 0 ? { retentionMs: retentionDays * 86_400_000 } : {}),
       ...(archive ? { onSegmentClosed: (p: string) => archive.segmentClosed(p) } : {}),
+      onStored: (events): Promise<void> => review.offer(events),
     });
+    try {
+      await review.start();
+    } catch (err) {
+      log.error({ err, dir }, "Failed to read the review queues");
+      return 1;
+    }
     // before the store opens a segment: every segment on disk now is closed
     await archive?.start();
     const server = new CollectorServer({
@@ -122,6 +142,7 @@ export const command: Command = {
       registry,
       log,
       reports: new ReportStore(dir),
+      review,
       ...(auth ? { auth } : {}),
       limits,
     });

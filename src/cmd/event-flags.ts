@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { parseFeatures, parseSampleRate, parseVariant } from "../events/config.js";
 import type { RecorderConfig } from "../events/recorder.js";
 import { parseRedactPaths } from "../events/redact.js";
+import { parseReviewRule } from "../events/review.js";
 import { DEFAULT_SYNC_INTERVAL_MS, type SpoolMode } from "../events/spool.js";
 import type { Logger } from "../platform/log.js";
 import { Mirror, MirrorFile } from "../runtime/mirror.js";
@@ -36,6 +37,9 @@ export const eventOptions: Command["options"] = {
   "header-allowlist": { type: "string", multiple: true },
   "max-payload-bytes": { type: "string" },
   "drain-timeout-ms": { type: "string" },
+  "review-threshold": { type: "string" },
+  "review-sample-rate": { type: "string" },
+  "review-output": { type: "string" },
   "mirror-file": { type: "string" },
   "mirror-max-inflight": { type: "string" },
   "mirror-timeout-ms": { type: "string" },
@@ -64,6 +68,10 @@ export const eventUsage = [
   "  --header-allowlist NAME      record this request header besides x-request-id (repeatable)",
   "  --max-payload-bytes N        larger request/response tensors are recorded without data, truncated: true (default 1048576)",
   "  --drain-timeout-ms N         on shutdown, keep shipping this long; what is left stays on disk, counted (default 5000)",
+  "  --review-threshold P         mark a prediction for human review when its top class probability is below P",
+  "                               (data.review in the event; the collector queues it; docs/review.md)",
+  "  --review-sample-rate R       fraction of those low-confidence predictions marked, 0..1 (default 1)",
+  '  --review-output NAME         the output tensor of class probabilities (default "probabilities")',
   "",
   "Shadow traffic (the data-plane mirror; the copies are recorded by the shadow's own pods, as variant shadow):",
   '  --mirror-file PATH           a file holding {"url":"http://host:port","percent":N}, re-read every 5 s; that',
@@ -118,6 +126,13 @@ export function parseEventFlags(args: ParsedArgs, model: string, modelVersion?: 
   const namespace = stringFlag(args, "namespace") ?? (process.env.POD_NAMESPACE || undefined);
   const variantFile = stringFlag(args, "variant-file");
   const tokenFile = stringFlag(args, "sink-token-file");
+  const review = wrap(() =>
+    parseReviewRule(
+      stringFlag(args, "review-threshold"),
+      stringFlag(args, "review-sample-rate"),
+      stringFlag(args, "review-output"),
+    ),
+  );
   return {
     sink: stringFlag(args, "sink") ?? "stdout:",
     ...(tokenFile !== undefined ? { sinkTokenFile: tokenFile } : {}),
@@ -138,6 +153,7 @@ export function parseEventFlags(args: ParsedArgs, model: string, modelVersion?: 
       headerAllowlist: listFlag(args, "header-allowlist").map((h) => h.toLowerCase()),
       maxPayloadBytes: intFlag(args, "max-payload-bytes", 1024 * 1024, 0),
       sampleRate: wrap(() => parseSampleRate(numberFlag(args, "sample-rate", 1))),
+      ...(review !== undefined ? { review } : {}),
     },
   };
 }

@@ -38,6 +38,11 @@ const commands: Record<string, { summary: string; load: () => Promise<{ command:
     summary: "Roll back to an earlier promoted revision (--to-revision)",
     load: () => import("./rollback.js"),
   },
+  loadtest: {
+    summary: "Load a model's Service and judge latency, errors and memory",
+    load: () => import("./loadtest.js"),
+  },
+  review: { summary: "Human review queue: list, claim, label", load: () => import("./review.js") },
   drift: {
     summary: "Evaluate drift of logged inference events against a baseline",
     load: () => import("./drift.js"),

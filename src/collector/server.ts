@@ -7,6 +7,8 @@ import type { AuthResult } from "./auth.js";
 import { readBatch, type BodyLimits } from "./body.js";
 import { MAX_REPORT_BYTES, type ReportStore } from "./reports.js";
 import type { EventStore } from "./store.js";
+import { ReviewError, type ReviewQueue } from "./review-queue.js";
+import { REVIEW_STATES, type ReviewState } from "./review-decide.js";
 
 export interface CollectorLimits extends BodyLimits {
   /** API requests handled at once (answers, streaming exports included); 503 beyond. */
@@ -129,11 +131,37 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
   return Buffer.concat(chunks);
 }
 
+/** A review request's JSON object body (at most 64 KiB); throws a ReviewError naming what is wrong. */
+async function readReviewBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const raw = await readBody(req, 65_536);
+  if (raw === undefined) throw new ReviewError(400, "review request body larger than 65536 bytes");
+  let v: unknown;
+  try {
+    v = raw.length === 0 ? {} : JSON.parse(raw.toString("utf8"));
+  } catch (err) {
+    throw new ReviewError(400, `review request body is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new ReviewError(400, 'review request body must be a JSON object, e.g. {"reviewer": "ana"}');
+  return v as Record<string, unknown>;
+}
+
+/** An integer parameter in [min, max], the fallback when absent; throws a ReviewError naming it. */
+function boundedInt(v: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (v === undefined || v === null || v === "") return fallback;
+  const n = typeof v === "string" ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max)
+    throw new ReviewError(400, `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
 export interface CollectorServerOptions {
   store: EventStore;
   registry: Registry;
   log: Logger;
   reports?: ReportStore;
+  /** The human review queue (GET /v1/review/{model}, claim, label); absent: those routes answer 404. */
+  review?: ReviewQueue;
   /** Checks a request's Authorization header; absent: the API is open (tests, local use). */
   auth?: { check(header: string | undefined): AuthResult };
   limits?: CollectorLimits;
@@ -142,7 +170,7 @@ export interface CollectorServerOptions {
 /**
  * POST /v1/events (batch; 200 only once durable), GET /v1/events?model=&since=&until=[&type=] (NDJSON
  * stream, the drift job's input), GET /v1/models, drift reports (POST /v1/reports, GET
- * /v1/reports/{model}[/{id}|/latest]): all behind the bearer token when one is configured, and at most
+ * /v1/reports/{model}[/{id}|/latest]), the review queue (/v1/review/{model}, docs/review.md): all behind the bearer token when one is configured, and at most
  * maxConcurrentRequests at once. /metrics /healthz /readyz answer without a token.
  */
 export class CollectorServer {
@@ -152,6 +180,7 @@ export class CollectorServer {
   private readonly registry: Registry;
   private readonly log: Logger;
   private readonly reports: ReportStore | undefined;
+  private readonly review: ReviewQueue | undefined;
   private readonly auth: CollectorServerOptions["auth"];
   private readonly limits: CollectorLimits;
   private healthy: string | null = null;
@@ -162,6 +191,7 @@ export class CollectorServer {
     this.registry = o.registry;
     this.log = o.log;
     this.reports = o.reports;
+    this.review = o.review;
     this.auth = o.auth;
     this.limits = o.limits ?? defaultLimits;
     this.metrics = createCollectorMetrics(o.registry, o.store);
@@ -246,9 +276,70 @@ export class CollectorServer {
     if (path === "/v1/events" && req.method === "GET") return this.export(url, res);
     if (this.reports && (path === "/v1/reports" || path.startsWith("/v1/reports/")))
       return this.report(req, res, path, this.reports);
+    if (this.review && path.startsWith("/v1/review/")) return this.reviewRoute(req, res, url, this.review);
     if (path === "/v1/models" && req.method === "GET")
       return json(res, 200, { models: await this.store.models() });
     refuse(req, res, 404, { error: `no route for ${req.method} ${path}; use POST or GET /v1/events` });
+  }
+
+  /**
+   * GET /v1/review/{model}[?state=pending|claimed|labeled|all&limit=N]; POST /v1/review/{model}/claim
+   * {"reviewer", "count"?, "leaseSeconds"?}; POST /v1/review/{model}/{eventId}/label {"reviewer", "label"};
+   * POST /v1/review/{model}/{eventId}/release {"reviewer"}.
+   */
+  private async reviewRoute(req: IncomingMessage, res: ServerResponse, url: URL, queue: ReviewQueue) {
+    const parts = url.pathname.split("/").slice(3).map(decodeURIComponent);
+    const model = parts[0] ?? "";
+    const usage =
+      "use GET /v1/review/{model}, POST /v1/review/{model}/claim or POST /v1/review/{model}/{eventId}/label|release";
+    try {
+      if (model === "") throw new ReviewError(404, `no model in ${url.pathname}; ${usage}`);
+      if (parts.length === 1 && req.method === "GET") {
+        const state = url.searchParams.get("state") ?? "pending";
+        if (state !== "all" && !REVIEW_STATES.includes(state as ReviewState))
+          throw new ReviewError(400, `state must be pending, claimed, labeled or all, got "${state}"`);
+        const limit = boundedInt(url.searchParams.get("limit"), "limit", 100, 1, 1000);
+        return json(res, 200, { model, ...(await queue.list(model, state as ReviewState | "all", limit)) });
+      }
+      if (req.method !== "POST" || parts.length < 2 || parts.length > 3)
+        throw new ReviewError(404, `no route for ${req.method} ${url.pathname}; ${usage}`);
+      const body = await readReviewBody(req);
+      const reviewer = body.reviewer;
+      if (typeof reviewer !== "string" || reviewer.trim() === "" || reviewer.length > 256)
+        throw new ReviewError(
+          400,
+          'body.reviewer must name who reviews (1-256 characters), e.g. {"reviewer": "ana"}',
+        );
+      if (parts.length === 2 && parts[1] === "claim") {
+        const count = boundedInt(body.count, "count", 1, 1, 100);
+        const leaseSeconds = boundedInt(body.leaseSeconds, "leaseSeconds", 900, 10, 86_400);
+        const items = await queue.claim(model, reviewer, count, leaseSeconds * 1000);
+        return json(res, 200, { model, reviewer, items });
+      }
+      if (parts.length === 3 && parts[2] === "label") {
+        const label = body.label;
+        if (!(["number", "string", "boolean"].includes(typeof label) || Array.isArray(label)))
+          throw new ReviewError(
+            400,
+            'body.label must be the ground truth: a number, string, boolean, or an array with one per batch row, e.g. {"label": 2}',
+          );
+        const r = await queue.label(
+          model,
+          parts[1]!,
+          reviewer,
+          label as number | string | boolean | unknown[],
+        );
+        return json(res, r.created ? 201 : 200, { model, eventId: parts[1], feedbackId: r.feedbackId });
+      }
+      if (parts.length === 3 && parts[2] === "release") {
+        await queue.release(model, parts[1]!, reviewer);
+        return json(res, 200, { model, eventId: parts[1] });
+      }
+      throw new ReviewError(404, `no route for ${req.method} ${url.pathname}; ${usage}`);
+    } catch (err) {
+      if (err instanceof ReviewError) return refuse(req, res, err.status, { error: err.message });
+      throw err;
+    }
   }
 
   private tooLarge(req: IncomingMessage, res: ServerResponse, what: string, limit: number): void {

@@ -6,6 +6,7 @@ import { eventKeys, partitionKey, partitionOf, safeSegment, type Partition } fro
 import { PartitionedWriter } from "../events/partitioned-writer.js";
 import { segmentFiles, segmentLines, subdirs } from "./read.js";
 import { REPORTS_DIR } from "./reports.js";
+import { REVIEW_DIR } from "./review-queue.js";
 
 export interface IngestResult {
   accepted: number;
@@ -30,6 +31,8 @@ export interface EventStoreOptions {
   now?: () => number;
   /** Called with each segment's final path once it is closed (the Parquet archive's hook). */
   onSegmentClosed?: (path: string) => void;
+  /** Called with the events of each ingest that were stored (not duplicates), once durable (the review queue's hook). */
+  onStored?: (events: ModelshipEvent[]) => Promise<void>;
 }
 
 /** What one retention pass deleted. */
@@ -88,7 +91,8 @@ export class EventStore {
   private async doIngest(lines: string[]): Promise<IngestResult> {
     const result: IngestResult = { accepted: 0, duplicates: 0, invalid: 0, expired: 0, errors: [] };
     const cutoff = this.cutoff();
-    const items: { partition: Partition; line: string; id: string; key: string }[] = [];
+    const items: { partition: Partition; line: string; id: string; key: string; event: ModelshipEvent }[] =
+      [];
     const batchIds = new Set<string>();
     for (const line of lines) {
       let value: unknown;
@@ -117,11 +121,12 @@ export class EventStore {
         continue;
       }
       batchIds.add(`${key}\n${e.id}`);
-      items.push({ partition, line, id: e.id, key });
+      items.push({ partition, line, id: e.id, key, event: e });
     }
     if (items.length > 0) {
       await this.writer.write(items);
       for (const it of items) this.ids.get(it.key)?.add(it.id);
+      await this.opts.onStored?.(items.map((it) => it.event));
     }
     result.accepted = items.length;
     return result;
@@ -191,7 +196,7 @@ export class EventStore {
 
   /** Models with stored events. */
   async models(): Promise<string[]> {
-    return (await subdirs(this.opts.dir)).filter((d) => d !== REPORTS_DIR);
+    return (await subdirs(this.opts.dir)).filter((d) => d !== REPORTS_DIR && d !== REVIEW_DIR);
   }
 
   /**

@@ -28,7 +28,7 @@ export const controllerConditionTypes = new Set([
 ]);
 
 /** Status fields written by the model's jobs under their own field managers; the controller never writes them. */
-export const jobOwnedStatusFields = ["drift", "batch"] as const;
+export const jobOwnedStatusFields = ["drift", "batch", "loadTest"] as const;
 
 export interface StatusInput {
   md: ModelDeployment;

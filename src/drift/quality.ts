@@ -27,6 +27,24 @@ function numeric(v: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * The class a row of class probabilities predicts (its argmax index), so a classifier whose first output
+ * is the probabilities (e.g. [0.1, 0.7, 0.2] -> 1) is scored against class-index labels. Undefined for
+ * anything that is not 2+ probabilities summing to 1.
+ */
+export function probabilityClass(v: unknown): number | undefined {
+  if (!Array.isArray(v) || v.length < 2) return undefined;
+  let sum = 0;
+  let best = 0;
+  for (let i = 0; i < v.length; i++) {
+    const p = v[i] as unknown;
+    if (typeof p !== "number" || !(p >= 0 && p <= 1)) return undefined;
+    sum += p;
+    if (p > (v[best] as number)) best = i;
+  }
+  return Math.abs(sum - 1) <= 1e-3 ? best : undefined;
+}
+
 const MAX_CLASSES = 1000;
 
 export interface QualityState {
@@ -47,8 +65,9 @@ export class QualityAccumulator {
   sae = 0;
   overflow = false;
 
-  add(truth: unknown, prediction: unknown): void {
+  add(truth: unknown, predicted: unknown): void {
     this.n++;
+    const prediction = probabilityClass(predicted) ?? predicted;
     const t = numeric(truth);
     const p = numeric(prediction);
     if (t !== undefined && p !== undefined) {

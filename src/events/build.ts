@@ -19,6 +19,7 @@ import type { EventLineWriter } from "./line.js";
 import { mapFeatures } from "./features.js";
 import { parseRequest, parseResponse, predictionsOf, type ParsedBody, type Protocol } from "./oip.js";
 import { redact, type RedactPath } from "./redact.js";
+import { reviewMark, type ReviewRule } from "./review.js";
 
 /** What every event of one logger shares: who it is and how it records. */
 export interface EventConfig {
@@ -33,6 +34,8 @@ export interface EventConfig {
   headerAllowlist: string[];
   maxPayloadBytes: number;
   sampleRate: number;
+  /** spec.monitoring.review: low-confidence predictions are marked for human review. */
+  review?: ReviewRule;
 }
 
 /** One finished request/response exchange as the proxy saw it. */
@@ -177,6 +180,9 @@ export function inferenceEventOf(
       message: "upstream answered with a body that is not an inference response",
     };
   } else if (res !== undefined) {
+    // marked before a cap strips the probabilities: a large answer is reviewed like a small one
+    const review = cfg.review === undefined ? undefined : reviewMark(res.tensors, cfg.review, ex.id);
+    if (review !== undefined) data.review = review;
     if (bodies.responseBytes > cfg.maxPayloadBytes) {
       stripData(res);
       truncated = true;
@@ -257,11 +263,28 @@ export function buildFeedbackEvent(
 ): FeedbackEvent {
   const model =
     cfg.modelVersion === undefined ? { name: cfg.model } : { name: cfg.model, version: cfg.modelVersion };
+  return feedbackEventFrom(id, now, input, {
+    source: eventSource(cfg.model, cfg.revision, cfg.namespace),
+    model,
+  });
+}
+
+/**
+ * The feedback event for ground truth given where no EventConfig is (the collector's review queue): the
+ * same event as buildFeedbackEvent, from the inference event's source and model.
+ */
+export function feedbackEventFrom(
+  id: string,
+  now: Date,
+  input: FeedbackInput,
+  origin: { source: string; model: { name: string; version?: string } },
+): FeedbackEvent {
+  const model = origin.model;
   return {
     specversion: EVENT_SPEC_VERSION,
     id,
-    source: eventSource(cfg.model, cfg.revision, cfg.namespace),
-    subject: cfg.model,
+    source: origin.source,
+    subject: model.name,
     type: FEEDBACK_EVENT_TYPE,
     time: now.toISOString(),
     datacontenttype: EVENT_CONTENT_TYPE,

@@ -76,6 +76,20 @@ export type FeatureSchema = z.infer<typeof FeatureSchema>;
 export const ModelRef = z.object({ name: z.string().min(1), version: z.string().optional() });
 export type ModelRef = z.infer<typeof ModelRef>;
 
+/**
+ * Why an event was marked for human review (spec.monitoring.review): its top class probability was below
+ * the threshold. The collector queues marked events; a reviewer's label comes back as a feedback event.
+ */
+export const ReviewMark = z.object({
+  reason: z.literal("low_confidence"),
+  /** The lowest top probability of the rows below the threshold. */
+  topProbability: z.number().min(0).max(1),
+  threshold: z.number().min(0).max(1),
+  /** The batch rows whose top probability was below the threshold. */
+  rows: z.array(z.number().int().nonnegative()),
+});
+export type ReviewMark = z.infer<typeof ReviewMark>;
+
 export const InferenceData = z.object({
   model: ModelRef,
   revision: z.string(),
@@ -116,6 +130,8 @@ export const InferenceData = z.object({
   truncated: z.boolean().optional(),
   /** The configured --redact paths that matched and were removed. */
   redacted: z.array(z.string()).optional(),
+  /** Present when the prediction was marked for human review (spec.monitoring.review). */
+  review: ReviewMark.optional(),
 });
 export type InferenceData = z.infer<typeof InferenceData>;
 

@@ -36,6 +36,8 @@ export const resourceTypes = {
     namespaced: true,
   },
   CronJob: { kind: "CronJob", group: "batch", version: "v1", plural: "cronjobs", namespaced: true },
+  /** The rollout's load-test runs (the CronJobs' own Jobs carry no owner labels and are not watched). */
+  Job: { kind: "Job", group: "batch", version: "v1", plural: "jobs", namespaced: true },
   ServiceAccount: {
     kind: "ServiceAccount",
     group: "",
@@ -118,6 +120,7 @@ export const childKinds: ResourceType[] = [
   resourceTypes.HTTPRoute,
   resourceTypes.VirtualService,
   resourceTypes.CronJob,
+  resourceTypes.Job,
 ];
 
 export function apiVersionOf(t: ResourceType): string {

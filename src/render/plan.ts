@@ -1,4 +1,5 @@
-import type { ModelDeployment, ModelDeploymentSpec } from "../api/v1alpha1/index.js";
+import type { z } from "zod";
+import type { LoadTest, ModelDeployment, ModelDeploymentSpec } from "../api/v1alpha1/index.js";
 
 /**
  * What defines a revision's pods. A revision keeps the spec it was created from, so the stable revision
@@ -9,6 +10,8 @@ export type RevisionSpec = Pick<
   "model" | "runtime" | "resources" | "scheduling" | "logging" | "podMetadata"
 > & {
   feedback: boolean;
+  /** spec.monitoring.review: serve or the logger marks low-confidence predictions (absent: none). */
+  review?: NonNullable<NonNullable<ModelDeploymentSpec["monitoring"]>["review"]>;
 };
 
 /** "old": a previous revision kept running (no Service of its own) until its successor is available. */
@@ -25,6 +28,22 @@ export interface HeaderRoute {
 }
 
 /**
+ * A load test the rollout is waiting on: render its Job (loadtest-job.ts) against the candidate's Service
+ * (`<md>-canary` or `<md>-preview`) and stable's.
+ */
+export interface LoadTestPlan {
+  /** Revision, step and when the step began: names the Job, and the result status.loadTest must carry. */
+  runId: string;
+  /** Canary step index; -1 for blue-green's pre-promotion test. */
+  step: number;
+  spec: z.output<typeof LoadTest>;
+  candidate: { id: string; role: "canary" | "preview" };
+  stable: string;
+  /** How long the run may take, the Job's start included; the step stops waiting then. */
+  deadlineSeconds: number;
+}
+
+/**
  * The decision the rollout state machine hands to the renderer: which revisions run, how many pods each,
  * and how traffic is split. `weights.canary` is the percent sent to the canary revision.
  */
@@ -33,6 +52,7 @@ export interface RenderPlan {
   weights: { stable: number; canary: number };
   headerRoute?: HeaderRoute;
   mirror?: { percent: number };
+  loadTest?: LoadTestPlan;
 }
 
 export function revisionSpecOf(spec: ModelDeploymentSpec): RevisionSpec {
@@ -44,6 +64,8 @@ export function revisionSpecOf(spec: ModelDeploymentSpec): RevisionSpec {
     logging: spec.logging,
     podMetadata: spec.podMetadata,
     feedback: spec.monitoring?.feedback?.enabled ?? false,
+    // only when set: a revision without review keeps the template (and so the id) it had before
+    ...(spec.monitoring?.review !== undefined ? { review: spec.monitoring.review } : {}),
   };
 }
 

@@ -245,6 +245,19 @@ function eventArgs(
     ...(lg.headers ?? []).flatMap((h) => ["--header-allowlist", h]),
     // Canonical (sorted keys) so a revision rendered again from its stored spec hashes the same.
     ...(spec.model.features ? ["--features", canonicalJSON(spec.model.features)] : []),
+    ...(spec.review ? reviewArgs(spec.review) : []),
+  ];
+}
+
+/** spec.monitoring.review as flags: the event writer marks low-confidence predictions (docs/review.md). */
+function reviewArgs(review: NonNullable<RevisionSpec["review"]>): string[] {
+  return [
+    "--review-threshold",
+    String(review.threshold),
+    "--review-sample-rate",
+    String(review.sampleRate),
+    "--review-output",
+    review.output,
   ];
 }
 

@@ -74,6 +74,50 @@ test("golden: bluegreen.yaml with a preview revision", () => {
   golden("bluegreen-preview.yaml", toYAML(render(md, plan, cfg).objects));
 });
 
+test("golden: canary-loadtest.yaml at its loadTest step: the Job, its ServiceAccount and least RBAC", () => {
+  const md = load("canary-loadtest.yaml");
+  const plan = canaryPlan(md, 0, "1.0.0");
+  const stable = revisionOf(md, cfg, plan.revisions[0]!.spec).id;
+  const candidate = revisionOf(md, cfg, plan.revisions[1]!.spec).id;
+  const step = md.spec.rollout.canary!.steps[0]!.loadTest!;
+  plan.loadTest = {
+    runId: `${candidate}.0.1767225600`,
+    step: 0,
+    spec: step,
+    candidate: { id: candidate, role: "canary" },
+    stable,
+    deadlineSeconds: 720,
+  };
+  golden("canary-loadtest-running.yaml", toYAML(render(md, plan, cfg).objects));
+
+  // recorded requests: fetched by the init container from the uri, then replayed
+  const recorded = structuredClone(plan);
+  recorded.loadTest!.spec = {
+    ...step,
+    payload: { uri: "pvc://model-store/iris/requests.ndjson" },
+    maxP99RatioToStable: undefined,
+  };
+  const job = render(md, recorded, cfg).objects.find((o) => o.kind === "Job") as K8sObject & {
+    spec: { template: { metadata: { labels: Record<string, string> }; spec: Record<string, any> } };
+  };
+  const pod = job.spec.template.spec;
+  assert.deepEqual(pod.initContainers[0].args.slice(0, 6), [
+    "fetch",
+    "--uri",
+    "pvc://model-store/iris/requests.ndjson",
+    "--dest",
+    "/models",
+    "--filename",
+  ]);
+  assert.ok(pod.containers[0].args.includes("/models/payload.ndjson"));
+  assert.ok(!pod.containers[0].args.includes("--stable-url"), "no ratio threshold: stable is not loaded");
+  assert.equal(
+    job.spec.template.metadata.labels[labelKeys.deployment],
+    undefined,
+    "no Service selects the pod",
+  );
+});
+
 test("blueGreen.previewService: false renders no <name>-preview Service, and the preview still runs", () => {
   const md = load("bluegreen.yaml");
   const names = (m: ModelDeployment) => {

@@ -3,6 +3,7 @@ import { autoscaler } from "./autoscaler.js";
 import { collectorTokenSecret, sendsCollectorToken } from "./collector-token.js";
 import type { RenderConfig } from "./config.js";
 import { batchObjects, driftObjects } from "./jobs.js";
+import { loadTestObjects } from "./loadtest-job.js";
 import type { K8sObject } from "./object.js";
 import type { RenderPlan } from "./plan.js";
 import { revisionOf } from "./revision.js";
@@ -60,6 +61,7 @@ export function render(md: ModelDeployment, plan: RenderPlan, cfg: RenderConfig)
   const route = routerFor(md).desired(md, routerPlan(md, plan));
   if (route) objects.push(route);
   objects.push(...driftObjects(md, cfg), ...batchObjects(md, cfg));
+  if (plan.loadTest) objects.push(...loadTestObjects(md, plan.loadTest, cfg));
   return {
     objects,
     revisions: revs.map(({ planned, rev }) => ({

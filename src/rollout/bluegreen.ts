@@ -3,6 +3,7 @@ import { blueGreenAnalysisStep, runAnalysis, type AnalysisRun } from "./analysis
 import { reasons } from "./conditions.js";
 import { elapsedMs } from "./duration.js";
 import { available } from "./env.js";
+import { loadTestPlan, loadTestRunId, loadTestStep } from "./loadtest.js";
 import { advance, wait, type Stop, type StepOutcome, type Strategy } from "./frame.js";
 import { fitToGpuBudget, type GpuBudget } from "./gpu.js";
 
@@ -103,7 +104,7 @@ export const blueGreen: Strategy = {
   role: "preview",
   // Stable serves everything until the switch, so it gives no GPUs to the preview.
   stableYieldsGPUs: false,
-  walk({ env, cand, budget }) {
+  walk({ env, stable, cand, budget }) {
     const { ctx, book } = env;
     const bg = ctx.md.spec.rollout.blueGreen ?? defaults;
     const N = env.total;
@@ -132,11 +133,29 @@ export const blueGreen: Strategy = {
         message: `preview revision ${cand.id} has ${pa}/${N} replicas available`,
       });
     }
+    const promote = env.requests.promote !== undefined || book.promoteRequested === true;
+    // The pre-promotion load test, on the preview Service; a promote asked for skips it, as it ends an analysis.
+    if (bg.loadTest && !promote) {
+      const tested = loadTestStep({
+        plan: loadTestPlan({
+          runId: loadTestRunId(cand.id, blueGreenAnalysisStep, book.previewReadyAt),
+          step: blueGreenAnalysisStep,
+          spec: bg.loadTest,
+          candidate: { id: cand.id, role: "preview" },
+          stable: stable.id,
+        }),
+        status: ctx.md.status?.loadTest,
+        sinceStepMs: elapsedMs(book.previewReadyAt, env.now),
+        mdName: ctx.md.metadata.name,
+        at: "pre-promotion",
+      });
+      if (tested.kind !== "advance") return { stop: tested, counts, traffic };
+    }
     const stop = switchOver({
       bg,
       name: ctx.md.metadata.name,
       candidate: cand.id,
-      promote: env.requests.promote !== undefined || book.promoteRequested === true,
+      promote,
       readyForMs: elapsedMs(book.previewReadyAt, env.now),
       analyze: (templates) => runAnalysis(env, blueGreenAnalysisStep, templates),
     });

@@ -134,6 +134,7 @@ function at(over: Partial<StepContext> = {}): StepContext {
     name: "fraud",
     candidate: "c1",
     analyze: () => assert.fail("not an analysis step"),
+    loadTest: () => assert.fail("not a loadTest step"),
     ...over,
   };
 }

@@ -1,6 +1,7 @@
 import type { ModelDeployment } from "../api/v1alpha1/index.js";
 import { routerFor } from "../render/traffic/router.js";
 import { runAnalysis, type AnalysisRun } from "./analysis-run.js";
+import { loadTestPlan, loadTestRunId, loadTestStep } from "./loadtest.js";
 import { noteProgress } from "./candidate.js";
 import { reasons } from "./conditions.js";
 import { durationMs, elapsedMs } from "./duration.js";
@@ -40,6 +41,8 @@ export interface StepContext {
   candidate: string;
   /** Folds this step's measurements into the book and judges them. */
   analyze(templates: string[]): AnalysisRun;
+  /** This step's load test: waits for its result in status.loadTest, then passes or fails it. */
+  loadTest(spec: NonNullable<CanaryStep["loadTest"]>): StepOutcome;
 }
 
 export interface StepResult {
@@ -201,6 +204,17 @@ export const canarySteps = {
         };
     }
   },
+  /**
+   * Loads the canary's own Service with a Job (at least one canary pod, no user traffic needed) and waits
+   * for its verdict: Passed goes on, Failed rolls back naming the figure and its limit (loadtest.ts).
+   */
+  loadTest(step: NonNullable<CanaryStep["loadTest"]>, s: StepContext): StepResult {
+    const r = settle(s.pods, s.traffic.weight, s.traffic.weight, true);
+    const held = { traffic: { ...s.traffic, weight: r.weight }, counts: r.counts };
+    if (!r.reached) return { ...held, outcome: podsWait(s, r.counts, r.capped) };
+    if (s.promote) return { ...held, outcome: advance("loadTest, promoted"), usedPromote: true };
+    return { ...held, outcome: s.loadTest(step) };
+  },
 } satisfies { [K in keyof CanaryStep]-?: (step: NonNullable<CanaryStep[K]>, s: StepContext) => StepResult };
 
 /** After the last step: the canary at N pods with all the traffic, then promotion. */
@@ -220,6 +234,7 @@ export function runStep(step: CanaryStep | undefined, s: StepContext): StepResul
   if (step.setMirror) return canarySteps.setMirror(step.setMirror, s);
   if (step.pause) return canarySteps.pause(step.pause, s);
   if (step.analysis) return canarySteps.analysis(step.analysis, s);
+  if (step.loadTest) return canarySteps.loadTest(step.loadTest, s);
   return { traffic: s.traffic, counts: s.counts, outcome: advance("empty step") };
 }
 
@@ -278,6 +293,20 @@ export const canary: Strategy = {
         name: ctx.md.metadata.name,
         candidate: cand.id,
         analyze: (templates) => runAnalysis(env, index, templates),
+        loadTest: (spec) =>
+          loadTestStep({
+            plan: loadTestPlan({
+              runId: loadTestRunId(cand.id, index, book.stepStartedAt),
+              step: index,
+              spec,
+              candidate: { id: cand.id, role: "canary" },
+              stable: stable.id,
+            }),
+            status: ctx.md.status?.loadTest,
+            sinceStepMs: elapsedMs(book.stepStartedAt, env.now),
+            mdName: ctx.md.metadata.name,
+            at: `step ${index + 1}/${steps.length}`,
+          }),
       });
       traffic = r.traffic;
       counts = r.counts;

@@ -91,13 +91,14 @@ export function plannedRev(rev: Rev, role: RevisionRole, replicas: number): Plan
 export function renderPlan(
   planned: Planned[],
   weights: RenderPlan["weights"],
-  extra: Pick<RenderPlan, "headerRoute" | "mirror"> = {},
+  extra: Pick<RenderPlan, "headerRoute" | "mirror" | "loadTest"> = {},
 ): RenderPlan {
   return {
     revisions: planned.map(({ role, spec, replicas }) => ({ role, spec, replicas })),
     weights,
     ...(extra.headerRoute ? { headerRoute: extra.headerRoute } : {}),
     ...(extra.mirror ? { mirror: extra.mirror } : {}),
+    ...(extra.loadTest ? { loadTest: extra.loadTest } : {}),
   };
 }
 

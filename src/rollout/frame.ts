@@ -1,4 +1,4 @@
-import type { HeaderRoute } from "../render/plan.js";
+import type { HeaderRoute, LoadTestPlan } from "../render/plan.js";
 import type { AnalysisRun } from "./analysis-run.js";
 import { noteCapacity, notePause, noteProgress, sinceProgressMs, startCandidate } from "./candidate.js";
 import { reasons, rolloutConditions, type ConditionInput } from "./conditions.js";
@@ -10,6 +10,7 @@ import { failCandidate, rollBack } from "./rollback.js";
 import type { RolloutDecision } from "./types.js";
 
 const settleRequeueMs = 5_000;
+const loadTestRequeueMs = 15_000;
 
 /** What holds the rollout where it is for this reconcile. */
 export type Wait =
@@ -19,6 +20,8 @@ export type Wait =
   | { on: "pause"; reason: string; message: string; forMs?: number }
   /** Measurements are running. */
   | { on: "analysis"; run: AnalysisRun; message: string }
+  /** A load-test Job runs against the candidate (its result comes back in status.loadTest). */
+  | { on: "loadTest"; plan: LoadTestPlan; message: string }
   /** A countdown nobody needs to act on (blue-green auto-promotion). */
   | { on: "timer"; reason: string; message: string; forMs: number };
 
@@ -94,7 +97,14 @@ export function decideRollout(env: Env, stable: Rev, cand: Rev, strategy: Strate
     plannedRev(cand, strategy.role, counts.canary),
   ];
   const decision: RolloutDecision = {
-    plan: renderPlan(planned, { stable: 100 - traffic.weight, canary: traffic.weight }, traffic),
+    plan: renderPlan(
+      planned,
+      { stable: 100 - traffic.weight, canary: traffic.weight },
+      {
+        ...traffic,
+        ...(held?.on === "loadTest" ? { loadTest: held.plan } : {}),
+      },
+    ),
     status: {
       stableRevision: stable.id,
       canaryRevision: cand.id,
@@ -167,6 +177,8 @@ function progressing(stop: Exclude<Stop, { kind: "promote" }>): ConditionInput["
       return { status: true, reason: reasons.rolloutPaused, message: w.message };
     case "analysis":
       return { status: true, reason: reasons.analysisRunning, message: w.message };
+    case "loadTest":
+      return { status: true, reason: reasons.loadTestRunning, message: w.message };
     default:
       return { status: true, reason: w.reason, message: w.message };
   }
@@ -186,5 +198,8 @@ function requeue(held: Wait | undefined): { requeueAfterMs?: number } {
       };
     case "timer":
       return { requeueAfterMs: Math.max(1000, held.forMs) };
+    case "loadTest":
+      // the Job's status write wakes the controller; this only bounds the wait for its deadline
+      return { requeueAfterMs: loadTestRequeueMs };
   }
 }

@@ -87,13 +87,14 @@ describe("rollbackPatch", () => {
       scheduling: { nodeSelector: { pool: "inference" } },
       podMetadata: { labels: { team: "payments" } },
       runtime: { container: { image: "fraud-server:3", port: 9000 } },
-      monitoring: { feedback: { enabled: true } },
+      monitoring: { feedback: { enabled: true }, review: { threshold: 0.6 } },
       replicas: 7,
     });
     const { patch, changed } = rollbackPatch(v3.spec, target);
     assert.deepEqual(changed.sort(), [
       "spec.model",
       "spec.monitoring.feedback",
+      "spec.monitoring.review",
       "spec.podMetadata",
       "spec.resources",
       "spec.runtime",
@@ -108,7 +109,7 @@ describe("rollbackPatch", () => {
     });
     assert.equal(spec.scheduling, null, "a field v1 did not have is deleted");
     assert.equal(spec.podMetadata, null);
-    assert.deepEqual(spec.monitoring, { feedback: { enabled: false } });
+    assert.deepEqual(spec.monitoring, { feedback: { enabled: false }, review: null });
     assert.equal((spec.runtime as Record<string, unknown>).container, null, "custom container back to onnx");
     assert.equal("replicas" in spec, false, "replicas are no part of a revision");
     assert.equal("rollout" in spec, false);

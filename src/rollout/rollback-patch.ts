@@ -58,10 +58,14 @@ export function rollbackPatch(
     const d = mergePatchBetween(now[f], want[f]);
     if (d !== undefined) spec[f] = d;
   }
-  if (now.feedback !== want.feedback) spec.monitoring = { feedback: { enabled: want.feedback } };
-  const changed = Object.keys(spec).map((k) =>
-    k === "monitoring" ? "spec.monitoring.feedback" : `spec.${k}`,
-  );
+  const changed = Object.keys(spec).map((k) => `spec.${k}`);
+  // The monitoring fields a revision carries: feedback, and review (absent from revisions made without it).
+  const monitoring: Record<string, Json> = {};
+  if (now.feedback !== want.feedback) monitoring.feedback = { enabled: want.feedback };
+  const review = mergePatchBetween(now.review, want.review);
+  if (review !== undefined) monitoring.review = review;
+  for (const k of Object.keys(monitoring)) changed.push(`spec.monitoring.${k}`);
+  if (Object.keys(monitoring).length > 0) spec.monitoring = monitoring;
   return {
     patch: {
       metadata: {

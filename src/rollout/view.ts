@@ -22,6 +22,7 @@ function describeStep(
     return `setHeaderRoute ${step.setHeaderRoute.match.map((m) => `${m.name}${m.type === "Exact" ? "=" : "~"}${m.value}`).join(" & ")}`;
   }
   if (step.setMirror) return `setMirror ${step.setMirror.percent}%`;
+  if (step.loadTest) return `loadTest ${step.loadTest.rate}/s for ${step.loadTest.duration}`;
   return "(empty)";
 }
 
@@ -124,6 +125,29 @@ export function formatStatus(md: ModelDeployment, now: Date = new Date()): strin
           ]),
       ),
     );
+  }
+  const lt = st.loadTest;
+  if (lt) {
+    const label = lt.step < 0 ? "pre-promotion" : `step ${lt.step + 1}`;
+    out.push(
+      "",
+      `Load test (${label}, revision ${lt.revision}): ${lt.phase}${lt.verdict ? `, ${lt.verdict}` : ""}`,
+    );
+    const side = (name: string, f: NonNullable<typeof lt.candidate>) => [
+      `  ${name}`,
+      String(f.requests),
+      String(f.errors),
+      fmtValue(f.p50Ms),
+      fmtValue(f.p99Ms),
+      fmtValue(f.memoryMiB),
+    ];
+    const rows = [
+      ...(lt.candidate ? [side("candidate", lt.candidate)] : []),
+      ...(lt.stable ? [side("stable", lt.stable)] : []),
+    ];
+    if (rows.length)
+      out.push(...table(["  SIDE", "REQUESTS", "ERRORS", "P50 MS", "P99 MS", "MEMORY MIB"], rows));
+    if (lt.message) out.push(`  ${lt.message}`);
   }
   if (book.aborted) {
     out.push(

@@ -22,6 +22,44 @@ export function validBase(): Record<string, any> {
 }
 
 export const invalidCases: InvalidCase[] = [
+  {
+    name: "loadTest without a threshold",
+    mutate: (md) =>
+      (md.spec.rollout = {
+        strategy: "canary",
+        canary: { steps: [{ loadTest: { rate: 10, duration: "30s" } }] },
+      }),
+    expect: "loadTest needs a threshold",
+  },
+  {
+    name: "loadTest payload both synthetic and uri",
+    mutate: (md) =>
+      (md.spec.rollout = {
+        strategy: "canary",
+        canary: {
+          steps: [
+            {
+              loadTest: {
+                rate: 10,
+                duration: "30s",
+                maxP99Ms: 100,
+                payload: { synthetic: {}, uri: "pvc://store/requests.ndjson" },
+              },
+            },
+          ],
+        },
+      }),
+    expect: "set exactly one of synthetic and uri",
+  },
+  {
+    name: "blue-green loadTest without a preview Service",
+    mutate: (md) =>
+      (md.spec.rollout = {
+        strategy: "blueGreen",
+        blueGreen: { previewService: false, loadTest: { rate: 10, duration: "30s", maxP99Ms: 100 } },
+      }),
+    expect: "blueGreen.loadTest loads the preview Service",
+  },
   { name: "missing model uri", mutate: (md) => delete md.spec.model.uri, expect: "uri" },
   {
     name: "unknown uri scheme",
@@ -236,5 +274,24 @@ export const invalidCases: InvalidCase[] = [
         parallelism: 4,
       }),
     expect: "spec.batch.parallelism must be <= spec.batch.shards",
+  },
+  {
+    name: "review threshold 0",
+    mutate: (md) => (md.spec.monitoring = { review: { threshold: 0 } }),
+    expect: "spec.monitoring.review.threshold must be a probability in (0, 1]",
+  },
+  {
+    name: "review sampleRate 0",
+    mutate: (md) => (md.spec.monitoring = { review: { threshold: 0.6, sampleRate: 0 } }),
+    expect: "spec.monitoring.review.sampleRate must be > 0",
+  },
+  {
+    name: "review without logging",
+    mutate: (md) => {
+      md.spec.monitoring = { review: { threshold: 0.6 } };
+      md.spec.logging = { enabled: false };
+    },
+    expect:
+      "spec.monitoring.review marks predictions in their inference events: set spec.logging.enabled true",
   },
 ];

@@ -119,6 +119,14 @@ export const ModelDeploymentSpec = withRules(
         "spec.autoscaling.concurrency and requestsPerSecond read the logger's metrics for a custom container: set spec.logging.enabled true, or scale on cpuUtilization/memoryUtilization",
       field: ["logging", "enabled"],
     },
+    {
+      // Predictions are marked for review as their events are recorded: no events, no review queue.
+      cel: "!has(self.monitoring) || !has(self.monitoring.review) || self.logging.enabled",
+      check: (s) => s.monitoring?.review === undefined || s.logging.enabled,
+      message:
+        "spec.monitoring.review marks predictions in their inference events: set spec.logging.enabled true, or remove spec.monitoring.review",
+      field: ["logging", "enabled"],
+    },
   ],
 ).describe("Desired state of a served model.");
 

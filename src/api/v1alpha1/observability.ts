@@ -66,9 +66,52 @@ export const Drift = withRules(
   ],
 ).describe("Scheduled drift evaluation against a training baseline.");
 
+export const Review = withRules(
+  z.object({
+    threshold: z
+      .number()
+      .min(0)
+      .max(1)
+      .describe(
+        "A prediction whose top class probability is below this is marked for human review (e.g. 0.6).",
+      ),
+    sampleRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(1)
+      .describe("Fraction of the low-confidence predictions that are marked (the rest are not queued)."),
+    output: z
+      .string()
+      .min(1)
+      .max(256)
+      .default("probabilities")
+      .describe("The output tensor holding the class probabilities, one row per prediction."),
+  }),
+  [
+    {
+      cel: "self.threshold > 0.0 && self.threshold <= 1.0",
+      check: (r) => r.threshold > 0 && r.threshold <= 1,
+      message:
+        "spec.monitoring.review.threshold must be a probability in (0, 1], e.g. 0.6: predictions less sure than this are reviewed",
+      field: ["threshold"],
+    },
+    {
+      cel: "self.sampleRate > 0.0",
+      check: (r) => r.sampleRate > 0,
+      message:
+        "spec.monitoring.review.sampleRate must be > 0 (1 queues every low-confidence prediction); remove spec.monitoring.review to turn review off",
+      field: ["sampleRate"],
+    },
+  ],
+).describe(
+  "Human review: low-confidence predictions are marked in their events and queued in the collector; a reviewer's label becomes a feedback event.",
+);
+
 export const Monitoring = z
   .object({
     drift: Drift.optional(),
+    review: Review.optional(),
     feedback: z
       .object({ enabled: z.boolean().default(false).describe("Accept ground truth at POST /v2/feedback.") })
       .optional(),

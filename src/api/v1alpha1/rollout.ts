@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { duration } from "./common.js";
+import { duration, uri, uriRule } from "./common.js";
 import { withRules } from "./rules.js";
 
 export const analysisMetrics = [
@@ -57,6 +57,116 @@ export const HeaderMatch = z.object({
   type: z.enum(["Exact", "RegularExpression"]).default("Exact"),
 });
 
+/** What a load test sends: requests made up from the model's input signature, or recorded ones. */
+export const LoadTestPayload = withRules(
+  z.object({
+    synthetic: z
+      .object({
+        batchSize: z
+          .number()
+          .int()
+          .min(1)
+          .max(1024)
+          .default(1)
+          .describe("Rows per request, for the inputs' dynamic (-1) batch dimension."),
+      })
+      .optional()
+      .describe(
+        "Requests made up from the model's input signature (GET /v2/models/NAME): random values of each input's datatype and shape.",
+      ),
+    uri: uri
+      .optional()
+      .describe(
+        "A file of recorded requests, one JSON object a line: an Open Inference Protocol v2 request body, or an InferenceEvent (its request is replayed). pvc://, https://, s3:// or gs://; sent in turn, round and round.",
+      ),
+    credentialsSecret: z
+      .string()
+      .max(253)
+      .optional()
+      .describe("Secret with the credentials for uri (the same keys as spec.model.credentialsSecret)."),
+  }),
+  [
+    {
+      cel: "has(self.synthetic) != has(self.uri)",
+      check: (p) => (p.synthetic !== undefined) !== (p.uri !== undefined),
+      message: "loadTest.payload: set exactly one of synthetic and uri",
+    },
+    uriRule<{ uri?: string | undefined }>("uri", "loadTest.payload.uri", (p) => p.uri),
+  ],
+);
+
+/**
+ * A pre-promotion load test: a Job sends `rate` requests a second for `duration` to the candidate's Service,
+ * then (when a threshold compares with it) to stable's the same way, and judges latency, errors and memory.
+ */
+export const LoadTest = withRules(
+  z.object({
+    rate: z
+      .number()
+      .min(0.1)
+      .max(5000)
+      .describe("Requests a second, sent on schedule whatever the answers take (an open loop)."),
+    duration: duration.describe("How long each side is loaded, e.g. 30s or 2m."),
+    payload: LoadTestPayload.optional().describe("What to send; absent = synthetic, one row a request."),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .min(10)
+      .max(60000)
+      .default(5000)
+      .describe("A request not answered within this counts as an error."),
+    maxP50Ms: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("Fails when the candidate's median latency is above this."),
+    maxP99Ms: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("Fails when the candidate's 99th percentile is above this."),
+    maxErrorRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe("Fails when the candidate's share of failed requests (non-2xx, timeouts) is above this."),
+    maxMemoryMiB: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        "Fails when a candidate pod's peak resident memory (the model server's process metric) is above this.",
+      ),
+    maxP99RatioToStable: z
+      .number()
+      .min(1)
+      .optional()
+      .describe("Fails when the candidate's p99 is above this multiple of stable's, measured the same way."),
+    maxMemoryRatioToStable: z
+      .number()
+      .min(1)
+      .optional()
+      .describe("Fails when the candidate's peak memory is above this multiple of stable's."),
+  }),
+  [
+    {
+      cel: "has(self.maxP50Ms) || has(self.maxP99Ms) || has(self.maxErrorRate) || has(self.maxMemoryMiB) || has(self.maxP99RatioToStable) || has(self.maxMemoryRatioToStable)",
+      check: (t) =>
+        [
+          t.maxP50Ms,
+          t.maxP99Ms,
+          t.maxErrorRate,
+          t.maxMemoryMiB,
+          t.maxP99RatioToStable,
+          t.maxMemoryRatioToStable,
+        ].some((x) => x !== undefined),
+      message:
+        "loadTest needs a threshold: set maxP50Ms, maxP99Ms, maxErrorRate, maxMemoryMiB, maxP99RatioToStable or maxMemoryRatioToStable",
+    },
+  ],
+);
+
 export const CanaryStep = withRules(
   z.object({
     setWeight: z
@@ -84,15 +194,19 @@ export const CanaryStep = withRules(
       .describe(
         "Shadow: copy this percent of traffic to the candidate; its responses are discarded but logged.",
       ),
+    loadTest: LoadTest.optional().describe(
+      "Load the canary's own Service (no user traffic) with a Job and judge latency, errors and memory; fails -> rollback.",
+    ),
   }),
   [
     {
-      cel: "[has(self.setWeight), has(self.pause), has(self.analysis), has(self.setHeaderRoute), has(self.setMirror)].filter(x, x).size() == 1",
+      cel: "[has(self.setWeight), has(self.pause), has(self.analysis), has(self.setHeaderRoute), has(self.setMirror), has(self.loadTest)].filter(x, x).size() == 1",
       check: (s) =>
-        [s.setWeight, s.pause, s.analysis, s.setHeaderRoute, s.setMirror].filter((x) => x !== undefined)
-          .length === 1,
+        [s.setWeight, s.pause, s.analysis, s.setHeaderRoute, s.setMirror, s.loadTest].filter(
+          (x) => x !== undefined,
+        ).length === 1,
       message:
-        "spec.rollout.canary.steps[]: each step must set exactly one of setWeight, pause, analysis, setHeaderRoute, setMirror",
+        "spec.rollout.canary.steps[]: each step must set exactly one of setWeight, pause, analysis, setHeaderRoute, setMirror, loadTest",
     },
   ],
 );
@@ -107,8 +221,8 @@ export const Canary = z
   })
   .describe("Shift traffic to the new revision step by step.");
 
-export const BlueGreen = z
-  .object({
+export const BlueGreen = withRules(
+  z.object({
     autoPromote: z
       .boolean()
       .default(false)
@@ -123,8 +237,20 @@ export const BlueGreen = z
       .default(30)
       .describe("Keep the old revision this long after promotion."),
     analysis: z.object({ templates: z.array(z.string().max(63)).min(1).max(8) }).optional(),
-  })
-  .describe("Run the new revision beside the old one and switch all traffic at once.");
+    loadTest: LoadTest.optional().describe(
+      "Pre-promotion load test of the preview Service, once every preview pod is available and before the analysis and the switch; fails -> rollback.",
+    ),
+  }),
+  [
+    {
+      cel: "!has(self.loadTest) || self.previewService",
+      check: (b) => b.loadTest === undefined || b.previewService,
+      message:
+        "spec.rollout.blueGreen.loadTest loads the preview Service: set previewService true (the default) or drop loadTest",
+      field: ["loadTest"],
+    },
+  ],
+).describe("Run the new revision beside the old one and switch all traffic at once.");
 
 export const Rollout = withRules(
   z.object({

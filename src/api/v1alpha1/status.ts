@@ -77,6 +77,41 @@ export const BatchStatus = z.object({
   lastRun: BatchRunStatus.optional(),
 });
 
+/** What a load test measured on one side (candidate or stable). */
+export const LoadTestFigures = z.object({
+  requests: z.number().int().describe("Requests sent."),
+  errors: z.number().int().describe("Non-2xx answers, timeouts and refused connections."),
+  errorRate: z.number(),
+  p50Ms: z
+    .number()
+    .optional()
+    .describe("Median latency of the answered requests, from their scheduled send time."),
+  p99Ms: z.number().optional(),
+  memoryMiB: z
+    .number()
+    .optional()
+    .describe(
+      "Peak resident memory of the side's busiest pod during the test (the model server's process metric).",
+    ),
+  pods: z.number().int().optional().describe("Pods whose memory was read."),
+});
+
+export const LoadTestStatus = z.object({
+  runId: z
+    .string()
+    .max(253)
+    .describe("The run: revision, step and when the step began; the rollout waits for its own."),
+  revision: z.string().max(128),
+  step: z.number().int().describe("The canary step index, or -1 for blue-green's pre-promotion test."),
+  phase: z.enum(["Running", "Completed", "Error"]),
+  startedAt: z.string().max(64).optional(),
+  finishedAt: z.string().max(64).optional(),
+  candidate: LoadTestFigures.optional(),
+  stable: LoadTestFigures.optional(),
+  verdict: z.enum(["Passed", "Failed"]).optional(),
+  message: z.string().max(1024).optional(),
+});
+
 export const ModelDeploymentStatus = z
   .object({
     observedGeneration: z.number().int().optional(),
@@ -116,6 +151,9 @@ export const ModelDeploymentStatus = z
     history: z.array(HistoryEntry).max(20).optional(),
     drift: DriftStatus.optional(),
     batch: BatchStatus.optional().describe("Written by the batch job under its own field manager."),
+    loadTest: LoadTestStatus.optional().describe(
+      "The last rollout load test, written by its Job under its own field manager.",
+    ),
     rollout: z
       .record(z.string(), z.unknown())
       .optional()
@@ -125,9 +163,13 @@ export const ModelDeploymentStatus = z
       ),
     message: z.string().max(4096).optional(),
   })
-  .describe("Observed state, written by the controller (and the drift and batch jobs) through /status.");
+  .describe(
+    "Observed state, written by the controller (and the drift, batch and load-test jobs) through /status.",
+  );
 export type ModelDeploymentStatus = z.output<typeof ModelDeploymentStatus>;
 export type Condition = z.output<typeof Condition>;
 export type RevisionStatus = z.output<typeof RevisionStatus>;
 export type HistoryEntry = z.output<typeof HistoryEntry>;
 export type BatchRunStatus = z.output<typeof BatchRunStatus>;
+export type LoadTestFigures = z.output<typeof LoadTestFigures>;
+export type LoadTestStatus = z.output<typeof LoadTestStatus>;
