@@ -1,9 +1,10 @@
 // bench/controller: 1,000 ModelDeployments against the real e2e control plane (kwok nodes).
-//   npm run bench:controller [-- --count 1000 --workers 4]
+//   npm run bench:controller [-- --count 1000 --workers 4 --node-options "--max-semi-space-size=4"]
 // Baseline, side by side in the same run and cluster: the same 1,000 pod templates applied directly as plain
 // Deployments (what the platform alone costs). Reports time-to-Ready for both and their ratio, reconciles/s,
 // write calls during a full resync (must be 0), controller RSS and heap per cached object.
 import { readFileSync } from "node:fs";
+import yaml from "js-yaml";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KubeClient, loadKubeConfig } from "../../src/k8s/client.js";
@@ -13,7 +14,12 @@ import { clusterEnv, kubectl, repoRoot, run as exec } from "../../e2e/lib/index.
 import { simulatedNamespaceAnnotations } from "../../e2e/lib/namespace.js";
 
 const { values } = parseArgs({
-  options: { count: { type: "string", default: "1000" }, workers: { type: "string", default: "4" } },
+  options: {
+    count: { type: "string", default: "1000" },
+    workers: { type: "string", default: "4" },
+    // Default: what the chart gives the controller (controller.nodeOptions).
+    "node-options": { type: "string" },
+  },
 });
 const count = Number(values.count);
 const log = (msg: string) =>
@@ -145,6 +151,10 @@ await kubectl(["delete", "namespace", baseNs, "--wait=false"]);
 // modelship: ModelDeployments through the controller.
 const ns = `bench-md-${run}`;
 await ensureNamespace(ns);
+const chartValues = yaml.load(readFileSync(`${repoRoot}/charts/modelship/values.yaml`, "utf8")) as {
+  controller: { nodeOptions: string };
+};
+const nodeOptions = values["node-options"] ?? chartValues.controller.nodeOptions;
 log("building the controller (npm run build): memory is measured on the compiled code the image runs");
 await exec("npm", ["run", "build"], { timeoutMs: 600_000 });
 const ctl = await startController(
@@ -216,6 +226,7 @@ await client.close();
 const result = {
   count,
   workers: Number(values.workers),
+  nodeOptions,
   baselineDeploymentsReadySeconds: +baseSeconds.toFixed(1),
   modelDeploymentsCreateSeconds: +createSeconds.toFixed(1),
   modelDeploymentsReadySeconds: +mdSeconds.toFixed(1),

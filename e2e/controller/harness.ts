@@ -30,7 +30,7 @@ export async function freePort(): Promise<number> {
  */
 export async function startController(
   args: string[],
-  { built = false }: { built?: boolean } = {},
+  { built = false, nodeOptions }: { built?: boolean; nodeOptions?: string } = {},
 ): Promise<ControllerProcess> {
   const port = await freePort();
   const env = clusterEnv();
@@ -50,7 +50,11 @@ export async function startController(
       "modelship/modelship:e2e",
       ...args,
     ],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(nodeOptions !== undefined ? { env: { ...process.env, NODE_OPTIONS: nodeOptions } } : {}),
+    },
   );
   let out = "";
   proc.stdout?.on("data", (b: Buffer) => (out += b.toString()));

@@ -56,6 +56,7 @@ const controller = z
       .strict(),
     extraArgs: z.array(z.string()).describe("More controller flags, e.g. --workers=16."),
     extraEnv: z.array(envVar),
+    nodeOptions: z.string().max(1024).describe("NODE_OPTIONS for the controller; empty: Node.js defaults."),
     resources,
     podAnnotations: stringMap,
     podAntiAffinity: z
