@@ -19,6 +19,8 @@ const { values } = parseArgs({
     workers: { type: "string", default: "4" },
     // Default: what the chart gives the controller (controller.nodeOptions).
     "node-options": { type: "string" },
+    // false: skip the plain-Deployments baseline (memory-only runs; no time ratio)
+    baseline: { type: "string", default: "true" },
   },
 });
 const count = Number(values.count);
@@ -111,42 +113,45 @@ await addNodes(Math.ceil((count * 2) / 550));
 const run = Date.now().toString(36);
 
 // Baseline: the same number of plain Deployments, straight to the API server.
-const baseNs = `bench-base-${run}`;
-await ensureNamespace(baseNs);
-log(`baseline: creating ${count} Deployments`);
-let t0 = Date.now();
-await pool([...Array(count).keys()], 16, (i) =>
-  client.request("POST", resourcePath(resourceTypes.Deployment, baseNs), {
-    body: {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name: `d${i}`, namespace: baseNs },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: `d${i}` } },
-        template: {
-          metadata: { labels: { app: `d${i}` } },
-          spec: {
-            containers: [
-              {
-                name: "c",
-                image: "modelship/modelship:bench",
-                resources: { requests: { cpu: "10m", memory: "16Mi" } },
-              },
-            ],
+let baseSeconds = NaN;
+if (values.baseline !== "false") {
+  const baseNs = `bench-base-${run}`;
+  await ensureNamespace(baseNs);
+  log(`baseline: creating ${count} Deployments`);
+  const t0 = Date.now();
+  await pool([...Array(count).keys()], 16, (i) =>
+    client.request("POST", resourcePath(resourceTypes.Deployment, baseNs), {
+      body: {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: `d${i}`, namespace: baseNs },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: `d${i}` } },
+          template: {
+            metadata: { labels: { app: `d${i}` } },
+            spec: {
+              containers: [
+                {
+                  name: "c",
+                  image: "modelship/modelship:bench",
+                  resources: { requests: { cpu: "10m", memory: "16Mi" } },
+                },
+              ],
+            },
           },
         },
       },
-    },
-  }),
-);
-const baseSeconds = await waitAll(
-  "baseline Deployments",
-  resourcePath(resourceTypes.Deployment, baseNs),
-  depReady,
-  t0,
-);
-await kubectl(["delete", "namespace", baseNs, "--wait=false"]);
+    }),
+  );
+  baseSeconds = await waitAll(
+    "baseline Deployments",
+    resourcePath(resourceTypes.Deployment, baseNs),
+    depReady,
+    t0,
+  );
+  await kubectl(["delete", "namespace", baseNs, "--wait=false"]);
+}
 
 // modelship: ModelDeployments through the controller.
 const ns = `bench-md-${run}`;
@@ -173,7 +178,7 @@ const ctl = await startController(
 );
 await sleep(3000);
 log(`modelship: creating ${count} ModelDeployments`);
-t0 = Date.now();
+const t0 = Date.now();
 await pool([...Array(count).keys()], 16, (i) =>
   client.request("POST", resourcePath(resourceTypes.ModelDeployment, ns), { body: md(ns, i) }),
 );
@@ -203,6 +208,15 @@ for (let i = 0; i < 10; i++) {
   rssKb = Math.min(rssKb, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0));
   await sleep(1000);
 }
+// Where the RSS is: V8's heap (committed), memory outside it (Buffers), and anonymous vs file-backed pages.
+const heapTotal = await ctl.metric("modelship_process_nodejs_heap_size_total_bytes");
+const external = await ctl.metric("modelship_process_nodejs_external_memory_bytes");
+const rollup = readFileSync(`/proc/${ctl.proc.pid}/smaps_rollup`, "utf8");
+const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(rollup)?.[1] ?? 0);
+const rssParts = {
+  anonymousMB: +(kb("Anonymous") / 1024).toFixed(1),
+  fileMB: +((kb("Rss") - kb("Anonymous")) / 1024).toFixed(1),
+};
 const cachedByKind = Object.fromEntries(
   await Promise.all(
     ["ModelDeployment", "Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "Pod", "Node"].map(
@@ -227,16 +241,19 @@ const result = {
   count,
   workers: Number(values.workers),
   nodeOptions,
-  baselineDeploymentsReadySeconds: +baseSeconds.toFixed(1),
+  baselineDeploymentsReadySeconds: Number.isNaN(baseSeconds) ? null : +baseSeconds.toFixed(1),
   modelDeploymentsCreateSeconds: +createSeconds.toFixed(1),
   modelDeploymentsReadySeconds: +mdSeconds.toFixed(1),
-  ratioToBaseline: +(mdSeconds / baseSeconds).toFixed(2),
+  ratioToBaseline: Number.isNaN(baseSeconds) ? null : +(mdSeconds / baseSeconds).toFixed(2),
   reconcilesTotal: reconciles,
   reconcilesPerSecond: +(reconciles / mdSeconds).toFixed(1),
   resyncReconciles,
   writesDuringResync,
   controllerRssMB: +(rssKb / 1024).toFixed(1),
   heapUsedMB: +(heap / 1048576).toFixed(1),
+  heapTotalMB: +(heapTotal / 1048576).toFixed(1),
+  externalMB: +(external / 1048576).toFixed(1),
+  rssParts,
   cachedObjects: cached,
   cachedByKind,
   heapBytesPerCachedObject: Math.round(heap / Math.max(1, cached)),
