@@ -243,6 +243,88 @@ describe("Kafka transport on a real broker", { skip: noJava, timeout: 240_000 },
     );
   });
 
+  test("consumer lag: the records not yet stored per partition, N while the store is held, 0 once it is let go", async () => {
+    const topic = "events-lag";
+    await createTopic(topic, 3);
+    const p = await pipeline(`kafka://${broker.bootstrap}/${topic}`);
+    await p.produce("l", 300, 4_000);
+    // Given 300 records in the topic and a collector whose store holds every batch until released
+    const dir = tmp("kafka-store");
+    const store = new EventStore({ dir, log });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const heldStore = {
+      ingest: async (lines: string[]) => {
+        await held;
+        return store.ingest(lines);
+      },
+    };
+    const registry = createRegistry("collector", { defaultMetrics: false });
+    const consumer = new KafkaEventConsumer(
+      consumerConfig(topic, "collectors-lag"),
+      heldStore,
+      registry,
+      log,
+      {
+        backoffInitialMs: 200,
+        lagIntervalMs: 200,
+      },
+    );
+    consumer.start();
+    closers.push(async () => {
+      release();
+      await consumer.stop();
+      await store.close();
+    });
+    const lag = async () => {
+      const text = await registry.metrics();
+      const series = text.split("\n").filter((l) => l.startsWith("modelship_collector_kafka_lag_messages{"));
+      return { series, total: metricValue(text, "modelship_collector_kafka_lag_messages", { topic }) };
+    };
+    const lagReaches = (want: number, what: string) =>
+      eventually(
+        async () => {
+          const l = await lag();
+          return l.series.length === 3 && l.total === want ? l : undefined;
+        },
+        30_000,
+        what,
+      );
+
+    // Then the gauge reports all 300 as lag, one series per assigned partition
+    const before = await lagReaches(300, "the lag of the three partitions to add up to 300");
+    assert.ok(
+      before.series.every((l) => Number(l.split(" ").at(-1)) > 0),
+      `a partition without records: ${before.series.join(", ")}`,
+    );
+    // When 60 more arrive while the store is still held, the lag grows by 60
+    await p.produce("l", 60, 4_000, undefined, 300);
+    await p.close();
+    await lagReaches(360, "the lag to grow to 360");
+    assert.equal(
+      metricValue(await registry.metrics(), "modelship_collector_kafka_events_total", { result: "stored" }),
+      0,
+    );
+
+    // When the store is released, the collector catches up and the lag of every partition falls to 0
+    release();
+    const after = await lagReaches(0, "the lag to fall to 0");
+    assert.equal(after.series.length, 3);
+    assert.equal(
+      metricValue(await registry.metrics(), "modelship_collector_kafka_events_total", { result: "stored" }),
+      360,
+    );
+    assertExactly(await storedLines(dir), "l", 360);
+    const perPartition = before.series.map(
+      (l) => `${/partition="(\d+)"/.exec(l)?.[1]}: ${l.split(" ").at(-1)}`,
+    );
+    console.log(`# lag test: partitions ${perPartition.join(", ")} while held (300); 0 each after release`);
+
+    // And a stopped consumer reports no lag: its partitions are another member's to report
+    await consumer.stop();
+    assert.deepEqual((await lag()).series, []);
+  });
+
   test("TLS and SCRAM: the sink and the collector authenticate with credentials from files and env", async () => {
     const topic = "events-secure";
     await createTopic(topic, 2);

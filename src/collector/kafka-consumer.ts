@@ -6,6 +6,7 @@ import type { Consumer, Message, MessagesStream } from "@platformatic/kafka";
 import { backoffMs } from "../events/sender.js";
 import { describeKafkaError, kafkaConnectionOptions, type KafkaSecurity } from "../events/kafka-client.js";
 import type { Logger } from "../platform/log.js";
+import { partitionLags } from "./kafka-lag.js";
 import type { EventStore, IngestResult } from "./store.js";
 
 export interface KafkaConsumerConfig {
@@ -39,7 +40,12 @@ export interface KafkaConsumerTimings {
   backoffMaxMs?: number;
   /** How long a fetch waits at the broker for new records. */
   maxWaitMs?: number;
+  /** How often the consumer lag is read from the brokers (and at every rebalance). */
+  lagIntervalMs?: number;
 }
+
+/** ListOffsetTimestamps.EARLIEST, written here so that importing this file does not load the client. */
+const EARLIEST = -2n;
 
 function createKafkaMetrics(registry: Registry) {
   const registers = [registry];
@@ -69,6 +75,12 @@ function createKafkaMetrics(registry: Registry) {
     assigned: new Gauge({
       name: "modelship_collector_kafka_assigned_partitions",
       help: "Partitions of the topic this collector is assigned in its consumer group.",
+      registers,
+    }),
+    lag: new Gauge({
+      name: "modelship_collector_kafka_lag_messages",
+      help: "Records of an assigned partition not yet stored and committed: its end offset minus the group's committed offset, read every 10 s.",
+      labelNames: ["topic", "partition"] as const,
       registers,
     }),
     batchDuration: new Histogram({
@@ -103,6 +115,7 @@ export class KafkaEventConsumer {
   private partitions: number[] = [];
   /** The consumer of the session in progress. */
   private current: Consumer | undefined;
+  private lagInFlight = false;
 
   constructor(
     private readonly cfg: KafkaConsumerConfig,
@@ -189,6 +202,7 @@ export class KafkaEventConsumer {
       }
     }
     this.metrics.assigned.set(0);
+    this.metrics.lag.reset();
     this.log.info({ topic: this.cfg.topic, group: this.cfg.group }, "Stopped Kafka consumer");
   }
 
@@ -233,6 +247,9 @@ export class KafkaEventConsumer {
         .sort((a, b) => a - b);
       this.committed = new Map();
       this.metrics.assigned.set(this.partitions.length);
+      // a revoked partition's lag is its new owner's to report
+      this.metrics.lag.reset();
+      void this.refreshLag(consumer);
       this.log.info(
         {
           group: this.cfg.group,
@@ -245,6 +262,7 @@ export class KafkaEventConsumer {
     });
     let stream: Stream | undefined;
     let progressed = false;
+    let lagTimer: NodeJS.Timeout | undefined;
     try {
       stream = await consumer.consume({
         topics: [this.cfg.topic],
@@ -256,6 +274,8 @@ export class KafkaEventConsumer {
       stream.on("error", fail);
       stream.on("close", () => fail(new Error("the Kafka message stream closed")));
       stream.on("readable", () => this.wake());
+      lagTimer = setInterval(() => void this.refreshLag(consumer), this.timings.lagIntervalMs ?? 10_000);
+      lagTimer.unref();
       while (!this.stopping && failure === undefined) {
         this.signalled = false;
         const batch: Message<Buffer, Buffer, Buffer, Buffer>[] = [];
@@ -269,7 +289,9 @@ export class KafkaEventConsumer {
         progressed = true;
       }
     } finally {
+      clearInterval(lagTimer);
       this.metrics.assigned.set(0);
+      this.metrics.lag.reset();
       this.partitions = [];
       stream?.removeAllListeners("close");
       await closeQuietly(consumer, this.log);
@@ -277,6 +299,44 @@ export class KafkaEventConsumer {
     }
     if (failure !== undefined && !this.stopping) throw failure;
     return progressed;
+  }
+
+  /**
+   * Reads the assigned partitions' end, start and committed offsets from the brokers (two ListOffsets
+   * and one OffsetFetch) and sets the lag gauge from them. A failure keeps the last values: the next
+   * tick tries again, and a lost connection ends the session (and the gauge) anyway.
+   */
+  private async refreshLag(consumer: Consumer): Promise<void> {
+    const { topic } = this.cfg;
+    const partitions = [...this.partitions];
+    if (this.lagInFlight || partitions.length === 0) return;
+    this.lagInFlight = true;
+    try {
+      const only = { topics: [topic], partitions: { [topic]: partitions } };
+      const [end, start, committed] = await Promise.all([
+        consumer.listOffsets(only),
+        consumer.listOffsets({ ...only, timestamp: EARLIEST }),
+        consumer.listCommittedOffsets({ topics: [{ topic, partitions }] }),
+      ]);
+      // a session that ended while the brokers answered: the next one reports its own
+      if (consumer !== this.current) return;
+      // the partitions assigned now: one revoked meanwhile is left out, one added waits for the next read
+      const lags = partitionLags(this.partitions, {
+        end: end.get(topic) ?? [],
+        start: start.get(topic) ?? [],
+        committed: committed.get(topic) ?? [],
+      });
+      this.metrics.lag.reset();
+      for (const [partition, lag] of lags) this.metrics.lag.set({ topic, partition: String(partition) }, lag);
+    } catch (err) {
+      if (consumer === this.current && !this.stopping)
+        this.log.warn(
+          { err: describeKafkaError(err, topic), topic, group: this.cfg.group },
+          "Failed to read Kafka consumer lag",
+        );
+    } finally {
+      this.lagInFlight = false;
+    }
   }
 
   /** Stores a batch (durably), then commits the offsets after it for the partitions still ours. */

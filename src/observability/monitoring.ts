@@ -297,6 +297,8 @@ export interface AlertRule {
 }
 
 const perDeployment = `${L.namespace}, ${L.deployment}`;
+/** The collectors' consumer lag of a topic, all partitions and collectors together (partitions move between them). */
+const kafkaLag = `sum by (${L.namespace}, topic) (modelship_collector_kafka_lag_messages)`;
 
 /** The alert rules (one Prometheus rule group). */
 export function alertRules(): AlertRule[] {
@@ -355,6 +357,28 @@ export function alertRules(): AlertRule[] {
         summary: `${who}: inference events wait {{ $value | humanizeDuration }} to be shipped`,
         description:
           "The event sink (the collector) is not taking events; they are safe in the spool until it fills.",
+      },
+    },
+    {
+      alert: "ModelshipCollectorKafkaLagGrowing",
+      expr: `${kafkaLag} > 1000 and deriv(${kafkaLag}[10m:1m]) > 0`,
+      for: "10m",
+      labels: { severity: "warning" },
+      annotations: {
+        summary: `{{ $labels.${L.namespace} }}: the collectors are {{ $value }} records behind Kafka topic {{ $labels.topic }}, and falling further behind`,
+        description:
+          "The collectors' consumer lag (end offsets minus the group's committed offsets) has grown for 10 minutes: they store events slower than the model pods produce them. Check their logs for failed stores or commits, their disk, and whether the group has as many collectors as the topic has partitions to share.",
+      },
+    },
+    {
+      alert: "ModelshipCollectorKafkaNotConsuming",
+      expr: `sum by (${L.namespace}, job) (modelship_collector_kafka_assigned_partitions) == 0`,
+      for: "15m",
+      labels: { severity: "warning" },
+      annotations: {
+        summary: `{{ $labels.${L.namespace} }}/{{ $labels.job }}: no collector has been assigned a Kafka partition for 15 minutes`,
+        description:
+          "The collectors in Kafka consumer mode hold no partition (and so report no lag): their sessions fail (modelship_collector_kafka_session_failures_total; the log names the cause) or the topic does not exist. Events wait in Kafka until its retention deletes them.",
       },
     },
     {
