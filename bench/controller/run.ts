@@ -1,5 +1,5 @@
 // bench/controller: 1,000 ModelDeployments against the real e2e control plane (kwok nodes).
-//   npm run bench:controller [-- --count 1000 --workers 4 --node-options "--max-semi-space-size=4"]
+//   npm run bench:controller [-- --count 1000 --workers 4 --baseline false --node-options=--optimize-for-size]
 // Baseline, side by side in the same run and cluster: the same 1,000 pod templates applied directly as plain
 // Deployments (what the platform alone costs). Reports time-to-Ready for both and their ratio, reconciles/s,
 // write calls during a full resync (must be 0), controller RSS and heap per cached object.

@@ -3,6 +3,7 @@ import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
 import { onShutdown } from "../platform/shutdown.js";
 import { checkUnique, parseModelFlag, scanModelDir, type ModelSpec } from "../runtime/model-spec.js";
+import { parseModelFeatures } from "../runtime/model-features.js";
 import { ModelLoadError } from "../runtime/pool.js";
 import { EventRecorder } from "../events/recorder.js";
 import { parseUpstream } from "../logger/config.js";
@@ -35,6 +36,7 @@ export const command: Command = {
     "  --max-body-bytes N           larger bodies get 413 (default 8388608)",
     "  --execution-provider P       cpu | cuda (default cpu)",
     "  --allow-cpu-fallback         with cuda: use the CPU when CUDA is unavailable instead of staying unready",
+    "  --model-features NAME=JSON   the feature schema of model NAME's events (repeatable; --features for the rest)",
     "  --fallback-upstream URL      retry a request the local model failed (5xx, timeout, not ready) here once",
     '  --mirror-file PATH           shadow traffic: a file holding {"url":"http://host:port","percent":N}, re-read',
     "                               every 5 s; that share of HTTP inference requests is copied there after each answer",
@@ -63,6 +65,7 @@ export const command: Command = {
     "allow-cpu-fallback": { type: "boolean" },
     "log-level": { type: "string" },
     "fallback-upstream": { type: "string" },
+    "model-features": { type: "string", multiple: true },
     ...eventOptions,
   },
   async run(args) {
@@ -115,6 +118,15 @@ export const command: Command = {
       fallback = new FallbackUpstream(origin, requestTimeoutMs || 30_000, maxBodyBytes);
     }
     const mirror = await startMirror(args, registry, log);
+    let modelFeatures;
+    try {
+      modelFeatures = parseModelFeatures(
+        listFlag(args, "model-features"),
+        specs.map((s) => s.name),
+      );
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     let recorder: EventRecorder | undefined;
     if (stringFlag(args, "sink") !== undefined) {
       const first = specs[0]!;
@@ -144,7 +156,7 @@ export const command: Command = {
       allowCpuFallback: boolFlag(args, "allow-cpu-fallback"),
       log,
       registry,
-      ...(recorder !== undefined ? { events: new ServeEventLog(recorder) } : {}),
+      ...(recorder !== undefined ? { events: new ServeEventLog(recorder, Math.random, modelFeatures) } : {}),
       ...(fallback !== undefined ? { fallback } : {}),
       ...(mirror !== undefined ? { mirror: mirror.mirror } : {}),
     });

@@ -38,6 +38,7 @@ function snapshot(m: ModelDeployment, extra: Partial<Snapshot> = {}): Snapshot {
     nodesSynced: true,
     availableKinds: new Set(["HTTPRoute", "ScaledObject"]),
     measurements: [],
+    modelClaims: [],
     ...extra,
   };
 }
@@ -150,10 +151,31 @@ test("a crash-looping pod of a revision that is not ready is read into the obser
 test("environment problems: a missing PVC, an uninstalled router, a GPU product nobody offers", () => {
   const pvc = md({ model: { name: "iris", version: "1", uri: "pvc://store/iris.onnx" } });
   assert.deepEqual(
-    environmentProblems(snapshot(pvc, { modelClaim: { name: "store", exists: false } })).map((p) => p.reason),
+    environmentProblems(
+      snapshot(pvc, { modelClaims: [{ name: "store", field: "spec.model.uri", exists: false }] }),
+    ).map((p) => p.reason),
     [Reasons.PVCNotFound],
   );
-  assert.deepEqual(environmentProblems(snapshot(pvc, { modelClaim: { name: "store", exists: true } })), []);
+  assert.deepEqual(
+    environmentProblems(
+      snapshot(pvc, { modelClaims: [{ name: "store", field: "spec.model.uri", exists: true }] }),
+    ),
+    [],
+  );
+  // An additional model's claim is named by its own field.
+  const second = environmentProblems(
+    snapshot(pvc, {
+      modelClaims: [
+        { name: "store", field: "spec.model.uri", exists: true },
+        { name: "other", field: "spec.additionalModels[0].uri", exists: false },
+      ],
+    }),
+  );
+  assert.equal(second.length, 1);
+  assert.match(
+    second[0]!.message,
+    /^spec.additionalModels\[0\].uri: PersistentVolumeClaim ml\/other does not exist/,
+  );
 
   const routed = md({ traffic: { provider: "gatewayAPI", parentRefs: [{ name: "gw" }] } });
   const noRouter = environmentProblems(snapshot(routed, { availableKinds: new Set() }));

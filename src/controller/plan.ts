@@ -56,10 +56,10 @@ export function environmentProblems(s: Snapshot): Problem[] {
   const { md } = s;
   const problems: Problem[] = [];
   const ns = md.metadata.namespace ?? "default";
-  if (s.modelClaim && !s.modelClaim.exists)
+  for (const claim of s.modelClaims.filter((c) => !c.exists))
     problems.push({
       reason: Reasons.PVCNotFound,
-      message: `spec.model.uri: PersistentVolumeClaim ${ns}/${s.modelClaim.name} does not exist; create it or fix the uri`,
+      message: `${claim.field}: PersistentVolumeClaim ${ns}/${claim.name} does not exist; create it or fix the uri`,
     });
   const gpu = md.spec.resources.gpu;
   if (gpu && gpu.count > 0 && s.nodesSynced) {

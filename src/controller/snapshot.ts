@@ -33,8 +33,8 @@ export interface Snapshot {
   nodesSynced: boolean;
   /** Kinds whose CRDs are installed. */
   availableKinds: Set<string>;
-  /** The PVC `spec.model.uri` names, and whether it exists. */
-  modelClaim?: { name: string; exists: boolean };
+  /** The PVCs the models' `pvc://` uris name (the field that names each first), and whether they exist. */
+  modelClaims: { name: string; field: string; exists: boolean }[];
   /** The Gateway a gatewayAPI route goes through, when it could be read. */
   gateway?: GatewayView;
   measurements: AnalysisMeasurement[];
@@ -91,12 +91,23 @@ export async function gather(
     nodesSynced: nodeCache?.hasSynced ?? false,
     availableKinds: d.availableKinds(),
     measurements: [],
+    modelClaims: [],
   };
   const kept = d.caches.get(resourceTypes.ConfigMap.kind)?.get(namespace, revisionsConfigMapName(name));
   if (kept) snapshot.keptRevisions = kept;
 
-  const claim = pvcClaim(md.spec.model.uri);
-  if (claim) snapshot.modelClaim = { name: claim, exists: await exists(d.client, namespace, claim) };
+  const uris = [
+    { field: "spec.model.uri", uri: md.spec.model.uri },
+    ...(md.spec.additionalModels ?? []).map((m, i) => ({
+      field: `spec.additionalModels[${i}].uri`,
+      uri: m.uri,
+    })),
+  ];
+  for (const { field, uri } of uris) {
+    const name = pvcClaim(uri);
+    if (name && !snapshot.modelClaims.some((c) => c.name === name))
+      snapshot.modelClaims.push({ name, field, exists: await exists(d.client, namespace, name) });
+  }
   const gateway = await gatewayOf(d.client, md, log);
   if (gateway) snapshot.gateway = gateway;
   if (d.prometheus) {

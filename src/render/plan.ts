@@ -7,7 +7,7 @@ import type { LoadTest, ModelDeployment, ModelDeploymentSpec } from "../api/v1al
  */
 export type RevisionSpec = Pick<
   ModelDeploymentSpec,
-  "model" | "runtime" | "resources" | "scheduling" | "logging" | "podMetadata"
+  "model" | "additionalModels" | "runtime" | "resources" | "scheduling" | "logging" | "podMetadata"
 > & {
   feedback: boolean;
   /** spec.monitoring.review: serve or the logger marks low-confidence predictions (absent: none). */
@@ -64,6 +64,8 @@ export function revisionSpecOf(spec: ModelDeploymentSpec): RevisionSpec {
     logging: spec.logging,
     podMetadata: spec.podMetadata,
     feedback: spec.monitoring?.feedback?.enabled ?? false,
+    // only when set: a ModelDeployment serving one model keeps the revision id it had before the field existed
+    ...(spec.additionalModels?.length ? { additionalModels: spec.additionalModels } : {}),
     // only when set: a revision without review keeps the template (and so the id) it had before
     ...(spec.monitoring?.review !== undefined ? { review: spec.monitoring.review } : {}),
   };

@@ -60,10 +60,12 @@ export function fetchContainer(
   filename: string,
   sha256?: string,
   secret?: string,
+  /** An additional model's init container: its own name and directory (additionalModelDir). */
+  target: { container: string; dest: string } = { container: "fetch", dest: paths.models },
 ): Container {
   const claim = pvcClaim(uri);
   return {
-    name: "fetch",
+    name: target.container,
     image: cfg.image,
     imagePullPolicy: cfg.imagePullPolicy,
     args: [
@@ -71,7 +73,7 @@ export function fetchContainer(
       "--uri",
       uri,
       "--dest",
-      paths.models,
+      target.dest,
       "--filename",
       filename,
       ...(sha256 ? ["--sha256", sha256] : []),
@@ -90,6 +92,46 @@ export function fetchContainer(
       ...(claim ? [{ name: `pvc-${claim}`, mountPath: `${paths.pvcRoot}/${claim}`, readOnly: true }] : []),
     ],
   };
+}
+
+type AdditionalModel = NonNullable<RevisionSpec["additionalModels"]>[number];
+
+/**
+ * Where an additional model's file goes: a directory of its own, so no model name can collide with
+ * spec.model's file (model.onnx) or another's.
+ */
+export function additionalModelDir(name: string): string {
+  return `${paths.models}/${name}`;
+}
+
+/** One init container per additional model: each has its own credentials, and its own termination message. */
+function additionalFetchContainers(cfg: RenderConfig, spec: RevisionSpec): Container[] {
+  return (spec.additionalModels ?? []).map((m, i) =>
+    fetchContainer(cfg, m.uri, paths.modelFile, m.sha256, m.credentialsSecret, {
+      // by position: "fetch-" + a 63-character model name would not be a valid container name
+      container: `fetch-${i + 1}`,
+      dest: additionalModelDir(m.name),
+    }),
+  );
+}
+
+/** serve's --model flags for the additional models, after spec.model's. */
+function additionalModelArgs(models: readonly AdditionalModel[]): string[] {
+  return models.flatMap((m) => [
+    "--model",
+    `${m.name}=${additionalModelDir(m.name)}/${paths.modelFile}@${m.version}`,
+  ]);
+}
+
+/**
+ * Feature schemas when the pod serves several models: one --model-features per model that declares
+ * features, so no model's events are mapped with another's schema. (One model: --features, as before.)
+ */
+function modelFeatureArgs(spec: RevisionSpec): string[] {
+  const models = [spec.model, ...(spec.additionalModels ?? [])];
+  return models.flatMap((m) =>
+    m.features ? ["--model-features", `${m.name}=${canonicalJSON(m.features)}`] : [],
+  );
 }
 
 function serveContainer(
@@ -135,6 +177,7 @@ function serveContainer(
     "serve",
     "--model",
     `${spec.model.name}=${modelPath}@${spec.model.version}`,
+    ...additionalModelArgs(spec.additionalModels ?? []),
     "--host",
     "0.0.0.0",
     "--port",
@@ -244,7 +287,11 @@ function eventArgs(
     ...(lg.redact ?? []).flatMap((p) => ["--redact", p]),
     ...(lg.headers ?? []).flatMap((h) => ["--header-allowlist", h]),
     // Canonical (sorted keys) so a revision rendered again from its stored spec hashes the same.
-    ...(spec.model.features ? ["--features", canonicalJSON(spec.model.features)] : []),
+    ...(spec.additionalModels?.length
+      ? modelFeatureArgs(spec)
+      : spec.model.features
+        ? ["--features", canonicalJSON(spec.model.features)]
+        : []),
     ...(spec.review ? reviewArgs(spec.review) : []),
   ];
 }
@@ -332,7 +379,13 @@ function metricsPort(spec: RevisionSpec): number {
  */
 export function podTemplate(md: ModelDeployment, cfg: RenderConfig, spec: RevisionSpec): K8sObject {
   const name = md.metadata.name;
-  const claim = pvcClaim(spec.model.uri);
+  const claims = [
+    ...new Set(
+      [spec.model.uri, ...(spec.additionalModels ?? []).map((m) => m.uri)]
+        .map(pvcClaim)
+        .filter((c) => c !== undefined),
+    ),
+  ];
   const gpu = spec.resources.gpu;
   const useGpu = gpu !== undefined && gpu.count > 0;
   const sched = spec.scheduling;
@@ -380,6 +433,7 @@ export function podTemplate(md: ModelDeployment, cfg: RenderConfig, spec: Revisi
       ...(sched?.priorityClassName ? { priorityClassName: sched.priorityClassName } : {}),
       initContainers: [
         fetchContainer(cfg, spec.model.uri, paths.modelFile, spec.model.sha256, spec.model.credentialsSecret),
+        ...additionalFetchContainers(cfg, spec),
         ...(sidecar ? [loggerContainer(md, cfg, spec)] : []),
       ],
       containers: [serveContainer(md, cfg, spec, !sidecar)],
@@ -394,9 +448,10 @@ export function podTemplate(md: ModelDeployment, cfg: RenderConfig, spec: Revisi
               ...(loggerSendsToken(cfg, spec) ? [collectorTokenVolume(name)] : []),
             ]
           : []),
-        ...(claim
-          ? [{ name: `pvc-${claim}`, persistentVolumeClaim: { claimName: claim, readOnly: true } }]
-          : []),
+        ...claims.map((claim) => ({
+          name: `pvc-${claim}`,
+          persistentVolumeClaim: { claimName: claim, readOnly: true },
+        })),
       ],
     },
   };

@@ -135,6 +135,27 @@ describe("rollbackPatch", () => {
     assert.deepEqual(plain.metadata, { annotations: { [rolledBackToAnnotation]: target.id } });
   });
 
+  test("additional models are restored with the revision, and removed when it had none", () => {
+    const model = { name: "fraud", version: "v1", uri: "pvc://store/fraud/v1/model.onnx" };
+    const extra = (version: string) => [
+      { name: "churn", version, uri: `pvc://store/churn/${version}/model.onnx` },
+    ];
+    const v1 = canaryMD([{ setWeight: 50 }], { model, additionalModels: extra("1") });
+    const target = keptOf(v1, "2026-01-01T00:00:00Z");
+    const v2 = canaryMD([{ setWeight: 50 }], { model, additionalModels: extra("2") });
+    const { patch, changed } = rollbackPatch(v2.spec, target);
+    assert.deepEqual(changed, ["spec.additionalModels"]);
+    const after = patched(v2, patch.spec ? { spec: patch.spec } : {});
+    assert.equal(after.spec.additionalModels?.[0]?.version, "1");
+    assert.equal(revisionId(after, revisionSpecOf(after.spec)), target.id, "the same revision id");
+
+    const single = keptOf(canaryMD([{ setWeight: 50 }], { model }), "2026-01-01T00:00:00Z");
+    const back = rollbackPatch(v2.spec, single);
+    assert.equal(back.patch.spec?.additionalModels, null, "deleted: the revision served one model");
+    const alone = patched(v2, { spec: back.patch.spec });
+    assert.equal(revisionId(alone, revisionSpecOf(alone.spec)), single.id);
+  });
+
   test("a spec that already describes the revision changes nothing", () => {
     const { patch, changed } = rollbackPatch(v1.spec, target);
     assert.deepEqual(changed, []);

@@ -8,7 +8,15 @@ import { requestAnnotations } from "./types.js";
 export const rolledBackToAnnotation = "modelship.io/rolled-back-to";
 
 /** The spec fields a revision is made of (revisionSpecOf), in the ModelDeployment's own shape. */
-const podFields = ["model", "runtime", "resources", "scheduling", "logging", "podMetadata"] as const;
+const podFields = [
+  "model",
+  "additionalModels",
+  "runtime",
+  "resources",
+  "scheduling",
+  "logging",
+  "podMetadata",
+] as const;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 

@@ -11,7 +11,8 @@ import {
 } from "../events/build.js";
 import { parseRequest, parseResponse, type ParsedBody, type Protocol } from "../events/oip.js";
 import type { EventRecorder } from "../events/recorder.js";
-import type { ErrorType, EventTensor } from "../events/schema.js";
+import { EventLineWriter } from "../events/line.js";
+import type { ErrorType, EventTensor, FeatureSchema } from "../events/schema.js";
 import { elementCount, OIP_TO_ORT, ORT_TO_OIP, toPlain, type TensorValue } from "./datatypes.js";
 import { fromRaw } from "./tensor-bytes.js";
 import { rowsOf } from "./protocol.js";
@@ -95,22 +96,32 @@ export function responseForEvent(
 
 /** The recorder's front for serve: sampling, the event's id, and whether it really was spooled. */
 export class ServeEventLog {
-  private readonly configs = new Map<string, EventConfig>();
+  private readonly configs = new Map<string, { cfg: EventConfig; writer: EventLineWriter }>();
 
   constructor(
     private readonly recorder: EventRecorder,
     private readonly random: () => number = Math.random,
+    /** Feature schemas of single models (--model-features); the others use the recorder's (--features). */
+    private readonly modelFeatures: ReadonlyMap<string, FeatureSchema> = new Map(),
   ) {}
 
-  /** The event settings with this model's name and version (made once per model). */
-  private configFor(model: { name: string; version: string }): EventConfig {
+  /** The event settings with this model's name, version and features, and their line writer (made once per model). */
+  private configFor(model: { name: string; version: string }): { cfg: EventConfig; writer: EventLineWriter } {
     const key = `${model.name}@${model.version}`;
-    let cfg = this.configs.get(key);
-    if (cfg === undefined) {
-      cfg = { ...this.recorder.cfg.event, model: model.name, modelVersion: model.version };
-      this.configs.set(key, cfg);
+    let entry = this.configs.get(key);
+    if (entry === undefined) {
+      const features = this.modelFeatures.get(model.name);
+      const cfg: EventConfig = {
+        ...this.recorder.cfg.event,
+        model: model.name,
+        modelVersion: model.version,
+        ...(features !== undefined ? { features } : {}),
+      };
+      const writer = features !== undefined ? new EventLineWriter(features) : this.recorder.lineWriter;
+      entry = { cfg, writer };
+      this.configs.set(key, entry);
     }
-    return cfg;
+    return entry;
   }
 
   /** Sets the spool gauges; call before rendering /metrics. */
@@ -128,6 +139,7 @@ export class ServeEventLog {
   /** Writes the event before the answer leaves; its id once it was spooled, undefined when dropped. */
   async record(ex: ServedExchange): Promise<string | undefined> {
     const id = randomUUID();
+    const model = this.configFor(ex.model);
     const event = inferenceEventOf(
       {
         id,
@@ -148,9 +160,9 @@ export class ServeEventLog {
         response: ex.response,
         responseBytes: ex.responseBytes,
       },
-      this.configFor(ex.model),
+      model.cfg,
     );
-    return (await this.recorder.record(this.recorder.lineWriter.line(event, ex.protocol, ex.inputTexts)))
+    return (await this.recorder.record(model.writer.line(event, ex.protocol, ex.inputTexts)))
       ? id
       : undefined;
   }

@@ -294,4 +294,37 @@ export const invalidCases: InvalidCase[] = [
     expect:
       "spec.monitoring.review marks predictions in their inference events: set spec.logging.enabled true",
   },
+  {
+    name: "additional model named like spec.model",
+    mutate: (md) =>
+      (md.spec.additionalModels = [{ name: "iris", version: "2", uri: "https://models.example.com/b.onnx" }]),
+    expect: "spec.additionalModels[].name must differ from spec.model.name",
+  },
+  {
+    name: "additional models with a custom container",
+    mutate: (md) => {
+      md.spec.model.format = "custom";
+      md.spec.runtime = { container: { image: "example/server:1", port: 8080, protocol: "v2" } };
+      md.spec.additionalModels = [{ name: "b", version: "1", uri: "https://models.example.com/b.onnx" }];
+    },
+    expect: "spec.additionalModels are served by the built-in ONNX server: remove spec.runtime.container",
+  },
+  {
+    name: "additional model uri scheme",
+    mutate: (md) => (md.spec.additionalModels = [{ name: "b", version: "1", uri: "ftp://host/b.onnx" }]),
+    expect: "spec.additionalModels[].uri must start with https://",
+  },
+  {
+    name: "additional model categories on a numeric feature",
+    mutate: (md) =>
+      (md.spec.additionalModels = [
+        {
+          name: "b",
+          version: "1",
+          uri: "https://models.example.com/b.onnx",
+          features: [{ name: "x", type: "numeric", categories: ["a"] }],
+        },
+      ]),
+    expect: "spec.additionalModels[].features: categories are only allowed on features of type categorical",
+  },
 ];

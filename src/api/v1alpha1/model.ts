@@ -82,3 +82,59 @@ export const Model = withRules(
     },
   ],
 ).describe("The model to serve: where it is, what version, and what its inputs look like.");
+
+/** Most models one ModelDeployment serves besides spec.model: each adds an init container and a worker's model. */
+export const maxAdditionalModels = 8;
+
+const additional = "spec.additionalModels[]";
+
+export const AdditionalModel = withRules(
+  z.object({
+    name: dnsLabel(`${additional}.name`).describe(
+      "Model name, used in the Open Inference Protocol route /v2/models/{name}; unique, and not spec.model.name.",
+    ),
+    version: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(
+        /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+        `${additional}.version must be letters, digits, '-', '_' or '.'`,
+      )
+      .describe("Model version; a change rolls out a new revision of the whole ModelDeployment."),
+    uri: uri.describe(
+      "Where the model file lives: https://, s3://BUCKET/KEY, gs://BUCKET/KEY, pvc://CLAIM/path or file:// (tests).",
+    ),
+    sha256: z
+      .string()
+      .regex(/^[a-f0-9]{64}$/, `${additional}.sha256 must be 64 lower-case hex characters`)
+      .optional()
+      .describe("Expected SHA-256 of the model file; the pod refuses to start on a mismatch."),
+    credentialsSecret: dnsLabel(`${additional}.credentialsSecret`)
+      .optional()
+      .describe("Secret whose keys become environment variables of this model's download step."),
+    features: z
+      .array(Feature)
+      .max(512)
+      .optional()
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] })
+      .describe("Feature schema of this model's inference events (names in input order)."),
+  }),
+  [
+    uriRule("uri", `${additional}.uri`, (m) => m.uri),
+    {
+      cel: "!self.uri.startsWith('pvc://') || self.uri.matches('^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?/.+')",
+      check: (m) => !m.uri.startsWith("pvc://") || /^pvc:\/\/[a-z0-9]([-a-z0-9]*[a-z0-9])?\/.+/.test(m.uri),
+      message: `${additional}.uri: a pvc uri must be pvc://CLAIM/path/to/model.onnx`,
+      field: ["uri"],
+    },
+    {
+      cel: "!has(self.features) || self.features.all(f, f.type == 'categorical' || !has(f.categories))",
+      check: (m) => (m.features ?? []).every((f) => f.type === "categorical" || f.categories === undefined),
+      message: `${additional}.features: categories are only allowed on features of type categorical`,
+      field: ["features"],
+    },
+  ],
+).describe(
+  "Another ONNX model served by the same pods beside spec.model, at /v2/models/{name}; its events carry its name.",
+);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Autoscaling } from "./autoscaling.js";
-import { Model } from "./model.js";
+import { AdditionalModel, Model, maxAdditionalModels } from "./model.js";
 import { Batch, Logging, Monitoring } from "./observability.js";
 import { Resources, Scheduling } from "./resources.js";
 import { Rollout, Traffic } from "./rollout.js";
@@ -21,6 +21,14 @@ export const maxNameLength = 40;
 export const ModelDeploymentSpec = withRules(
   z.object({
     model: Model,
+    additionalModels: z
+      .array(AdditionalModel)
+      .max(maxAdditionalModels)
+      .optional()
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] })
+      .describe(
+        "More ONNX models served by the same pods (multi-model endpoint), each at /v2/models/{name}. Changing any of them rolls out a new revision.",
+      ),
     runtime: Runtime.default({
       executionProvider: "cpu",
       allowCpuFallback: false,
@@ -118,6 +126,29 @@ export const ModelDeploymentSpec = withRules(
       message:
         "spec.autoscaling.concurrency and requestsPerSecond read the logger's metrics for a custom container: set spec.logging.enabled true, or scale on cpuUtilization/memoryUtilization",
       field: ["logging", "enabled"],
+    },
+    {
+      cel: "!has(self.additionalModels) || self.additionalModels.all(m, m.name != self.model.name)",
+      check: (s) => (s.additionalModels ?? []).every((m) => m.name !== s.model.name),
+      message:
+        "spec.additionalModels[].name must differ from spec.model.name: each model is served at its own /v2/models/{name}",
+      field: ["additionalModels"],
+    },
+    {
+      cel: "!has(self.additionalModels) || self.additionalModels.all(m, self.additionalModels.filter(o, o.name == m.name).size() == 1)",
+      check: (s) =>
+        new Set((s.additionalModels ?? []).map((m) => m.name)).size === (s.additionalModels ?? []).length,
+      message: "spec.additionalModels[].name must be unique: give each model its own name",
+      field: ["additionalModels"],
+    },
+    {
+      cel: "!has(self.additionalModels) || size(self.additionalModels) == 0 || (self.model.format == 'onnx' && !has(self.runtime.container))",
+      check: (s) =>
+        (s.additionalModels ?? []).length === 0 ||
+        (s.model.format === "onnx" && s.runtime.container === undefined),
+      message:
+        "spec.additionalModels are served by the built-in ONNX server: remove spec.runtime.container (format: custom serves spec.model only)",
+      field: ["additionalModels"],
     },
     {
       // Predictions are marked for review as their events are recorded: no events, no review queue.
