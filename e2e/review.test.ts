@@ -43,20 +43,6 @@ const truth = [1, 1, 2, 2];
 before(async () => {
   await run("bash", [join(repoRoot, "scripts/image.sh")], { timeoutMs: 1_200_000 });
   await run("bash", [join(repoRoot, "e2e/cluster/load-images.sh")], { timeoutMs: 300_000 });
-  // helm installs CRDs once and never upgrades them: a platform team applies the new one, as here
-  await kubectl([
-    "apply",
-    "--server-side",
-    "--force-conflicts",
-    "-f",
-    join(repoRoot, "charts/modelship/crds/modelship.io_modeldeployments.yaml"),
-  ]);
-  await kubectl([
-    "wait",
-    "--for=condition=Established",
-    "crd/modeldeployments.modelship.io",
-    "--timeout=60s",
-  ]);
   ns = await createNamespace("review", env, { pods: "real" });
   await installChart(release, systemNs, ns.name);
   collector = await releaseCollector(release, systemNs);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs (or upgrades) charts/modelship into the local cluster the way a platform team would, with
-# the settings this cluster needs (e2e/cluster/values-local.yaml: no volume provisioner here), and
-# waits until the controller and the collector pods are Ready.
+# Installs (or upgrades) charts/modelship into the local cluster the way a platform team would (its CRDs
+# first, then helm), with the settings this cluster needs (e2e/cluster/values-local.yaml: no volume
+# provisioner here), and waits until the controller and the collector pods are Ready.
 #   bash e2e/cluster/install-chart.sh [RELEASE] [NAMESPACE] [helm flags...]
 # E2E_CHART=DIR|TGZ installs another chart (a packaged release, an older version) instead of charts/modelship.
 set -euo pipefail
@@ -13,6 +13,15 @@ export KUBECONFIG="${KUBECONFIG:-$KUBECONFIG_PATH}"
 bin_dir="$(cat "$STATE_DIR/bin-dir" 2>/dev/null || resolve_bin_dir)"
 helm_bin="$bin_dir/helm"
 [[ -x "$helm_bin" ]] || helm_bin=helm
+
+# Helm installs a chart's CRDs once and never upgrades them: apply this chart's first, as a platform team
+# would (docs/install.md, "Upgrading, and the CRD"). Another chart (E2E_CHART, an older release) keeps the cluster's.
+if [[ -z "${E2E_CHART:-}" ]]; then
+  kubectl_bin="$bin_dir/kubectl"
+  [[ -x "$kubectl_bin" ]] || kubectl_bin=kubectl
+  "$kubectl_bin" apply --server-side --force-conflicts -f "$REPO_ROOT/charts/modelship/crds/" >/dev/null
+  "$kubectl_bin" wait --for=condition=Established crd/modeldeployments.modelship.io --timeout=60s >/dev/null
+fi
 
 "$helm_bin" upgrade --install "$release" "${E2E_CHART:-$REPO_ROOT/charts/modelship}" \
   --namespace "$namespace" --create-namespace \

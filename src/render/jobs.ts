@@ -7,6 +7,7 @@ import {
   sendsCollectorToken,
 } from "./collector-token.js";
 import { commonLabels } from "./labels.js";
+import { jobIdentity } from "./job-identity.js";
 import type { K8sObject } from "./object.js";
 import { fetchContainer, pvcClaim } from "./pod.js";
 
@@ -123,29 +124,16 @@ export function driftObjects(md: ModelDeployment, cfg: RenderConfig): K8sObject[
     ],
   });
   return [
-    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: ns, labels } },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: { name, namespace: ns, labels },
-      rules: [
-        { apiGroups: [group], resources: [plural], resourceNames: [md.metadata.name], verbs: ["get"] },
-        {
-          apiGroups: [group],
-          resources: [`${plural}/status`],
-          resourceNames: [md.metadata.name],
-          verbs: ["get", "patch"],
-        },
-        { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
-      ],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name, namespace: ns, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-      subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
-    },
+    ...jobIdentity(name, ns, labels, [
+      { apiGroups: [group], resources: [plural], resourceNames: [md.metadata.name], verbs: ["get"] },
+      {
+        apiGroups: [group],
+        resources: [`${plural}/status`],
+        resourceNames: [md.metadata.name],
+        verbs: ["get", "patch"],
+      },
+      { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+    ]),
     job,
   ];
 }
@@ -312,28 +300,15 @@ export function batchObjects(md: ModelDeployment, cfg: RenderConfig): K8sObject[
 function statusWriterRbac(md: ModelDeployment, name: string, labels: Record<string, string>): K8sObject[] {
   const ns = md.metadata.namespace;
   return [
-    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: ns, labels } },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: { name, namespace: ns, labels },
-      rules: [
-        { apiGroups: [group], resources: [plural], resourceNames: [md.metadata.name], verbs: ["get"] },
-        {
-          apiGroups: [group],
-          resources: [`${plural}/status`],
-          resourceNames: [md.metadata.name],
-          verbs: ["get", "patch"],
-        },
-        { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
-      ],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name, namespace: ns, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-      subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
-    },
+    ...jobIdentity(name, ns, labels, [
+      { apiGroups: [group], resources: [plural], resourceNames: [md.metadata.name], verbs: ["get"] },
+      {
+        apiGroups: [group],
+        resources: [`${plural}/status`],
+        resourceNames: [md.metadata.name],
+        verbs: ["get", "patch"],
+      },
+      { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+    ]),
   ];
 }

@@ -3,6 +3,7 @@ import { group, plural, type ModelDeployment } from "../api/v1alpha1/index.js";
 import { comparesWithStable } from "../loadtest/judge.js";
 import { paths, ports, type RenderConfig } from "./config.js";
 import { commonLabels, labelKeys, podSelector, selectorString } from "./labels.js";
+import { jobIdentity } from "./job-identity.js";
 import type { K8sObject } from "./object.js";
 import { fetchContainer, pvcClaim } from "./pod.js";
 import type { LoadTestPlan } from "./plan.js";
@@ -153,28 +154,15 @@ export function loadTestObjects(md: ModelDeployment, plan: LoadTestPlan, cfg: Re
     },
   };
   return [
-    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: ns, labels } },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: { name, namespace: ns, labels },
-      rules: [
-        {
-          apiGroups: [group],
-          resources: [`${plural}/status`],
-          resourceNames: [mdName],
-          verbs: ["get", "patch"],
-        },
-        { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
-      ],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name, namespace: ns, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-      subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
-    },
+    ...jobIdentity(name, ns, labels, [
+      {
+        apiGroups: [group],
+        resources: [`${plural}/status`],
+        resourceNames: [mdName],
+        verbs: ["get", "patch"],
+      },
+      { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
+    ]),
     job,
   ];
 }
