@@ -110,3 +110,15 @@ test("the control commands need a NAME (usage error, exit 2) and report a bad ku
   assert.equal(noConfig.status, 1);
   assert.match(noConfig.stderr, /modelship abort: .*nonexistent/);
 });
+
+test("status names a multi-model endpoint's additional models and their versions", () => {
+  const one = canaryMD([{ setWeight: 50 }]);
+  assert.doesNotMatch(formatStatus(one), /Also serves:/);
+  const multi = canaryMD([{ setWeight: 50 }], {
+    additionalModels: [
+      { name: "lookup", version: "8", uri: "pvc://store/lookup/8/model.onnx" },
+      { name: "iris", version: "2.0.0", uri: "pvc://store/iris/2.0.0/model.onnx" },
+    ],
+  });
+  assert.match(formatStatus(multi), /Also serves: +lookup 8, iris 2\.0\.0/);
+});

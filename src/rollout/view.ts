@@ -52,6 +52,9 @@ export function formatStatus(md: ModelDeployment, now: Date = new Date()): strin
           "Model:",
           `${md.spec.model.name} ${st.modelVersion ?? "?"} serving; spec wants ${md.spec.model.version}`,
         ],
+        ...(md.spec.additionalModels?.length
+          ? [["Also serves:", md.spec.additionalModels.map((m) => `${m.name} ${m.version}`).join(", ")]]
+          : []),
         ["Stable:", st.stableRevision ?? "-"],
         ["Candidate:", st.canaryRevision ?? "-"],
         ["Traffic:", st.traffic ?? "-"],
