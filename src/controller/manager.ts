@@ -208,8 +208,14 @@ export class Manager {
     }
   }
 
+  /**
+   * Every cache has listed once. The Pod cache may instead be refused (an older chart's RBAC grants pods
+   * `list` only): reconciles then list the pods they need (src/controller/snapshot.ts).
+   */
   private synced(): boolean {
-    return [...this.caches.values()].every((c) => c.hasSynced);
+    return [...this.caches.entries()].every(
+      ([kind, c]) => c.hasSynced || (kind === resourceTypes.Pod.kind && c.forbidden),
+    );
   }
 
   /** Runs until signal aborts; returns the exit code. */

@@ -12,7 +12,7 @@ import type { KubeClient, KubeObject } from "../k8s/client.js";
 import { isNotFound } from "../k8s/errors.js";
 import type { Cache } from "../k8s/informer.js";
 import { childKinds, resourcePath, resourceTypes } from "../k8s/resources.js";
-import { labelKeys } from "../render/labels.js";
+import { labelKeys, podSelector, selectorString } from "../render/labels.js";
 import { pvcClaim } from "../render/pod.js";
 import { revisionsConfigMapName } from "../render/revisions-configmap.js";
 import type { AnalysisMeasurement } from "../rollout/types.js";
@@ -76,18 +76,30 @@ export async function gather(
     if (cache) owned.set(t.kind, cache.list(isOwnedBy(md)));
   }
   const podCache = d.caches.get(resourceTypes.Pod.kind);
-  const pods =
-    podCache?.list(
-      (p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[labelKeys.deployment] === name,
-    ) ?? [];
   const nodeCache = d.caches.get(resourceTypes.Node.kind);
+  const nodes = nodeCache?.list() ?? [];
+  const gpuModel = (md.spec.resources.gpu?.count ?? 0) > 0;
+  let pods: KubeObject[];
+  let gpuPods: KubeObject[];
+  if (podCache?.hasSynced) {
+    pods = podCache.list(
+      (p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[labelKeys.deployment] === name,
+    );
+    gpuPods = gpuModel ? podCache.list(usesGPU) : [];
+  } else {
+    // No pod watch (RBAC grants pods `list` only): list what this reconcile needs, as before the Pod cache.
+    pods = (owned.get(resourceTypes.Deployment.kind) ?? []).some(notReady)
+      ? await listPods(d.client, namespace, { labelSelector: selectorString(podSelector(name)) })
+      : [];
+    gpuPods = gpuModel ? await podsOnGPUNodes(d.client, nodes) : [];
+  }
   const snapshot: Snapshot = {
     raw,
     md,
     owned,
     pods,
-    gpuPods: (md.spec.resources.gpu?.count ?? 0) > 0 ? (podCache?.list(usesGPU) ?? []) : [],
-    nodes: nodeCache?.list() ?? [],
+    gpuPods,
+    nodes,
     nodesSynced: nodeCache?.hasSynced ?? false,
     availableKinds: d.availableKinds(),
     measurements: [],
@@ -116,6 +128,32 @@ export async function gather(
     for (const e of m.errors) log.warn({ template: e.template, err: e.message }, "Analysis query failed");
   }
   return snapshot;
+}
+
+const notReady = (dep: KubeObject) => {
+  const d = dep as { spec?: { replicas?: number }; status?: { readyReplicas?: number } };
+  return (d.status?.readyReplicas ?? 0) < (d.spec?.replicas ?? 0);
+};
+
+async function listPods(
+  client: KubeClient,
+  namespace: string | undefined,
+  query: Record<string, string>,
+): Promise<KubeObject[]> {
+  return (await client.get<{ items: KubeObject[] }>(resourcePath(resourceTypes.Pod, namespace), query)).items;
+}
+
+/** The pods bound to each node that offers GPUs, any namespace. */
+async function podsOnGPUNodes(client: KubeClient, nodes: KubeObject[]): Promise<KubeObject[]> {
+  const gpuNodes = nodes.filter((n) =>
+    Object.keys((n as { status?: { allocatable?: object } }).status?.allocatable ?? {}).some((k) =>
+      k.startsWith("nvidia.com/"),
+    ),
+  );
+  const out: KubeObject[] = [];
+  for (const n of gpuNodes)
+    out.push(...(await listPods(client, undefined, { fieldSelector: `spec.nodeName=${n.metadata?.name}` })));
+  return out;
 }
 
 async function exists(client: KubeClient, namespace: string, claim: string): Promise<boolean> {

@@ -48,6 +48,9 @@ export class CacheSet implements Cache {
   get hasSynced(): boolean {
     return this.members.every((m) => m.hasSynced);
   }
+  get forbidden(): boolean {
+    return this.members.some((m) => m.forbidden);
+  }
   get size(): number {
     return this.members.reduce((n, m) => n + m.size, 0);
   }
@@ -77,6 +80,7 @@ export class Informer implements Cache {
   private bytes = 0;
   private resourceVersion = "";
   private synced = false;
+  private denied = false;
   private readonly abort = new AbortController();
   private running?: Promise<void>;
   private resyncTimer?: NodeJS.Timeout;
@@ -89,6 +93,11 @@ export class Informer implements Cache {
 
   get hasSynced(): boolean {
     return this.synced;
+  }
+
+  /** The last list or watch was refused (403): RBAC does not grant list/watch here. */
+  get forbidden(): boolean {
+    return this.denied;
   }
 
   get size(): number {
@@ -166,6 +175,7 @@ export class Informer implements Cache {
     for (const k of known) if (!fresh.has(k)) this.forget(k);
     for (const [k, v] of fresh) this.put(k, v);
     this.resourceVersion = rv;
+    this.denied = false;
     for (const [, v] of gone) this.o.onEvent(v, "DELETED");
     for (const [k, v] of fresh) this.o.onEvent(v, known.has(k) ? "MODIFIED" : "ADDED");
     this.synced = true;
@@ -229,6 +239,7 @@ export class Informer implements Cache {
         }
         failures++;
         needList = true;
+        this.denied = err instanceof ApiError && err.code === 403;
         const delay = Math.min(30_000, 500 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random() / 2);
         this.o.log.warn(
           { kind: this.o.type.kind, err: (err as Error).message, retryInMs: Math.round(delay) },
