@@ -16,6 +16,9 @@ import { WorkQueue } from "./workqueue.js";
 
 const ownedSelector = `${labelKeys.managedBy}=${managedBy}`;
 
+/** Kinds only some features need: a refused cache of one does not keep the controller unready. */
+const featureKinds = new Set([resourceTypes.Pod.kind, resourceTypes.Job.kind]);
+
 export interface ManagerDeps {
   config: ControllerConfig;
   client: KubeClient;
@@ -209,12 +212,13 @@ export class Manager {
   }
 
   /**
-   * Every cache has listed once. The Pod cache may instead be refused (an older chart's RBAC grants pods
-   * `list` only): reconciles then list the pods they need (src/controller/snapshot.ts).
+   * Every cache has listed once, or is refused and only some features need it: an older chart's RBAC (the
+   * new image under the previous chart, mid-upgrade) may grant pods `list` only and no Jobs. Reconciles then
+   * list the pods they need (src/controller/snapshot.ts); a loadTest step's Job fails to apply, and says so.
    */
   private synced(): boolean {
     return [...this.caches.entries()].every(
-      ([kind, c]) => c.hasSynced || (kind === resourceTypes.Pod.kind && c.forbidden),
+      ([kind, c]) => c.hasSynced || (featureKinds.has(kind) && c.forbidden),
     );
   }
 
