@@ -5,7 +5,10 @@
 #   bash e2e/cluster/build-edge.sh traefik      the Gateway API implementation
 #   bash e2e/cluster/build-edge.sh prometheus   with only Kubernetes service discovery linked in
 #                                               (Debian's package leaves Kubernetes discovery out)
-# Prints the binary's path on stdout; progress goes to stderr.
+#   bash e2e/cluster/build-edge.sh keda         KEDA's operator and metrics adapter
+#   bash e2e/cluster/build-edge.sh keda-http    KEDA's HTTP add-on: operator, interceptor, scaler
+# Prints the binary's path on stdout (for keda and keda-http, the folder holding the binaries, each
+# named after its package); progress goes to stderr.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -20,12 +23,24 @@ case "$name" in
     tags="remove_all_sd,enable_kubernetes_sd,netgo"
     ldflags="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v}"
     ;;
-  *) die "usage: build-edge.sh traefik|prometheus" ;;
+  keda)
+    version="$KEDA_VERSION" tags="" ldflags="-s -w -X github.com/kedacore/keda/v2/version.Version=$KEDA_VERSION"
+    pkg="github.com/kedacore/keda/v2/cmd/operator github.com/kedacore/keda/v2/cmd/adapter"
+    ;;
+  keda-http)
+    version="$KEDA_HTTP_VERSION" tags="" ldflags="-s -w"
+    pkg="github.com/kedacore/http-add-on/operator github.com/kedacore/http-add-on/interceptor github.com/kedacore/http-add-on/scaler"
+    ;;
+  *) die "usage: build-edge.sh traefik|prometheus|keda|keda-http" ;;
 esac
-
 dir="$(edge_bin_dir "$name")"
-if [[ -x "$dir/$name" ]]; then
-  echo "$dir/$name"
+# One package builds a binary named after the tool; several build one binary each into the folder.
+read -r -a pkgs <<<"$pkg"
+target="$dir/$name" out="$dir.partial/$name"
+if ((${#pkgs[@]} > 1)); then target="$dir" out="$dir.partial/"; fi
+
+if [[ -f "$dir/.complete" || ( -x "$dir/$name" ) ]]; then
+  echo "$target"
   exit 0
 fi
 command -v go >/dev/null 2>&1 || die "the Go toolchain is needed to build $name $version (e2e/tools/$name); install Go >= 1.26."
@@ -41,11 +56,12 @@ log "Building $name $version from e2e/tools/$name (first build: 5-15 min on a 2-
 ticker=$!
 trap 'kill $ticker 2>/dev/null || true' EXIT
 if ! (cd "$TOOLS_DIR/$name" && CGO_ENABLED=0 go build -p "${E2E_BUILD_PARALLEL:-2}" -trimpath -tags "$tags" \
-  -ldflags "$ldflags" -o "$dir.partial/$name" "$pkg") >>"$BUILD_LOG" 2>&1; then
+  -ldflags "$ldflags" -o "$out" "${pkgs[@]}") >>"$BUILD_LOG" 2>&1; then
   tail -n 30 "$BUILD_LOG" >&2
   die "building $name failed (full log: $BUILD_LOG). Check access to the Go module proxy (GOPROXY=$(go env GOPROXY))."
 fi
+touch "$dir.partial/.complete"
 rm -rf "$dir"
 mv "$dir.partial" "$dir"
 log "Built $name in $(fmt_elapsed $((SECONDS - start))) into $dir"
-echo "$dir/$name"
+echo "$target"

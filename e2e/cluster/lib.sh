@@ -18,6 +18,10 @@ HELM_VERSION="v3.22.0"
 # in e2e/tools/traefik and e2e/tools/prometheus (Prometheus 3.16 is module version v0.316.0).
 TRAEFIK_VERSION="v3.6.12"
 PROMETHEUS_VERSION="v3.16.0"
+# KEDA for scale to zero (e2e/tools/keda, keda-http): the HTTP add-on release the Go module proxy
+# serves here, and the KEDA core release that add-on is built against.
+KEDA_VERSION="v2.14.1"
+KEDA_HTTP_VERSION="v0.8.0"
 # Bump when the build flags change so cached binaries are rebuilt.
 BUILD_REVISION="1"
 
@@ -103,7 +107,7 @@ edge_bin_dir() {
   local gov="none"
   if command -v go >/dev/null 2>&1; then gov="$(go env GOVERSION)"; fi
   echo "$E2E_HOME/bin/$1-$( {
-    echo "$gov $(uname -m) $TRAEFIK_VERSION $PROMETHEUS_VERSION"
+    echo "$gov $(uname -m) $TRAEFIK_VERSION $PROMETHEUS_VERSION $KEDA_VERSION $KEDA_HTTP_VERSION"
     cat "$TOOLS_DIR/$1/go.mod" "$TOOLS_DIR/$1/go.sum" "$E2E_CLUSTER_DIR/build-edge.sh"
   } | hash_stdin)"
 }

@@ -23,6 +23,8 @@ export interface PredictOptions {
   headers?: Record<string, string>;
   /** Input tensor name and width (iris: "input", 4). */
   input?: { name: string; width: number };
+  /** How long to wait for the answer (default 10 s); a scaled-to-zero model's first answer takes longer. */
+  timeoutMs?: number;
 }
 
 /** POST /v2/models/<model>/infer with `rows`; never throws: a failed request is `ok: false` with why. */
@@ -45,7 +47,7 @@ export async function predict(
           { name: input.name, shape: [rows.length, input.width], datatype: "FP32", data: rows.flat() },
         ],
       }),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
     });
     const text = await r.body.text();
     let body: Obj | undefined;

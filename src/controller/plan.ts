@@ -2,6 +2,7 @@
  * The pure middle of a reconcile: from a snapshot (src/controller/snapshot.ts) to what should exist, what
  * should go, and what is wrong. No I/O, so every decision a reconcile makes is unit-tested without a cluster.
  */
+import { usesInterceptor } from "../api/v1alpha1/autoscaling.js";
 import type { KubeObject } from "../k8s/client.js";
 import { childKinds } from "../k8s/resources.js";
 import type { RenderConfig } from "../render/config.js";
@@ -90,7 +91,10 @@ export function environmentProblems(s: Snapshot): Problem[] {
   if (md.spec.traffic.provider === "gatewayAPI") need("HTTPRoute", "Gateway API", "spec.traffic.provider");
   if (md.spec.traffic.provider === "istio") need("VirtualService", "Istio", "spec.traffic.provider");
   const a = md.spec.autoscaling;
-  if (a && (a.minReplicas === 0 || a.concurrency !== undefined || a.requestsPerSecond !== undefined))
+  if (a && usesInterceptor(a)) {
+    need("ScaledObject", "KEDA", "spec.autoscaling.minReplicas");
+    need("HTTPScaledObject", "KEDA's HTTP add-on", "spec.autoscaling.activation");
+  } else if (a && (a.minReplicas === 0 || a.concurrency !== undefined || a.requestsPerSecond !== undefined))
     need("ScaledObject", "KEDA", "spec.autoscaling");
   return problems;
 }

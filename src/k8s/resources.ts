@@ -92,6 +92,15 @@ export const resourceTypes = {
     namespaced: true,
     optional: true,
   },
+  /** Scale to zero with activation: KEDA's HTTP add-on. */
+  HTTPScaledObject: {
+    kind: "HTTPScaledObject",
+    group: "http.keda.sh",
+    version: "v1alpha1",
+    plural: "httpscaledobjects",
+    namespaced: true,
+    optional: true,
+  },
   Pod: { kind: "Pod", group: "", version: "v1", plural: "pods", namespaced: true },
   Node: { kind: "Node", group: "", version: "v1", plural: "nodes", namespaced: false },
   PersistentVolumeClaim: {
@@ -116,6 +125,7 @@ export const childKinds: ResourceType[] = [
   resourceTypes.Service,
   resourceTypes.HorizontalPodAutoscaler,
   resourceTypes.ScaledObject,
+  resourceTypes.HTTPScaledObject,
   resourceTypes.PodDisruptionBudget,
   resourceTypes.HTTPRoute,
   resourceTypes.VirtualService,

@@ -29,6 +29,7 @@ const trafficTargets = (raw: Obj) =>
     concurrency: 8,
     requestsPerSecond: 50,
     prometheusAddress: "http://prometheus:9090",
+    activation: "metrics",
   });
 
 /** The registries the model server and the logger sidecar really register their metrics on. */
@@ -53,10 +54,13 @@ test("KEDA queries read metrics the pods' processes really register, with labels
   const scraped = new Set<string>(Object.values(scrapeLabels));
   const cases: [string, ModelDeployment, Registry][] = [
     ["built-in server", load("quickstart-cpu.yaml", trafficTargets), regs.serve],
-    ["custom container (v2)", load("custom-container.yaml"), regs.logger],
+    ["custom container (v2)", load("custom-container.yaml", trafficTargets), regs.logger],
     [
       "custom container (v1)",
-      load("custom-container.yaml", (raw) => (raw.spec.runtime.container.protocol = "v1")),
+      load("custom-container.yaml", (raw) => {
+        raw.spec.runtime.container.protocol = "v1";
+        trafficTargets(raw);
+      }),
       regs.logger,
     ],
     [
@@ -90,5 +94,65 @@ test("KEDA queries read metrics the pods' processes really register, with labels
         assert.ok(labels.includes(scrapeLabels.deployment), `${what}: ${q} selects the ModelDeployment`);
       }
     }
+  }
+});
+
+test("minReplicas 0 renders an HTTPScaledObject: the interceptor routes the model's hosts to its Service and wakes it", () => {
+  const md = load("custom-container.yaml", (raw) => {
+    raw.metadata.namespace = "team-a";
+    raw.spec.autoscaling.hosts = ["models.example.com"];
+  });
+  const h = autoscaler(md) as Obj;
+  const name = md.metadata.name;
+  assert.equal(h.apiVersion, "http.keda.sh/v1alpha1");
+  assert.equal(h.kind, "HTTPScaledObject");
+  assert.deepEqual(h.spec.hosts, [
+    `${name}.team-a`,
+    `${name}.team-a.svc`,
+    `${name}.team-a.svc.cluster.local`,
+    "models.example.com",
+  ]);
+  // KEDA scales the ModelDeployment's scale subresource; the interceptor forwards to the endpoint Service.
+  assert.deepEqual(h.spec.scaleTargetRef, {
+    apiVersion: "modelship.io/v1alpha1",
+    kind: "ModelDeployment",
+    name,
+    service: name,
+    port: 80,
+  });
+  assert.deepEqual(h.spec.replicas, { min: 0, max: 5 });
+  assert.deepEqual(h.spec.scalingMetric, { concurrency: { targetValue: 8 } });
+  assert.equal(h.spec.scaledownPeriod, 300);
+
+  const rate = load("custom-container.yaml", (raw) => {
+    delete raw.spec.autoscaling.concurrency;
+    raw.spec.autoscaling.requestsPerSecond = 2.5;
+  });
+  assert.deepEqual((autoscaler(rate) as Obj).spec.scalingMetric, {
+    requestRate: { targetValue: 3, window: "1m", granularity: "1s" },
+  });
+});
+
+test("scale to zero through the interceptor refuses what the HTTP add-on cannot do, naming the field", () => {
+  const bad: [string, (a: Obj) => void, RegExp][] = [
+    ["both figures", (a) => (a.requestsPerSecond = 5), /set concurrency or requestsPerSecond, not both/],
+    ["cpu", (a) => (a.cpuUtilization = 50), /remove cpuUtilization and memoryUtilization/],
+    [
+      "hosts without the interceptor",
+      (a) => ((a.minReplicas = 1), (a.hosts = ["x"]), (a.prometheusAddress = "http://p")),
+      /hosts is only used/,
+    ],
+    [
+      "metrics activation without Prometheus",
+      (a) => (a.activation = "metrics"),
+      /prometheusAddress is required/,
+    ],
+  ];
+  for (const [what, mutate, message] of bad) {
+    const raw = yaml.load(readFileSync(join(repoRoot, "examples", "custom-container.yaml"), "utf8")) as Obj;
+    mutate(raw.spec.autoscaling);
+    const r = parseModelDeployment(raw);
+    assert.ok(!r.ok, what);
+    assert.match(JSON.stringify(r.errors), message, what);
   }
 });

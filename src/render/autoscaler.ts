@@ -1,5 +1,7 @@
 import { apiVersion, kind, type ModelDeployment } from "../api/v1alpha1/index.js";
+import { usesInterceptor } from "../api/v1alpha1/autoscaling.js";
 import { scrapeLabels } from "../observability/monitoring.js";
+import { ports } from "./config.js";
 import { commonLabels } from "./labels.js";
 import type { K8sObject } from "./object.js";
 
@@ -10,6 +12,50 @@ export function usesKeda(md: ModelDeployment): boolean {
     a !== undefined &&
     (a.minReplicas === 0 || a.concurrency !== undefined || a.requestsPerSecond !== undefined)
   );
+}
+
+/** Scale to zero woken by KEDA's HTTP add-on (an HTTPScaledObject), rather than a ScaledObject or an HPA. */
+export function usesHttpAddOn(md: ModelDeployment): boolean {
+  return md.spec.autoscaling !== undefined && usesInterceptor(md.spec.autoscaling);
+}
+
+/** The Host names the interceptor routes to a model: its Service's cluster names, then the user's. */
+export function interceptorHosts(md: ModelDeployment): string[] {
+  const name = md.metadata.name;
+  const ns = md.metadata.namespace ?? "default";
+  const own = [`${name}.${ns}`, `${name}.${ns}.svc`, `${name}.${ns}.svc.cluster.local`];
+  return [...new Set([...own, ...(md.spec.autoscaling?.hosts ?? [])])];
+}
+
+/**
+ * Scale to zero with activation: KEDA's HTTP add-on turns this into a ScaledObject on the same scale
+ * subresource, and its interceptor holds each request for the model's hosts until the endpoint Service has a
+ * ready pod. It scales on what the interceptor counts: requests in flight (concurrency) or per second.
+ */
+function httpScaledObject(md: ModelDeployment, meta: K8sObject["metadata"]): K8sObject {
+  const a = md.spec.autoscaling!;
+  const scalingMetric =
+    a.requestsPerSecond !== undefined
+      ? {
+          requestRate: {
+            targetValue: Math.max(1, Math.ceil(a.requestsPerSecond)),
+            window: "1m",
+            granularity: "1s",
+          },
+        }
+      : { concurrency: { targetValue: a.concurrency } };
+  return {
+    apiVersion: "http.keda.sh/v1alpha1",
+    kind: "HTTPScaledObject",
+    metadata: meta,
+    spec: {
+      hosts: interceptorHosts(md),
+      scaleTargetRef: { ...scaleTarget(md), service: md.metadata.name, port: ports.service },
+      replicas: { min: 0, max: a.maxReplicas },
+      scaledownPeriod: a.cooldownSeconds,
+      scalingMetric,
+    },
+  };
 }
 
 // The autoscaler scales the ModelDeployment through its scale subresource, as Argo Rollouts does, so it keeps
@@ -51,6 +97,7 @@ export function autoscaler(md: ModelDeployment): K8sObject | undefined {
     namespace: md.metadata.namespace,
     labels: commonLabels(md.metadata.name, "autoscaling"),
   };
+  if (usesHttpAddOn(md)) return httpScaledObject(md, meta);
   if (usesKeda(md)) {
     const queries = trafficQueries(md);
     const triggers: Record<string, unknown>[] = [];

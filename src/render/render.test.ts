@@ -269,7 +269,15 @@ test("the autoscaler scales the ModelDeployment; KEDA only for scale to zero or 
   });
   const custom = load("custom-container.yaml");
   const kinds = render(custom, stablePlan(custom), cfg).objects.map((o) => o.kind);
-  assert.ok(kinds.includes("ScaledObject") && !kinds.includes("HorizontalPodAutoscaler"));
+  assert.ok(kinds.includes("HTTPScaledObject") && !kinds.includes("HorizontalPodAutoscaler"), kinds.join());
+  assert.ok(!kinds.includes("ScaledObject"), "the HTTP add-on makes the ScaledObject itself");
+  custom.spec.autoscaling = {
+    ...custom.spec.autoscaling!,
+    minReplicas: 1,
+    prometheusAddress: "http://p:9090",
+  };
+  const traffic = render(custom, stablePlan(custom), cfg).objects.map((o) => o.kind);
+  assert.ok(traffic.includes("ScaledObject") && !traffic.includes("HTTPScaledObject"), traffic.join());
 });
 
 test("canary weights land in the HTTPRoute and sum to 100", () => {
