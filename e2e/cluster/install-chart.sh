@@ -20,7 +20,7 @@ if [[ -z "${E2E_CHART:-}" ]]; then
   kubectl_bin="$bin_dir/kubectl"
   [[ -x "$kubectl_bin" ]] || kubectl_bin=kubectl
   "$kubectl_bin" apply --server-side --force-conflicts -f "$REPO_ROOT/charts/modelship/crds/" >/dev/null
-  "$kubectl_bin" wait --for=condition=Established crd/modeldeployments.modelship.io --timeout=60s >/dev/null
+  wait_established "$kubectl_bin" modeldeployments.modelship.io
 fi
 
 "$helm_bin" upgrade --install "$release" "${E2E_CHART:-$REPO_ROOT/charts/modelship}" \

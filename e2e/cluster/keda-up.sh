@@ -42,17 +42,7 @@ mod_dir() { (cd "$TOOLS_DIR/$1" && go list -m -f '{{.Dir}}' "$2"); }
 "${KUBECTL[@]}" apply --server-side --force-conflicts \
   -f "$(mod_dir keda github.com/kedacore/keda/v2)/config/crd/bases/" \
   -f "$(mod_dir keda-http github.com/kedacore/http-add-on)/config/crd/bases/" >/dev/null
-established() {
-  for crd in scaledobjects.keda.sh httpscaledobjects.http.keda.sh; do
-    [[ "$("${KUBECTL[@]}" get crd "$crd" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" == True ]] ||
-      return 1
-  done
-}
-t0=$SECONDS
-until established; do
-  ((SECONDS - t0 < 60)) || die "KEDA's CRDs were not Established within 60 s"
-  sleep 0.5
-done
+wait_established "${KUBECTL[0]}" scaledobjects.keda.sh httpscaledobjects.http.keda.sh
 
 # --- The components.
 sed "s|KEDA_IMAGE|$image|" "$E2E_CLUSTER_DIR/keda/keda.yaml" | "${KUBECTL[@]}" apply --server-side --force-conflicts -f - >/dev/null

@@ -130,6 +130,19 @@ resolve_bin_dir() {
   echo "${d:-$E2E_HOME/bin/kube-$KUBE_VERSION-nogo}"
 }
 
+# wait_established KUBECTL_BIN CRD...: polls until each CRD is Established (60 s at most). `kubectl wait` on a
+# CRD applied a moment before can fail with "status.conditions accessor error" instead of waiting.
+wait_established() {
+  local kubectl_bin="$1" t0=$SECONDS crd
+  shift
+  for crd in "$@"; do
+    until [[ "$("$kubectl_bin" get crd "$crd" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null)" == True ]]; do
+      ((SECONDS - t0 < 60)) || die "the CRD $crd was not Established within 60 s"
+      sleep 0.5
+    done
+  done
+}
+
 pid_alive() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; }
 
 read_pid() {
