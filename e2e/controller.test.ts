@@ -410,9 +410,14 @@ describe("a running controller", () => {
       );
       await apply(example("custom-container.yaml", ns.name));
       const pricing = await waitCondition(ns.name, "pricing", "Degraded", "True", "ProviderNotInstalled");
+      // minReplicas 0: scale to zero through KEDA and its HTTP add-on, both named when absent
       assert.match(
         condition(pricing, "Degraded").message,
-        /spec\.autoscaling: KEDA \(ScaledObject\) is not installed/,
+        /spec\.autoscaling\.minReplicas: KEDA \(ScaledObject\) is not installed/,
+      );
+      assert.match(
+        condition(pricing, "Degraded").message,
+        /spec\.autoscaling\.activation: KEDA's HTTP add-on \(HTTPScaledObject\) is not installed/,
       );
     },
   );

@@ -232,5 +232,83 @@ describe(
         console.log(`[scale-to-zero] woke again in ${(again.ms / 1000).toFixed(1)} s`);
       },
     );
+
+    test(
+      "When the target is a request rate (2/s) and 20 requests/s arrive, Then the HPA scales out on the interceptor's rate",
+      slow,
+      async () => {
+        await kubectl([
+          "patch",
+          "md",
+          "iris",
+          "-n",
+          ns.name,
+          "--type=merge",
+          "-p",
+          JSON.stringify({
+            spec: { autoscaling: { concurrency: null, requestsPerSecond: 2 } },
+          }),
+        ]);
+        await waitFor(
+          "the HTTPScaledObject scales on the request rate",
+          async () => {
+            const h = await kubectlJson<Obj>(["get", "httpscaledobject", "iris", "-n", ns.name]);
+            return h.spec.scalingMetric?.requestRate?.targetValue === 2;
+          },
+          { timeoutMs: 60_000 },
+        );
+        // From zero again, so the scale-out below comes from the rate, not from an HPA state left over.
+        await waitFor(
+          "iris back at zero pods",
+          async () => (await getMd()).spec.replicas === 0 && (await modelPods()).length === 0,
+          { timeoutMs: 300_000, intervalMs: 2_000 },
+        );
+        let done = false;
+        let sent = 0;
+        let failed = 0;
+        // open loop: one request every 50 ms, whatever the answers
+        const pending: Promise<void>[] = [];
+        const ticker = setInterval(() => {
+          if (done) return;
+          pending.push(
+            viaInterceptor(flower(sent), { timeoutMs: 150_000 }).then((r) => {
+              if (!r.ok) failed++;
+            }),
+          );
+          sent++;
+        }, 50);
+        try {
+          await waitFor(
+            "iris scaled out to 2 replicas on the rate",
+            async () => (await getMd()).spec.replicas === 2,
+            {
+              timeoutMs: 240_000,
+              intervalMs: 2_000,
+            },
+          );
+        } finally {
+          done = true;
+          clearInterval(ticker);
+          await Promise.all(pending);
+        }
+        const hpa = await kubectlJson<Obj>(["get", "hpa", "keda-hpa-iris", "-n", ns.name]);
+        const metric = (hpa.status?.currentMetrics ?? [])[0];
+        console.log(
+          `[scale-to-zero] rate: scaled out after ${sent} requests (${failed} failed); HPA metric ${JSON.stringify(metric)}`,
+        );
+        assert.equal(metric?.type, "External");
+        // At 20 requests/s and a few ms each, about 0.1 request is in flight: only the rate scales out to 2.
+        assert.ok(
+          quantity(metric.external.current.averageValue) >= 2,
+          `the HPA saw the rate per replica, not the concurrency: ${metric.external.current.averageValue}`,
+        );
+        assert.equal(failed, 0);
+      },
+    );
   },
 );
+
+/** A Kubernetes quantity as the HPA writes metric values ("4", "1500m"). */
+function quantity(q: string): number {
+  return q.endsWith("m") ? Number(q.slice(0, -1)) / 1000 : Number(q);
+}

@@ -188,6 +188,24 @@ export const invalidCases: InvalidCase[] = [
     expect: "scale to zero",
   },
   {
+    name: "scale to zero through the interceptor on two figures",
+    mutate: (md) =>
+      (md.spec.autoscaling = { minReplicas: 0, maxReplicas: 3, concurrency: 4, requestsPerSecond: 10 }),
+    expect: "not both",
+  },
+  {
+    name: "scale to zero through the interceptor on CPU too",
+    mutate: (md) =>
+      (md.spec.autoscaling = { minReplicas: 0, maxReplicas: 3, concurrency: 4, cpuUtilization: 60 }),
+    expect: "remove cpuUtilization",
+  },
+  {
+    name: "traffic target on Prometheus without its address",
+    mutate: (md) =>
+      (md.spec.autoscaling = { minReplicas: 0, maxReplicas: 3, concurrency: 4, activation: "metrics" }),
+    expect: "prometheusAddress is required",
+  },
+  {
     name: "malformed sha256",
     mutate: (md) => (md.spec.model.sha256 = "xyz"),
     expect: "sha256",
