@@ -3,9 +3,10 @@
 # local runs, from Kafka's own jars on Maven Central and the machine's Java (17+).
 #
 #   scripts/kafka.sh fetch                 download the jars into .cache/kafka/<version>/libs (idempotent)
-#   scripts/kafka.sh start [--port N] [--dir DIR] [--sasl-port N] [--ssl-port N] [--watch PID]
+#   scripts/kafka.sh start [--port N] [--dir DIR] [--sasl-port N] [--ssl-port N] [--mtls-port N] [--watch PID]
 #                                          start one broker in the background; prints KEY=VALUE lines:
-#                                          PID, PORT, DIR, LOG (and SASL_PORT, SSL_PORT, SSL_CA). DIR is
+#                                          PID, PORT, DIR, LOG (and SASL_PORT, SSL_PORT, SSL_CA, MTLS_PORT,
+#                                          MTLS_CERT, MTLS_KEY). DIR is
 #                                          created (a temp dir by default) and formatted once: starting
 #                                          again with the same DIR and ports restarts the same broker
 #                                          with its data. Port 0 or none picks a free one. With
@@ -14,9 +15,11 @@
 #   scripts/kafka.sh stop PID              SIGTERM, SIGKILL after 10 s; returns when the process is gone
 #   scripts/kafka.sh kill PID              SIGKILL at once
 #
-# --sasl-port adds a SASL_PLAINTEXT listener (SCRAM-SHA-512 and SCRAM-SHA-256, user "modelship",
+# --sasl-port adds a SASL_PLAINTEXT listener (SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN, user "modelship",
 # password "modelship-secret"); --ssl-port adds a SASL_SSL listener with the same users and a
-# self-signed certificate for 127.0.0.1 made by keytool, whose PEM is printed as SSL_CA.
+# self-signed certificate for 127.0.0.1 made by keytool, whose PEM is printed as SSL_CA. --mtls-port adds
+# an SSL listener that requires a client certificate (mutual TLS, no SASL): openssl makes a client CA the
+# broker trusts and a client certificate (CN=modelship) under it, printed as MTLS_CERT and MTLS_KEY.
 # KAFKA_VERSION (default 4.4.0) picks the release; KAFKA_HEAP (default 512m) the JVM heap. Settings
 # suit one test node: replication factor 1, group.min.session.timeout.ms=1000 (short test sessions),
 # broker.session.timeout.ms=2000 (after a kill -9 the restarted broker re-registers within 2 s, not 9).
@@ -94,13 +97,14 @@ $(tail -n 30 "$log")"
 }
 
 start() {
-  local port=0 dir="" sasl_port="" ssl_port="" watch=""
+  local port=0 dir="" sasl_port="" ssl_port="" mtls_port="" watch=""
   while (($#)); do
     case "$1" in
     --port) port="$2" && shift 2 ;;
     --dir) dir="$2" && shift 2 ;;
     --sasl-port) sasl_port="$2" && shift 2 ;;
     --ssl-port) ssl_port="$2" && shift 2 ;;
+    --mtls-port) mtls_port="$2" && shift 2 ;;
     --watch) watch="$2" && shift 2 ;;
     *) die "unknown option $1 (see the header of scripts/kafka.sh)" ;;
     esac
@@ -121,13 +125,15 @@ start() {
   fi
   [[ "$sasl_port" != 0 ]] || sasl_port="$(free_port)"
   [[ "$ssl_port" != 0 ]] || ssl_port="$(free_port)"
+  [[ "$mtls_port" != 0 ]] || mtls_port="$(free_port)"
 
   local listeners="PLAINTEXT://127.0.0.1:$port"
   local protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
   [[ -z "$sasl_port" ]] || listeners+=",SASL://127.0.0.1:$sasl_port" protocols+=",SASL:SASL_PLAINTEXT"
   [[ -z "$ssl_port" ]] || listeners+=",SSL://127.0.0.1:$ssl_port" protocols+=",SSL:SASL_SSL"
+  [[ -z "$mtls_port" ]] || listeners+=",MTLS://127.0.0.1:$mtls_port" protocols+=",MTLS:SSL"
 
-  if [[ -n "$ssl_port" && ! -f "$dir/tls/broker.p12" ]]; then
+  if [[ -n "$ssl_port$mtls_port" && ! -f "$dir/tls/broker.p12" ]]; then
     mkdir -p "$dir/tls"
     keytool -genkeypair -alias broker -keyalg EC -groupname secp256r1 -validity 30 \
       -dname "CN=127.0.0.1" -ext "SAN=IP:127.0.0.1,DNS:localhost" \
@@ -137,7 +143,25 @@ start() {
       >"$dir/tls/ca.pem" 2>/dev/null || die "keytool could not export the test certificate"
   fi
 
+  if [[ -n "$mtls_port" && ! -f "$dir/tls/clients.p12" ]]; then
+    command -v openssl >/dev/null 2>&1 || die "openssl not found: --mtls-port makes the client certificate with it"
+    (
+      cd "$dir/tls"
+      openssl ecparam -name prime256v1 -genkey -noout -out client-ca.key &&
+        openssl req -x509 -new -key client-ca.key -subj "/CN=modelship test client CA" -days 30 -out client-ca.pem &&
+        openssl ecparam -name prime256v1 -genkey -noout -out client.key.sec1 &&
+        openssl pkcs8 -topk8 -nocrypt -in client.key.sec1 -out client.key &&
+        openssl req -new -key client.key -subj "/CN=modelship" -out client.csr &&
+        openssl x509 -req -in client.csr -CA client-ca.pem -CAkey client-ca.key -CAcreateserial -days 30 \
+          -out client.pem &&
+        rm -f client.key.sec1 client.csr &&
+        keytool -importcert -noprompt -alias clients -file client-ca.pem -storetype PKCS12 \
+          -keystore clients.p12 -storepass changeit
+    ) >/dev/null 2>&1 || die "could not make the mutual-TLS test certificates in $dir/tls"
+  fi
+
   local scram="org.apache.kafka.common.security.scram.ScramLoginModule required;"
+  local plain="org.apache.kafka.common.security.plain.PlainLoginModule required user_$sasl_user=\"$sasl_password\";"
   cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
@@ -162,15 +186,25 @@ group.min.session.timeout.ms=1000
 broker.heartbeat.interval.ms=500
 broker.session.timeout.ms=2000
 log.flush.interval.messages=9223372036854775807
-sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
 listener.name.sasl.scram-sha-512.sasl.jaas.config=$scram
 listener.name.sasl.scram-sha-256.sasl.jaas.config=$scram
+listener.name.sasl.plain.sasl.jaas.config=$plain
 listener.name.ssl.scram-sha-512.sasl.jaas.config=$scram
 listener.name.ssl.scram-sha-256.sasl.jaas.config=$scram
+listener.name.ssl.plain.sasl.jaas.config=$plain
 listener.name.ssl.ssl.keystore.type=PKCS12
 listener.name.ssl.ssl.keystore.location=$dir/tls/broker.p12
 listener.name.ssl.ssl.keystore.password=changeit
 listener.name.ssl.ssl.key.password=changeit
+listener.name.mtls.ssl.keystore.type=PKCS12
+listener.name.mtls.ssl.keystore.location=$dir/tls/broker.p12
+listener.name.mtls.ssl.keystore.password=changeit
+listener.name.mtls.ssl.key.password=changeit
+listener.name.mtls.ssl.truststore.type=PKCS12
+listener.name.mtls.ssl.truststore.location=$dir/tls/clients.p12
+listener.name.mtls.ssl.truststore.password=changeit
+listener.name.mtls.ssl.client.auth=required
 EOF
   cat >"$dir/log4j2.properties" <<EOF
 status = warn
@@ -201,7 +235,7 @@ EOF
   fi
 
   local p
-  for p in "$port" "$controller_port" $sasl_port $ssl_port; do
+  for p in "$port" "$controller_port" $sasl_port $ssl_port $mtls_port; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       die "port $p on 127.0.0.1 is in use: pick another (or 0 for a free one)"
     fi
@@ -218,6 +252,7 @@ EOF
   wait_port "$port" "$pid" "$log"
   [[ -z "$sasl_port" ]] || wait_port "$sasl_port" "$pid" "$log"
   [[ -z "$ssl_port" ]] || wait_port "$ssl_port" "$pid" "$log"
+  [[ -z "$mtls_port" ]] || wait_port "$mtls_port" "$pid" "$log"
   echo "PID=$pid"
   echo "PORT=$port"
   echo "DIR=$dir"
@@ -226,6 +261,12 @@ EOF
   [[ -z "$ssl_port" ]] || {
     echo "SSL_PORT=$ssl_port"
     echo "SSL_CA=$dir/tls/ca.pem"
+  }
+  [[ -z "$mtls_port" ]] || {
+    echo "MTLS_PORT=$mtls_port"
+    echo "SSL_CA=$dir/tls/ca.pem"
+    echo "MTLS_CERT=$dir/tls/client.pem"
+    echo "MTLS_KEY=$dir/tls/client.key"
   }
 }
 
@@ -256,5 +297,5 @@ fetch) fetch ;;
 start) start "$@" ;;
 stop) stop "${1:-}" TERM ;;
 kill) stop "${1:-}" KILL ;;
-*) die "usage: scripts/kafka.sh fetch | start [--port N] [--dir DIR] [--sasl-port N] [--ssl-port N] | stop PID | kill PID" ;;
+*) die "usage: scripts/kafka.sh fetch | start [--port N] [--dir DIR] [--sasl-port N] [--ssl-port N] [--mtls-port N] | stop PID | kill PID" ;;
 esac

@@ -2,7 +2,7 @@
 // go spool -> sender -> kafka:// sink -> topic -> collector consumer mode -> store, through a broker
 // restart, a collector kill -9 and a rebalance between two collectors. One broker for the whole file.
 import assert from "node:assert/strict";
-import { rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Admin, Consumer } from "@platformatic/kafka";
@@ -368,6 +368,55 @@ describe("Kafka transport on a real broker", { skip: noJava, timeout: 240_000 },
     );
     const [lines] = await storedAll([c.dir], 30);
     assertExactly(lines!, "s", 30);
+  });
+
+  test("mutual TLS and SASL PLAIN: a client certificate admits the sink and the collector; without it the broker refuses", async () => {
+    const topic = "events-mtls";
+    await createTopic(topic, 2);
+    const q = encodeURIComponent;
+    const mtls = `kafka://${broker.mtlsBootstrap}/${topic}?ca=${q(broker.ca)}`;
+    const sink = createSink(`${mtls}&cert=${q(broker.clientCert)}&key=${q(broker.clientKey)}`, log, {
+      requestTimeoutMs: 5_000,
+    });
+    closers.push(() => sink.close());
+    await sink.send(Array.from({ length: 20 }, (_, i) => line(`m-${i}`, MODELS[i % 3]!)));
+
+    // the same listener without a client certificate: refused, and retried rather than dropped
+    const anonymous = createSink(mtls, log, { requestTimeoutMs: 5_000 });
+    closers.push(() => anonymous.close());
+    const err = await anonymous.send([line("m-x", "fraud")]).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.ok(err instanceof Error && !(err instanceof RejectedBatchError), String(err));
+
+    // SASL PLAIN over TLS, credentials from files
+    const secrets = tmp("kafka-plain");
+    writeFileSync(join(secrets, "user"), `${SASL_USER}\n`);
+    writeFileSync(join(secrets, "password"), `${SASL_PASSWORD}\n`);
+    const plain = createSink(
+      `kafka://${broker.sslBootstrap}/${topic}?ca=${q(broker.ca)}&sasl=plain` +
+        `&username-file=${q(join(secrets, "user"))}&password-file=${q(join(secrets, "password"))}`,
+      log,
+      { requestTimeoutMs: 5_000 },
+    );
+    closers.push(() => plain.close());
+    await plain.send(Array.from({ length: 10 }, (_, i) => line(`m-${20 + i}`, MODELS[i % 3]!)));
+
+    const c = collector(
+      consumerConfig(topic, "collectors-mtls", {
+        brokers: [broker.mtlsBootstrap],
+        security: {
+          tls: {
+            ca: readFileSync(broker.ca),
+            cert: readFileSync(broker.clientCert),
+            key: readFileSync(broker.clientKey),
+          },
+        },
+      }),
+    );
+    const [lines] = await storedAll([c.dir], 30);
+    assertExactly(lines!, "m", 30);
   });
 
   test("a broker restart mid-stream loses nothing: the spool holds events until Kafka acknowledges them", async () => {

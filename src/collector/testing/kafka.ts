@@ -1,5 +1,5 @@
 // Test helper: a real single-node Kafka broker (KRaft) on loopback, started by scripts/kafka.sh with the
-// machine's Java, with a plain listener, a SASL_PLAINTEXT (SCRAM) and a SASL_SSL listener.
+// machine's Java, with a plain listener, a SASL_PLAINTEXT (SCRAM, PLAIN), a SASL_SSL and a mutual-TLS listener.
 import { execFile, spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -30,6 +30,10 @@ export interface KafkaBroker {
   /** host:port of the SASL_SSL listener; its certificate is `ca`. */
   sslBootstrap: string;
   ca: string;
+  /** host:port of the SSL listener that requires a client certificate: `clientCert` and `clientKey` (PEM files). */
+  mtlsBootstrap: string;
+  clientCert: string;
+  clientKey: string;
   dir: string;
   readonly pid: number;
   /** Stops the broker (SIGTERM, or SIGKILL for a crash) and waits for its process to be gone. */
@@ -56,19 +60,34 @@ export async function startKafka(): Promise<KafkaBroker> {
     (
       await exec(
         "bash",
-        [script, "start", "--sasl-port", "0", "--ssl-port", "0", "--watch", String(process.pid)],
+        [
+          script,
+          "start",
+          "--sasl-port",
+          "0",
+          "--ssl-port",
+          "0",
+          "--mtls-port",
+          "0",
+          "--watch",
+          String(process.pid),
+        ],
         { timeout: 120_000 },
       )
     ).stdout,
   );
   let pid = Number(first.PID);
   const ports = ["--port", first.PORT!, "--sasl-port", first.SASL_PORT!, "--ssl-port", first.SSL_PORT!];
+  ports.push("--mtls-port", first.MTLS_PORT!);
   ports.push("--watch", String(process.pid));
   return {
     bootstrap: `127.0.0.1:${first.PORT}`,
     saslBootstrap: `127.0.0.1:${first.SASL_PORT}`,
     sslBootstrap: `127.0.0.1:${first.SSL_PORT}`,
     ca: first.SSL_CA!,
+    mtlsBootstrap: `127.0.0.1:${first.MTLS_PORT}`,
+    clientCert: first.MTLS_CERT!,
+    clientKey: first.MTLS_KEY!,
     dir: first.DIR!,
     get pid() {
       return pid;
