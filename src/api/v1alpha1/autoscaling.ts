@@ -5,7 +5,8 @@ import { withRules } from "./rules.js";
 export function usesInterceptor(a: { minReplicas: number; activation?: string }): boolean {
   return a.minReplicas === 0 && (a.activation ?? "interceptor") === "interceptor";
 }
-const interceptorCel = "(self.minReplicas == 0 && (!has(self.activation) || self.activation == 'interceptor'))";
+const interceptorCel =
+  "(self.minReplicas == 0 && (!has(self.activation) || self.activation == 'interceptor'))";
 
 export const Autoscaling = withRules(
   z.object({
@@ -101,14 +102,16 @@ export const Autoscaling = withRules(
     },
     {
       cel: `!(${interceptorCel}) || !(has(self.concurrency) && has(self.requestsPerSecond))`,
-      check: (a) => !usesInterceptor(a) || !(a.concurrency !== undefined && a.requestsPerSecond !== undefined),
+      check: (a) =>
+        !usesInterceptor(a) || !(a.concurrency !== undefined && a.requestsPerSecond !== undefined),
       message:
         "spec.autoscaling: with minReplicas 0 the KEDA HTTP add-on scales on one figure: set concurrency or requestsPerSecond, not both (or activation: metrics)",
       field: ["requestsPerSecond"],
     },
     {
       cel: `!(${interceptorCel}) || (!has(self.cpuUtilization) && !has(self.memoryUtilization))`,
-      check: (a) => !usesInterceptor(a) || (a.cpuUtilization === undefined && a.memoryUtilization === undefined),
+      check: (a) =>
+        !usesInterceptor(a) || (a.cpuUtilization === undefined && a.memoryUtilization === undefined),
       message:
         "spec.autoscaling: with minReplicas 0 the KEDA HTTP add-on scales on requests only: remove cpuUtilization and memoryUtilization, or set minReplicas >= 1",
       field: ["cpuUtilization"],
