@@ -23,6 +23,7 @@ import {
   type TestNamespace,
 } from "./lib/index.js";
 import { installChart } from "./lib/chart.js";
+import { edgeEnv } from "./lib/env.js";
 import { flower, predict, serviceUrl, type Prediction } from "./lib/inference.js";
 import { irisReference } from "../src/testing/onnx/iris.js";
 
@@ -37,6 +38,7 @@ let interceptor: string;
 let kedaInstalled = false;
 
 const cooldownSeconds = 20;
+const edge = edgeEnv();
 
 function manifest(): Obj {
   const md = yaml.load(readFileSync(join(repoRoot, "examples/quickstart-cpu.yaml"), "utf8")) as Obj;
@@ -82,7 +84,7 @@ before(async () => {
     timeoutMs: 2_700_000,
     env: { ...process.env, KUBECONFIG: env.kubeconfig },
   });
-  interceptor = await serviceUrl("keda-http-interceptor-proxy", "keda");
+  interceptor = await serviceUrl("keda-add-ons-http-interceptor-proxy", "keda");
   ns = await createNamespace("zero", env, { pods: "real" });
   await installChart(release, systemNs, ns.name, ["--set", "controller.replicas=1"]);
 });
@@ -106,7 +108,7 @@ after(async () => {
 
 describe(
   "scale to zero with activation on real pods",
-  { skip: !env.bundled && "needs the bundled cluster's real node" },
+  { skip: (!env.bundled || !edge) && "needs the bundled cluster's real node and Gateway" },
   () => {
     test(
       "Given iris with minReplicas 0, When it is applied, Then an HTTPScaledObject routes its hosts, KEDA's ScaledObject targets the ModelDeployment, and idle it has no pod",
@@ -303,6 +305,77 @@ describe(
           `the HPA saw the rate per replica, not the concurrency: ${metric.external.current.averageValue}`,
         );
         assert.equal(failed, 0);
+      },
+    );
+
+    test(
+      "Given the model behind the cluster's Gateway, When it is idle and a request comes through the Gateway, Then the route's interceptor backend holds it while a pod starts",
+      slow,
+      async () => {
+        const host = `iris.${ns.name}.zero.modelship.test`;
+        // The platform's grant: HTTPRoutes of the model's namespace may send to the interceptor.
+        await kubectl(["apply", "-f", "-"], {
+          input: JSON.stringify({
+            apiVersion: "gateway.networking.k8s.io/v1beta1",
+            kind: "ReferenceGrant",
+            metadata: { name: `routes-from-${ns.name}`, namespace: "keda" },
+            spec: {
+              from: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", namespace: ns.name }],
+              to: [{ group: "", kind: "Service", name: "keda-add-ons-http-interceptor-proxy" }],
+            },
+          }),
+        });
+        await kubectl([
+          "patch",
+          "md",
+          "iris",
+          "-n",
+          ns.name,
+          "--type=merge",
+          "-p",
+          JSON.stringify({
+            spec: {
+              traffic: {
+                provider: "gatewayAPI",
+                parentRefs: [{ name: "inference", namespace: "modelship-gateway" }],
+                hostnames: [host],
+              },
+            },
+          }),
+        ]);
+        const route = await waitFor(
+          "the HTTPRoute to the interceptor, accepted with its reference resolved",
+          async () => {
+            const r = await kubectlJson<Obj>(["get", "httproute", "iris", "-n", ns.name]).catch(
+              () => undefined,
+            );
+            const conds = ((r?.status?.parents ?? [])[0]?.conditions ?? []) as Obj[];
+            const ok = (t: string) => conds.some((c) => c.type === t && c.status === "True");
+            return ok("Accepted") && ok("ResolvedRefs") ? r : undefined;
+          },
+          { timeoutMs: 60_000 },
+        );
+        assert.deepEqual(
+          route.spec.rules[0].backendRefs.map((b: Obj) => `${b.namespace}/${b.name}:${b.port}`),
+          ["keda/keda-add-ons-http-interceptor-proxy:8080"],
+        );
+        await waitFor(
+          "iris back at zero pods",
+          async () => (await getMd()).spec.replicas === 0 && (await modelPods()).length === 0,
+          { timeoutMs: 300_000, intervalMs: 2_000 },
+        );
+        const row = flower(1);
+        const viaGateway = await predict(edge!.gatewayUrl, "iris", [row], {
+          headers: { host },
+          timeoutMs: 150_000,
+        });
+        assert.equal(viaGateway.status, 200, JSON.stringify(viaGateway));
+        const label = (viaGateway.body!.outputs as Obj[]).find((o) => o.name === "label")!;
+        assert.deepEqual(label.data, [irisReference(row).label]);
+        console.log(
+          `[scale-to-zero] through the Gateway from zero pods: answered in ${(viaGateway.ms / 1000).toFixed(1)} s`,
+        );
+        assert.ok(viaGateway.ms > 500, "it was held while a pod started");
       },
     );
   },

@@ -28,6 +28,12 @@ export const ControllerConfig = z.object({
   defaultSink: z.string().min(1),
   eventsUrl: z.string().min(1),
   clusterDomain: z.string().min(1),
+  kedaInterceptor: z
+    .string()
+    .regex(
+      /^[a-z0-9-]+\/[a-z0-9-]+:\d+$/,
+      "--keda-interceptor must be NAMESPACE/NAME:PORT of KEDA's interceptor proxy Service, such as keda/keda-add-ons-http-interceptor-proxy:8080",
+    ),
   prometheusUrl: z
     .url("--prometheus-url must be a URL such as http://prometheus.monitoring.svc:9090")
     .optional(),
@@ -51,5 +57,6 @@ export const controllerDefaults = {
   defaultSink: defaultRenderConfig.defaultSink,
   eventsUrl: defaultRenderConfig.eventsUrl,
   clusterDomain: defaultRenderConfig.clusterDomain,
+  kedaInterceptor: defaultRenderConfig.kedaInterceptor,
   logLevel: "info" as const,
 };

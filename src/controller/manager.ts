@@ -88,6 +88,7 @@ export class Manager {
         defaultSink: config.defaultSink,
         eventsUrl: config.eventsUrl,
         clusterDomain: config.clusterDomain,
+        kedaInterceptor: config.kedaInterceptor,
         ...(config.pushgatewayUrl ? { pushgatewayUrl: config.pushgatewayUrl } : {}),
         ...(d.collectorToken !== undefined ? { collectorToken: d.collectorToken } : {}),
       },

@@ -48,6 +48,9 @@ const controller = z
     logLevel: ControllerConfig.shape.logLevel,
     prometheusUrl: httpUrl.describe("Prometheus that analysis steps query (--prometheus-url)."),
     pushgatewayUrl: httpUrl.describe("Pushgateway the drift jobs push to (--pushgateway-url)."),
+    kedaInterceptor: ControllerConfig.shape.kedaInterceptor.describe(
+      "KEDA's HTTP interceptor proxy Service, NAMESPACE/NAME:PORT (--keda-interceptor): where a Gateway route of a model that scales to zero goes.",
+    ),
     leaderElection: z
       .object({
         enabled: z.boolean().describe("false runs without a Lease: only with replicas 1."),

@@ -11,6 +11,8 @@ import { createRegistry } from "../platform/metrics.js";
 import { createRuntimeMetrics } from "../runtime/metrics.js";
 import { repoRoot } from "../testing/repo.js";
 import { autoscaler } from "./autoscaler.js";
+import { defaultRenderConfig } from "./config.js";
+import { httpRoute } from "./traffic/httproute.js";
 
 type Obj = Record<string, any>;
 
@@ -155,4 +157,33 @@ test("scale to zero through the interceptor refuses what the HTTP add-on cannot 
     assert.ok(!r.ok, what);
     assert.match(JSON.stringify(r.errors), message, what);
   }
+});
+
+test("a Gateway route of a model that scales to zero goes to the interceptor, with the Host it routes on", () => {
+  const md = load("custom-container.yaml", (raw) => {
+    raw.metadata.namespace = "team-a";
+    raw.spec.traffic = { provider: "gatewayAPI", parentRefs: [{ name: "inference", namespace: "gw" }] };
+  });
+  const route = httpRoute(md, { revisions: [], weights: { stable: 100, canary: 0 } } as never, {
+    ...defaultRenderConfig,
+    kedaInterceptor: "keda-system/interceptor-proxy:8080",
+  }) as Obj;
+  assert.deepEqual(route.spec.parentRefs, [{ name: "inference", namespace: "gw" }]);
+  assert.deepEqual(route.spec.rules, [
+    {
+      filters: [{ type: "URLRewrite", urlRewrite: { hostname: `${md.metadata.name}.team-a` } }],
+      backendRefs: [
+        {
+          group: "",
+          kind: "Service",
+          namespace: "keda-system",
+          name: "interceptor-proxy",
+          port: 8080,
+          weight: 100,
+        },
+      ],
+    },
+  ]);
+  // the rewritten Host is one the HTTPScaledObject routes
+  assert.ok((autoscaler(md) as Obj).spec.hosts.includes(`${md.metadata.name}.team-a`));
 });

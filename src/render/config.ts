@@ -17,6 +17,11 @@ export interface RenderConfig {
    * the default sink) and drift job send it. None: the collector is open and nothing is mounted.
    */
   collectorToken?: string;
+  /**
+   * KEDA's HTTP add-on interceptor proxy, NAMESPACE/NAME:PORT: where a Gateway route sends a model that scales
+   * to zero, so its requests wake it (default: the add-on's Helm chart's names).
+   */
+  kedaInterceptor: string;
 }
 
 export const defaultRenderConfig: RenderConfig = {
@@ -25,7 +30,15 @@ export const defaultRenderConfig: RenderConfig = {
   defaultSink: "http://modelship-collector.modelship-system.svc:9090",
   eventsUrl: "http://modelship-collector.modelship-system.svc:9090",
   clusterDomain: "cluster.local",
+  kedaInterceptor: "keda/keda-add-ons-http-interceptor-proxy:8080",
 };
+
+/** NAMESPACE/NAME:PORT as its parts. */
+export function serviceRef(ref: string): { namespace: string; name: string; port: number } {
+  const m = /^([a-z0-9-]+)\/([a-z0-9-]+):(\d+)$/.exec(ref);
+  if (!m) throw new Error(`"${ref}" is not NAMESPACE/NAME:PORT`);
+  return { namespace: m[1]!, name: m[2]!, port: Number(m[3]) };
+}
 
 /** Ports inside every inference pod. */
 export const ports = {

@@ -58,7 +58,7 @@ export function render(md: ModelDeployment, plan: RenderPlan, cfg: RenderConfig)
   const scaler = autoscaler(md);
   if (scaler) objects.push(scaler);
   objects.push(podDisruptionBudget(md));
-  const route = routerFor(md).desired(md, routerPlan(md, plan));
+  const route = routerFor(md).desired(md, routerPlan(md, plan), cfg);
   if (route) objects.push(route);
   objects.push(...driftObjects(md, cfg), ...batchObjects(md, cfg));
   if (plan.loadTest) objects.push(...loadTestObjects(md, plan.loadTest, cfg));

@@ -5,7 +5,8 @@ import { withRules } from "./rules.js";
 export function usesInterceptor(a: { minReplicas: number; activation?: string }): boolean {
   return a.minReplicas === 0 && (a.activation ?? "interceptor") === "interceptor";
 }
-const interceptorCel =
+/** The same test in CEL, over `self` at the autoscaling level. */
+export const interceptorCel =
   "(self.minReplicas == 0 && (!has(self.activation) || self.activation == 'interceptor'))";
 
 export const Autoscaling = withRules(
@@ -70,7 +71,7 @@ export const Autoscaling = withRules(
       .max(8)
       .optional()
       .describe(
-        "activation interceptor: more Host names the interceptor routes to this model (a Gateway's hostname), besides the model Service's cluster names.",
+        "activation interceptor: more Host names the interceptor routes to this model (an Ingress's hostname), besides the model Service's cluster names. modelship's own Gateway route rewrites the Host and needs none.",
       ),
   }),
   [

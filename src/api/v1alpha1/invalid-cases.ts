@@ -200,6 +200,15 @@ export const invalidCases: InvalidCase[] = [
     expect: "remove cpuUtilization",
   },
   {
+    name: "scale to zero through the interceptor with a router's canary",
+    mutate: (md) => {
+      md.spec.autoscaling = { minReplicas: 0, maxReplicas: 3, concurrency: 4 };
+      md.spec.traffic = { provider: "gatewayAPI", parentRefs: [{ name: "gw" }] };
+      md.spec.rollout = { strategy: "canary", canary: { steps: [{ setWeight: 20 }] } };
+    },
+    expect: "cannot carry a router's canary weights",
+  },
+  {
     name: "traffic target on Prometheus without its address",
     mutate: (md) =>
       (md.spec.autoscaling = { minReplicas: 0, maxReplicas: 3, concurrency: 4, activation: "metrics" }),

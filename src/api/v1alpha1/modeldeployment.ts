@@ -1,12 +1,16 @@
 import { z } from "zod";
-import { Autoscaling } from "./autoscaling.js";
+import { Autoscaling, interceptorCel, usesInterceptor } from "./autoscaling.js";
 import { AdditionalModel, Model, maxAdditionalModels } from "./model.js";
 import { Batch, Logging, Monitoring } from "./observability.js";
 import { Resources, Scheduling } from "./resources.js";
 import { Rollout, Traffic } from "./rollout.js";
 import { withRules } from "./rules.js";
+
 import { Runtime } from "./runtime.js";
 import { ModelDeploymentStatus } from "./status.js";
+
+/** The interceptor test (autoscaling.ts) over the autoscaling object at `path`. */
+const interceptorAt = (path: string) => interceptorCel.replaceAll("self.", `${path}.`);
 
 export const group = "modelship.io";
 export const version = "v1alpha1";
@@ -116,13 +120,27 @@ export const ModelDeploymentSpec = withRules(
       field: ["logging", "enabled"],
     },
     {
+      // The interceptor forwards to the endpoint Service, which under a router selects stable only.
+      cel: `self.traffic.provider == 'service' || self.rollout.strategy != 'canary' || !has(self.autoscaling) || !${interceptorAt("self.autoscaling")}`,
+      check: (s) =>
+        s.traffic.provider === "service" ||
+        s.rollout.strategy !== "canary" ||
+        s.autoscaling === undefined ||
+        !usesInterceptor(s.autoscaling),
+      message:
+        "spec.autoscaling.minReplicas 0 routes requests through KEDA's interceptor, which cannot carry a router's canary weights: use spec.rollout.strategy rolling or blueGreen, spec.traffic.provider service, or minReplicas >= 1",
+      field: ["autoscaling", "minReplicas"],
+    },
+    {
       // A custom container exports no modelship metrics: its pods' traffic is counted by the logger sidecar.
-      cel: "!has(self.runtime.container) || self.logging.enabled || !has(self.autoscaling) || (!has(self.autoscaling.concurrency) && !has(self.autoscaling.requestsPerSecond))",
+      // Through KEDA's interceptor the requests are counted there instead.
+      cel: `!has(self.runtime.container) || self.logging.enabled || !has(self.autoscaling) || (!has(self.autoscaling.concurrency) && !has(self.autoscaling.requestsPerSecond)) || ${interceptorAt("self.autoscaling")}`,
       check: (s) =>
         s.runtime.container === undefined ||
         s.logging.enabled ||
         s.autoscaling === undefined ||
-        (s.autoscaling.concurrency === undefined && s.autoscaling.requestsPerSecond === undefined),
+        (s.autoscaling.concurrency === undefined && s.autoscaling.requestsPerSecond === undefined) ||
+        usesInterceptor(s.autoscaling),
       message:
         "spec.autoscaling.concurrency and requestsPerSecond read the logger's metrics for a custom container: set spec.logging.enabled true, or scale on cpuUtilization/memoryUtilization",
       field: ["logging", "enabled"],

@@ -1,12 +1,24 @@
 import type { ModelDeployment } from "../../api/v1alpha1/index.js";
-import { ports } from "../config.js";
+import { usesHttpAddOn } from "../autoscaler.js";
+import { defaultRenderConfig, ports, serviceRef, type RenderConfig } from "../config.js";
 import { commonLabels } from "../labels.js";
 import type { K8sObject } from "../object.js";
 import type { RenderPlan } from "../plan.js";
 
-/** Gateway API HTTPRoute: weighted backendRefs, a header-matched rule for A/B, a RequestMirror filter for shadow. */
-export function httpRoute(md: ModelDeployment, plan: RenderPlan): K8sObject {
+/**
+ * Gateway API HTTPRoute: weighted backendRefs, a header-matched rule for A/B, a RequestMirror filter for shadow.
+ * A model that scales to zero through KEDA's HTTP add-on is routed to the add-on's interceptor instead, with
+ * the Host rewritten to the model's cluster name (one of its HTTPScaledObject's hosts), so a request through
+ * the Gateway is held while a pod starts. The interceptor's namespace must grant the route the reference
+ * (a ReferenceGrant; docs/autoscaling.md).
+ */
+export function httpRoute(
+  md: ModelDeployment,
+  plan: RenderPlan,
+  cfg: RenderConfig = defaultRenderConfig,
+): K8sObject {
   const name = md.metadata.name;
+  if (usesHttpAddOn(md)) return interceptorRoute(md, cfg);
   const hasCanary = plan.revisions.some((r) => r.role === "canary");
   const ref = (role: string, weight?: number) => ({
     name: `${name}-${role}`,
@@ -48,6 +60,31 @@ export function httpRoute(md: ModelDeployment, plan: RenderPlan): K8sObject {
       parentRefs: md.spec.traffic.parentRefs ?? [],
       ...(md.spec.traffic.hostnames ? { hostnames: md.spec.traffic.hostnames } : {}),
       rules,
+    },
+  };
+}
+
+function interceptorRoute(md: ModelDeployment, cfg: RenderConfig): K8sObject {
+  const name = md.metadata.name;
+  const interceptor = serviceRef(cfg.kedaInterceptor);
+  return {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    metadata: { name, namespace: md.metadata.namespace, labels: commonLabels(name, "traffic") },
+    spec: {
+      parentRefs: md.spec.traffic.parentRefs ?? [],
+      ...(md.spec.traffic.hostnames ? { hostnames: md.spec.traffic.hostnames } : {}),
+      rules: [
+        {
+          filters: [
+            {
+              type: "URLRewrite",
+              urlRewrite: { hostname: `${name}.${md.metadata.namespace ?? "default"}` },
+            },
+          ],
+          backendRefs: [{ group: "", kind: "Service", ...interceptor, weight: 100 }],
+        },
+      ],
     },
   };
 }

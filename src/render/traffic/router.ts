@@ -1,6 +1,7 @@
 import type { ModelDeployment } from "../../api/v1alpha1/index.js";
 import type { K8sObject } from "../object.js";
 import type { HeaderRoute, RenderPlan } from "../plan.js";
+import type { RenderConfig } from "../config.js";
 import { httpRoute } from "./httproute.js";
 import { virtualService } from "./virtualservice.js";
 
@@ -29,7 +30,7 @@ export interface TrafficRouter {
   /** Requests are split by the plan's weights; false: by the ready-pod ratio (the canary's pods are its weight). */
   splitsByWeight: boolean;
   /** The route object for the plan (undefined for the plain Service provider: it has none). */
-  desired(md: ModelDeployment, plan: RenderPlan): K8sObject | undefined;
+  desired(md: ModelDeployment, plan: RenderPlan, cfg?: RenderConfig): K8sObject | undefined;
   /** The traffic a live route object carries; for `service`, pass the ready pods of each revision. */
   read(
     live: K8sObject | { readyPods: { stable: number; canary: number } } | undefined,
