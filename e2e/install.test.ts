@@ -420,14 +420,24 @@ test(
         const cj = await kubectlJson<Obj>(["get", "cronjob", "iris-drift", "-n", models.name]);
         return cj.spec.schedule === "30 * * * *";
       });
-      const logs = await kubectl([
-        "logs",
-        "-n",
-        system.name,
-        "-l",
-        `app.kubernetes.io/instance=${upRelease},app.kubernetes.io/component=controller`,
-        "--tail=-1",
-      ]);
+      // Only the new chart's pods: a pod of the previous one (the new image under the old RBAC, which grants
+      // no Jobs) may still be terminating, its logs readable, after the Deployment reports the rollout done.
+      const controllerPods = `app.kubernetes.io/instance=${upRelease},app.kubernetes.io/component=controller`;
+      await waitFor("the previous chart's controller pods gone", async () => {
+        const d = await kubectlJson<Obj>(["get", "deployment", `${upRelease}-controller`, "-n", system.name]);
+        const pods = await kubectlJson<{ items: Obj[] }>([
+          "get",
+          "pods",
+          "-n",
+          system.name,
+          "-l",
+          controllerPods,
+        ]);
+        return (
+          pods.items.length === d.spec.replicas && pods.items.every((p) => !p.metadata.deletionTimestamp)
+        );
+      });
+      const logs = await kubectl(["logs", "-n", system.name, "-l", controllerPods, "--tail=-1"]);
       assert.doesNotMatch(logs.stdout, rbacDenial, "no RBAC denials under namespace scope");
 
       // helm test: the chart's test pod reaches the controller and the collector (a failed one stays).
