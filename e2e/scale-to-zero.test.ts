@@ -155,6 +155,11 @@ describe(
           conds.some((c) => c.reason === "ScaledToZero"),
           `a condition says it is scaled to zero: ${JSON.stringify(conds)}`,
         );
+        const readyMessage = conds.find((c) => c.type === "Ready")!.message as string;
+        assert.match(
+          readyMessage,
+          new RegExp(`keda-add-ons-http-interceptor-proxy\\.keda:8080, Host: iris\\.${ns.name}\\)`),
+        );
       },
     );
 

@@ -165,6 +165,7 @@ export class Reconciler {
       observed,
       problems,
       clusterDomain: cfg.clusterDomain,
+      kedaInterceptor: cfg.kedaInterceptor,
       ...(snapshot.gateway ? { gateway: snapshot.gateway } : {}),
       now: now.toISOString(),
     });

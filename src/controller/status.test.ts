@@ -285,3 +285,34 @@ test("lastTransitionTime of Reconciling moves only when it flips", () => {
   assert.equal(s.condition("Reconciling")?.status, "True");
   assert.equal(s.condition("Reconciling")?.lastTransitionTime, since);
 });
+
+test("scaled to zero, Ready says which requests wake the model: the interceptor's address, the Gateway, or metrics", () => {
+  const zero = (mutate: (m: ModelDeployment) => void) => {
+    const m = md();
+    m.spec.replicas = 0;
+    m.spec.autoscaling = { minReplicas: 0, maxReplicas: 3, concurrency: 4, cooldownSeconds: 300 };
+    mutate(m);
+    const s = statusFor(m, [observed("aaa", m, 0, { replicas: 0 })]);
+    const ready = cond(s, "Ready")!;
+    assert.equal(ready.reason, "ScaledToZero");
+    assert.equal(ready.status, "True");
+    return ready.message;
+  };
+  assert.match(
+    zero(() => {}),
+    /KEDA's interceptor \(http:\/\/keda-add-ons-http-interceptor-proxy\.keda:8080, Host: iris\.ml\).*straight to its Service fail/,
+  );
+  assert.match(
+    zero(
+      (m) => (m.spec.traffic = { ...m.spec.traffic, provider: "gatewayAPI", parentRefs: [{ name: "gw" }] }),
+    ),
+    /a request through the Gateway wakes it/,
+  );
+  assert.match(
+    zero((m) => {
+      m.spec.autoscaling!.activation = "metrics";
+      m.spec.autoscaling!.prometheusAddress = "http://p:9090";
+    }),
+    /traffic metrics wake it, and requests fail until a pod is ready/,
+  );
+});

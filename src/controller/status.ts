@@ -5,6 +5,8 @@ import type {
   ModelDeploymentStatus,
 } from "../api/v1alpha1/index.js";
 import type { RenderedRevision } from "../render/render.js";
+import { usesHttpAddOn } from "../render/autoscaler.js";
+import { defaultRenderConfig, serviceRef } from "../render/config.js";
 import { podSelector, selectorString } from "../render/labels.js";
 import type { ObservedRevision, RolloutDecision } from "../rollout/types.js";
 import { mergeConditions, Reasons, type ConditionInput } from "./conditions.js";
@@ -38,9 +40,28 @@ export interface StatusInput {
   /** Spec-level problems found by gather (missing PVC, GPU product nobody offers, ...). */
   problems: Problem[];
   clusterDomain: string;
+  /** KEDA's interceptor proxy Service, NAMESPACE/NAME:PORT (--keda-interceptor). */
+  kedaInterceptor?: string;
   /** The Gateway a gatewayAPI route goes through, when the controller could read it. */
   gateway?: GatewayView;
   now: string;
+}
+
+/** Ready's message at zero replicas: which requests wake the model, and which fail until a pod runs. */
+export function scaledToZeroMessage(
+  md: ModelDeployment,
+  kedaInterceptor: string = defaultRenderConfig.kedaInterceptor,
+): string {
+  if (!usesHttpAddOn(md))
+    return "scaled to zero; the autoscaler's traffic metrics wake it, and requests fail until a pod is ready";
+  if (md.spec.traffic.provider === "gatewayAPI")
+    return "scaled to zero; a request through the Gateway wakes it (KEDA's interceptor holds it while a pod starts)";
+  const i = serviceRef(kedaInterceptor);
+  const host = `${md.metadata.name}.${md.metadata.namespace ?? "default"}`;
+  return (
+    `scaled to zero; a request to KEDA's interceptor (http://${i.name}.${i.namespace}:${i.port}, Host: ${host}) ` +
+    "wakes it and is held while a pod starts; requests straight to its Service fail until a pod runs"
+  );
 }
 
 function trafficSummary(decision: RolloutDecision | undefined): string {
@@ -67,6 +88,8 @@ interface Facts {
   /** The candidate (canary or preview) in flight. */
   candidate: string | undefined;
   traffic: string;
+  /** Ready's message while scaled to zero. */
+  scaledToZero: string;
   phase: string | undefined;
   /** The rollout's conditions; rolledBack and waiting only when True. */
   progressing: ConditionInput | undefined;
@@ -133,7 +156,7 @@ function readyCondition(f: Facts): ConditionInput {
       type: "Ready",
       status: "True",
       reason: Reasons.ScaledToZero,
-      message: "scaled to zero; the first request wakes it up",
+      message: f.scaledToZero,
     };
   if (stable && stableAvailable >= want && want > 0 && !isTrue(f.progressing))
     return {
@@ -222,6 +245,7 @@ export function desiredStatus(i: StatusInput): ModelDeploymentStatus {
     renderedStableId: i.rendered.find((r) => r.role === "stable")?.id,
     candidate: decision?.status.canaryRevision,
     traffic: trafficSummary(decision),
+    scaledToZero: scaledToZeroMessage(i.md, i.kedaInterceptor),
     phase: decision?.status.phase,
     progressing: rolloutCondition("Progressing"),
     rolledBack: trueRolloutCondition("RolledBack"),
