@@ -1,11 +1,13 @@
 // The collector's Parquet archive: every closed NDJSON segment is also written as one Parquet file
-// (src/events/parquet-archive.ts) under <archive>/model=/date=/hour=/, one at a time in the background.
+// (src/events/parquet-archive.ts) under <archive>/model=/date=/hour=/, one at a time, converted on a
+// worker thread of its own (archive-worker.ts) so the event loop keeps taking events meanwhile.
 // A marker file beside the segment (<stem>.archived) records that it is done, so a restart archives
 // exactly the segments that were not, and a crash mid-write leaves no partial file (rename or one PUT).
 // With mode "move" the NDJSON segment is deleted once archived and its hour ended over an hour ago; a
 // retention pass deletes archive partitions by age or count.
 import { readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
+import type { Worker } from "node:worker_threads";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "../platform/log.js";
 import type { Partition } from "../events/partition.js";
@@ -18,9 +20,10 @@ import {
   type ArchiveRetention,
 } from "../events/parquet-layout.js";
 import type { ArchiveTarget } from "../events/archive-target.js";
-import type { SegmentConversion, writeSegmentParquet as WriteSegment } from "../events/parquet-archive.js";
-import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { segmentFiles, segmentLines, subdirs } from "./read.js";
+import type { SegmentConversion } from "../events/parquet-archive.js";
+import { startWorker } from "../platform/worker-thread.js";
+import type { ArchiveWorkerInit, ConvertReply, ConvertRequest } from "./archive-worker.js";
+import { segmentFiles, subdirs } from "./read.js";
 import { REPORTS_DIR } from "./reports.js";
 
 export type ArchiveMode = "copy" | "move";
@@ -72,9 +75,7 @@ export class CollectorArchive {
 
   private constructor(
     private readonly o: CollectorArchiveOptions,
-    private readonly db: DuckDBInstance,
-    private readonly conn: DuckDBConnection,
-    private readonly writeSegment: typeof WriteSegment,
+    private readonly converter: Converter,
   ) {
     const registers = [o.registry];
     this.segments = new Counter({
@@ -107,10 +108,8 @@ export class CollectorArchive {
   }
 
   static async open(o: CollectorArchiveOptions): Promise<CollectorArchive> {
-    // loaded here, so a collector without --archive never loads DuckDB's native module
-    const { openDuckDB, writeSegmentParquet } = await import("../events/parquet-archive.js");
-    const db = await openDuckDB({ threads: 1, memoryLimit: o.memoryLimit ?? "256MB" });
-    return new CollectorArchive(o, db, await db.connect(), writeSegmentParquet);
+    // only the worker loads DuckDB's native module, and only a collector with --archive starts one
+    return new CollectorArchive(o, await Converter.start(o.memoryLimit ?? "256MB"));
   }
 
   private now(): number {
@@ -174,7 +173,7 @@ export class CollectorArchive {
     let stored;
     try {
       stored = await this.o.target.store(key, async (file) => {
-        out.conversion = await this.writeSegment(this.conn, segmentLines(segment), file);
+        out.conversion = await this.converter.convert(segment, file);
       });
     } catch (err) {
       // deleted by retention between closing and archiving: nothing to do
@@ -280,8 +279,7 @@ export class CollectorArchive {
     clearInterval(this.timer);
     await this.draining;
     await this.pass;
-    this.conn.closeSync();
-    this.db.closeSync();
+    await this.converter.close();
   }
 }
 
@@ -295,5 +293,90 @@ async function sizeOf(path: string): Promise<number | undefined> {
     return (await stat(path)).size;
   } catch {
     return undefined;
+  }
+}
+
+const fromSources = import.meta.url.endsWith(".ts");
+const workerUrl = new URL(fromSources ? "./archive-worker.ts" : "./archive-worker.js", import.meta.url);
+
+/** The conversion thread: one request at a time in order; a crash fails what is in flight, and is restarted. */
+class Converter {
+  private readonly pending = new Map<
+    number,
+    { resolve: (c: SegmentConversion) => void; reject: (e: Error) => void }
+  >();
+  private nextId = 1;
+  private closing = false;
+  private closed: Promise<void> | undefined;
+
+  private constructor(
+    private worker: Worker,
+    private readonly init: ArchiveWorkerInit,
+  ) {
+    this.attach(worker);
+  }
+
+  static async start(memoryLimit: string): Promise<Converter> {
+    const init: ArchiveWorkerInit = { memoryLimit };
+    const c = new Converter(startWorker(workerUrl, { name: "archive", workerData: init }), init);
+    await c.ready();
+    return c;
+  }
+
+  private ready(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: ConvertReply) => {
+        if (m.id !== 0) return;
+        this.worker.off("message", onMessage);
+        if ("fatal" in m) reject(new Error(`the archive's DuckDB did not open: ${m.fatal}`));
+        else resolve();
+      };
+      this.worker.on("message", onMessage);
+      this.worker.once("error", reject);
+    });
+  }
+
+  private attach(worker: Worker): void {
+    // the collector's servers keep the process alive; a thread converting nothing should not
+    worker.unref();
+    worker.on("message", (m: ConvertReply) => {
+      if (m.id === 0) return;
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if ("error" in m) p.reject(new Error(m.error));
+      else if ("conversion" in m) p.resolve(m.conversion);
+    });
+    worker.on("exit", (code) => {
+      const err = new Error(`the archive's conversion thread exited (code ${code})`);
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+      // the failed segments are retried on the next pass; a fresh thread takes the next ones
+      if (!this.closing) {
+        this.worker = startWorker(workerUrl, { name: "archive", workerData: this.init });
+        this.attach(this.worker);
+      }
+    });
+  }
+
+  convert(segment: string, file: string): Promise<SegmentConversion> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, segment, file } satisfies ConvertRequest);
+    });
+  }
+
+  /** Idempotent: a second stop of the archive waits for the same exit. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing = true;
+      const exited = new Promise((r) => this.worker.once("exit", r));
+      this.worker.postMessage({ close: true });
+      const timer = setTimeout(() => void this.worker.terminate(), 10_000);
+      await exited;
+      clearTimeout(timer);
+    })();
+    return this.closed;
   }
 }
