@@ -351,7 +351,7 @@ class Converter {
       const err = new Error(`the archive's conversion thread exited (code ${code})`);
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
-      // the failed segments are retried on the next pass; a fresh thread takes the next ones
+      // the failed segment is archived at the next start (no marker); a fresh thread takes the next ones
       if (!this.closing) {
         this.worker = startWorker(workerUrl, { name: "archive", workerData: this.init });
         this.attach(this.worker);
