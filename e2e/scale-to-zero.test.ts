@@ -62,6 +62,15 @@ async function modelPods(): Promise<Obj[]> {
   ]);
   return list.items;
 }
+const patchIris = (patch: Obj) =>
+  kubectl(["patch", "md", "iris", "-n", ns.name, "--type=merge", "-p", JSON.stringify(patch)]);
+/** Waits until KEDA has scaled iris to zero and its last pod is gone. */
+const untilZero = () =>
+  waitFor(
+    "iris back at zero pods",
+    async () => (await getMd()).spec.replicas === 0 && (await modelPods()).length === 0,
+    { timeoutMs: 300_000, intervalMs: 2_000 },
+  );
 const ready = (p: Obj) =>
   !p.metadata.deletionTimestamp &&
   (p.status?.conditions ?? []).some((c: Obj) => c.type === "Ready" && c.status === "True");
@@ -229,11 +238,7 @@ describe(
       `When traffic stops for the cooldown (${cooldownSeconds} s), Then iris goes back to zero pods, and a request wakes it again`,
       slow,
       async () => {
-        await waitFor(
-          "iris back at zero pods",
-          async () => (await getMd()).spec.replicas === 0 && (await modelPods()).length === 0,
-          { timeoutMs: 300_000, intervalMs: 2_000 },
-        );
+        await untilZero();
         const again = await viaInterceptor(flower(2), { timeoutMs: 150_000 });
         assert.equal(again.status, 200, JSON.stringify(again));
         console.log(`[scale-to-zero] woke again in ${(again.ms / 1000).toFixed(1)} s`);
@@ -244,18 +249,9 @@ describe(
       "When the target is a request rate (2/s) and 20 requests/s arrive, Then the HPA scales out on the interceptor's rate",
       slow,
       async () => {
-        await kubectl([
-          "patch",
-          "md",
-          "iris",
-          "-n",
-          ns.name,
-          "--type=merge",
-          "-p",
-          JSON.stringify({
-            spec: { autoscaling: { concurrency: null, requestsPerSecond: 2 } },
-          }),
-        ]);
+        await patchIris({
+          spec: { autoscaling: { concurrency: null, requestsPerSecond: 2 } },
+        });
         await waitFor(
           "the HTTPScaledObject scales on the request rate",
           async () => {
@@ -265,11 +261,7 @@ describe(
           { timeoutMs: 60_000 },
         );
         // From zero again, so the scale-out below comes from the rate, not from an HPA state left over.
-        await waitFor(
-          "iris back at zero pods",
-          async () => (await getMd()).spec.replicas === 0 && (await modelPods()).length === 0,
-          { timeoutMs: 300_000, intervalMs: 2_000 },
-        );
+        await untilZero();
         let done = false;
         let sent = 0;
         let failed = 0;
@@ -330,24 +322,15 @@ describe(
             },
           }),
         });
-        await kubectl([
-          "patch",
-          "md",
-          "iris",
-          "-n",
-          ns.name,
-          "--type=merge",
-          "-p",
-          JSON.stringify({
-            spec: {
-              traffic: {
-                provider: "gatewayAPI",
-                parentRefs: [{ name: "inference", namespace: "modelship-gateway" }],
-                hostnames: [host],
-              },
+        await patchIris({
+          spec: {
+            traffic: {
+              provider: "gatewayAPI",
+              parentRefs: [{ name: "inference", namespace: "modelship-gateway" }],
+              hostnames: [host],
             },
-          }),
-        ]);
+          },
+        });
         const route = await waitFor(
           "the HTTPRoute to the interceptor, accepted with its reference resolved",
           async () => {
@@ -364,11 +347,7 @@ describe(
           route.spec.rules[0].backendRefs.map((b: Obj) => `${b.namespace}/${b.name}:${b.port}`),
           ["keda/keda-add-ons-http-interceptor-proxy:8080"],
         );
-        await waitFor(
-          "iris back at zero pods",
-          async () => (await getMd()).spec.replicas === 0 && (await modelPods()).length === 0,
-          { timeoutMs: 300_000, intervalMs: 2_000 },
-        );
+        await untilZero();
         const row = flower(1);
         const viaGateway = await predict(edge!.gatewayUrl, "iris", [row], {
           headers: { host },

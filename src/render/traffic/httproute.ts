@@ -52,6 +52,12 @@ export function httpRoute(
         }
       : {}),
   });
+  return route(md, rules);
+}
+
+/** The HTTPRoute of a ModelDeployment: its name, the user's parentRefs and hostnames, and these rules. */
+function route(md: ModelDeployment, rules: Record<string, unknown>[]): K8sObject {
+  const name = md.metadata.name;
   return {
     apiVersion: "gateway.networking.k8s.io/v1",
     kind: "HTTPRoute",
@@ -67,24 +73,15 @@ export function httpRoute(
 function interceptorRoute(md: ModelDeployment, cfg: RenderConfig): K8sObject {
   const name = md.metadata.name;
   const interceptor = serviceRef(cfg.kedaInterceptor);
-  return {
-    apiVersion: "gateway.networking.k8s.io/v1",
-    kind: "HTTPRoute",
-    metadata: { name, namespace: md.metadata.namespace, labels: commonLabels(name, "traffic") },
-    spec: {
-      parentRefs: md.spec.traffic.parentRefs ?? [],
-      ...(md.spec.traffic.hostnames ? { hostnames: md.spec.traffic.hostnames } : {}),
-      rules: [
+  return route(md, [
+    {
+      filters: [
         {
-          filters: [
-            {
-              type: "URLRewrite",
-              urlRewrite: { hostname: `${name}.${md.metadata.namespace ?? "default"}` },
-            },
-          ],
-          backendRefs: [{ group: "", kind: "Service", ...interceptor, weight: 100 }],
+          type: "URLRewrite",
+          urlRewrite: { hostname: `${name}.${md.metadata.namespace ?? "default"}` },
         },
       ],
+      backendRefs: [{ group: "", kind: "Service", ...interceptor, weight: 100 }],
     },
-  };
+  ]);
 }
