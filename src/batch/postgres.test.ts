@@ -261,7 +261,8 @@ describe("SQL batch prediction on PostgreSQL", { skip: missing }, () => {
   test("a connection lost half-way is retried: the retry replaces the shard's rows, nothing is doubled", async () => {
     // the input's session sleeps on row 1500 (after two batches were staged) until the test kills it
     const query = `${FLOWERS} WHERE CASE WHEN id = 1500 THEN pg_sleep(30) IS NOT NULL ELSE true END`;
-    const run = runBatch(options(sqlIn(query), sqlOut("retried"), { runId: "t1", finalAttempt: false }));
+    // the failure handler is attached now: the run may reject before the kill's own query returns
+    const failed = failure(runBatch(options(sqlIn(query), sqlOut("retried"), { runId: "t1", finalAttempt: false })));
     for (let i = 0; ; i++) {
       const killed = await db.query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE 'FETCH%'",
@@ -270,7 +271,7 @@ describe("SQL batch prediction on PostgreSQL", { skip: missing }, () => {
       assert.ok(i < 300, "the query never reached row 1500");
       await new Promise((r) => setTimeout(r, 100));
     }
-    const e = await failure(run);
+    const e = await failed;
     assert.ok(!e.permanent && !e.final, e.message);
     assert.match(e.message, /terminating connection due to administrator command \(SQLSTATE 57P01\)/);
     assert.equal(e.run, undefined);
