@@ -1,7 +1,9 @@
 import { ControllerConfig, controllerDefaults } from "../controller/config.js";
+import { readArchiveCredentials } from "../controller/archive-credentials.js";
 import { Manager } from "../controller/manager.js";
 import { readTokenFile } from "../events/token.js";
 import { KubeClient, loadKubeConfig } from "../k8s/client.js";
+import type { EventsArchive } from "../render/events-archive.js";
 import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
 import { onShutdown } from "../platform/shutdown.js";
@@ -39,11 +41,16 @@ function configFrom(args: ParsedArgs): ControllerConfig {
     prometheusUrl: stringFlag(args, "prometheus-url") ?? env("PROMETHEUS_URL"),
     pushgatewayUrl: stringFlag(args, "pushgateway-url") ?? env("PUSHGATEWAY_URL"),
     collectorTokenFile: stringFlag(args, "collector-token-file") ?? env("COLLECTOR_TOKEN_FILE"),
+    eventsArchive: stringFlag(args, "events-archive") ?? env("EVENTS_ARCHIVE"),
+    eventsArchiveCredentials:
+      stringFlag(args, "events-archive-credentials") ?? env("EVENTS_ARCHIVE_CREDENTIALS"),
     logLevel: stringFlag(args, "log-level") ?? env("LOG_LEVEL") ?? d.logLevel,
   };
   const r = ControllerConfig.safeParse(raw);
   if (!r.success)
     throw new UsageError(r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n"));
+  if (r.data.eventsArchiveCredentials !== undefined && r.data.eventsArchive === undefined)
+    throw new UsageError("--events-archive-credentials needs --events-archive s3://BUCKET[/PREFIX]");
   return r.data;
 }
 
@@ -74,6 +81,10 @@ export const command: Command = {
     "  --pushgateway-url URL             Pushgateway drift jobs push their metrics to (scraped by Prometheus)",
     "  --collector-token-file FILE       the collector's API token, read at start; copied into a Secret beside",
     "                                    each model whose logger or drift job uses the collector (docs/collector.md)",
+    "  --events-archive s3://BUCKET[/PREFIX]  the collectors' shared Parquet archive: drift jobs read it instead of",
+    "                                    --events-url, so several collectors can share the load (docs/parquet.md)",
+    "  --events-archive-credentials DIR  a mounted Secret whose files AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY [...]",
+    "                                    are read at start and copied beside each model with drift, as its job's env",
     "  --log-level LEVEL                 trace|debug|info|warn|error",
     "Each flag can also come from MODELSHIP_<FLAG_IN_CAPS>, e.g. MODELSHIP_WORKERS.",
   ].join("\n"),
@@ -95,6 +106,8 @@ export const command: Command = {
     "prometheus-url": { type: "string" },
     "pushgateway-url": { type: "string" },
     "collector-token-file": { type: "string" },
+    "events-archive": { type: "string" },
+    "events-archive-credentials": { type: "string" },
     "log-level": { type: "string" },
   },
   async run(args) {
@@ -117,6 +130,20 @@ export const command: Command = {
         return 1;
       }
     }
+    let eventsArchive: EventsArchive | undefined;
+    if (config.eventsArchive !== undefined) {
+      try {
+        eventsArchive = {
+          url: config.eventsArchive,
+          ...(config.eventsArchiveCredentials !== undefined
+            ? { credentials: await readArchiveCredentials(config.eventsArchiveCredentials) }
+            : {}),
+        };
+      } catch (err) {
+        log.error({ err: (err as Error).message }, "Could not read the events archive's credentials");
+        return 1;
+      }
+    }
     const client = await KubeClient.create(kc, registry);
     const { signal } = onShutdown(log);
     log.info(
@@ -133,6 +160,7 @@ export const command: Command = {
       log,
       registry,
       ...(collectorToken !== undefined ? { collectorToken } : {}),
+      ...(eventsArchive !== undefined ? { eventsArchive } : {}),
     }).run(signal);
     await client.close();
     return code;

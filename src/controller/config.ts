@@ -41,6 +41,14 @@ export const ControllerConfig = z.object({
     .url("--pushgateway-url must be a URL such as http://pushgateway.monitoring.svc:9091")
     .optional(),
   collectorTokenFile: z.string().min(1).optional(),
+  eventsArchive: z
+    .string()
+    .regex(
+      /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/,
+      "--events-archive must be the collectors' archive, s3://BUCKET[/PREFIX], such as s3://ml-events/archive",
+    )
+    .optional(),
+  eventsArchiveCredentials: z.string().min(1).optional(),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfig>;

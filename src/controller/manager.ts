@@ -6,6 +6,7 @@ import type { KubeClient, KubeObject } from "../k8s/client.js";
 import { CacheSet, Informer } from "../k8s/informer.js";
 import { slimChild, slimModelDeployment, slimNode, slimPod, type CacheTransform } from "../k8s/slim.js";
 import { childKinds, resourceTypes, type ResourceType } from "../k8s/resources.js";
+import type { EventsArchive } from "../render/events-archive.js";
 import { labelKeys, managedBy } from "../render/labels.js";
 import { startOpsServer, type OpsServer } from "../platform/ops-server.js";
 import type { ControllerConfig } from "./config.js";
@@ -26,6 +27,8 @@ export interface ManagerDeps {
   registry: Registry;
   /** The collector's bearer token (from --collector-token-file), copied beside every model that uses it. */
   collectorToken?: string;
+  /** The collectors' shared archive (--events-archive) and its credentials, read by drift jobs. */
+  eventsArchive?: EventsArchive;
 }
 
 /**
@@ -91,6 +94,7 @@ export class Manager {
         kedaInterceptor: config.kedaInterceptor,
         ...(config.pushgatewayUrl ? { pushgatewayUrl: config.pushgatewayUrl } : {}),
         ...(d.collectorToken !== undefined ? { collectorToken: d.collectorToken } : {}),
+        ...(d.eventsArchive !== undefined ? { eventsArchive: d.eventsArchive } : {}),
       },
       events: new EventRecorder(d.client, d.log),
       log: d.log,

@@ -1,4 +1,5 @@
 import { version } from "../version.js";
+import type { EventsArchive } from "./events-archive.js";
 
 /** Installation-wide settings the controller passes to the renderer (from its flags). */
 export interface RenderConfig {
@@ -7,8 +8,10 @@ export interface RenderConfig {
   imagePullPolicy: "Always" | "IfNotPresent" | "Never";
   /** Default event sink when spec.logging.sink is empty. */
   defaultSink: string;
-  /** Where the drift job reads events from (the collector's export endpoint). */
+  /** The collector's export endpoint: where the drift job reads events (unless eventsArchive) and stores its report. */
   eventsUrl: string;
+  /** The collectors' shared Parquet archive: drift jobs read it instead of eventsUrl (several collectors). */
+  eventsArchive?: EventsArchive;
   clusterDomain: string;
   /** Pushgateway the drift job pushes its metrics to (a CronJob is not scraped); none when absent. */
   pushgatewayUrl?: string;

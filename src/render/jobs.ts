@@ -6,6 +6,7 @@ import {
   collectorTokenVolume,
   sendsCollectorToken,
 } from "./collector-token.js";
+import { eventsArchiveEnvFrom } from "./events-archive.js";
 import { commonLabels } from "./labels.js";
 import { jobIdentity } from "./job-identity.js";
 import type { K8sObject } from "./object.js";
@@ -83,7 +84,7 @@ export function driftObjects(md: ModelDeployment, cfg: RenderConfig): K8sObject[
             ? drift.baselineUri.replace(`pvc://${claim}`, `${paths.pvcRoot}/${claim}`)
             : drift.baselineUri,
           "--events",
-          cfg.eventsUrl,
+          cfg.eventsArchive?.url ?? cfg.eventsUrl,
           "--model",
           md.spec.model.name,
           "--window",
@@ -104,6 +105,7 @@ export function driftObjects(md: ModelDeployment, cfg: RenderConfig): K8sObject[
           "--deployment",
           md.metadata.name,
         ],
+        ...(cfg.eventsArchive?.credentials ? { envFrom: eventsArchiveEnvFrom(md) } : {}),
         resources: { requests: { cpu: "500m", memory: "256Mi" }, limits: { memory: "1Gi" } },
         securityContext: containerSecurity,
         volumeMounts: [

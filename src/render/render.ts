@@ -1,6 +1,7 @@
 import type { ModelDeployment } from "../api/v1alpha1/index.js";
 import { autoscaler } from "./autoscaler.js";
 import { collectorTokenSecret, sendsCollectorToken } from "./collector-token.js";
+import { eventsArchiveSecret } from "./events-archive.js";
 import type { RenderConfig } from "./config.js";
 import { batchObjects, driftObjects } from "./jobs.js";
 import { loadTestObjects } from "./loadtest-job.js";
@@ -55,6 +56,8 @@ export function render(md: ModelDeployment, plan: RenderPlan, cfg: RenderConfig)
     (md.spec.monitoring?.drift !== undefined && sendsCollectorToken(cfg, cfg.eventsUrl));
   if (cfg.collectorToken !== undefined && tokenUsers)
     objects.push(collectorTokenSecret(md, cfg.collectorToken));
+  if (md.spec.monitoring?.drift !== undefined && cfg.eventsArchive?.credentials)
+    objects.push(eventsArchiveSecret(md, cfg.eventsArchive.credentials));
   const scaler = autoscaler(md);
   if (scaler) objects.push(scaler);
   objects.push(podDisruptionBudget(md));
