@@ -29,6 +29,7 @@ done
 command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them; install them by hand."
 log "Installing Debian packages for the real node: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+mkdir -p "$E2E_HOME" # on a fresh checkout this runs before anything else made it
 if ! apt-get install -y --no-install-recommends "${missing[@]}" >"$E2E_HOME/apt.log" 2>&1; then
   apt-get update >>"$E2E_HOME/apt.log" 2>&1
   apt-get install -y --no-install-recommends "${missing[@]}" >>"$E2E_HOME/apt.log" 2>&1 ||

@@ -2,18 +2,16 @@
 // window written both ways (batches, failures, feedback, a renamed field, strings in a numeric feature,
 // numeric codes in a categorical one, non-window events), read inline and by worker threads.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { before, test } from "node:test";
 import { S3Target } from "../events/archive-target.js";
 import { openDuckDB, writeSegmentParquet } from "../events/parquet-archive.js";
 import { archiveKey } from "../events/parquet-layout.js";
 import { partitionOf } from "../events/partition.js";
 import { createLogger } from "../platform/log.js";
+import { startMoto } from "../testing/moto.js";
 import { buildBaseline } from "./baseline-builder.js";
 import { DEFAULT_THRESHOLDS } from "./evaluate.js";
 import { runDriftJob } from "./job.js";
@@ -254,27 +252,12 @@ test("a Parquet file of an unknown format version is refused with a reason", asy
 });
 
 test("drift reads the archive from an S3-compatible bucket (moto): the window's files, downloaded once", async (t) => {
-  const setup = fileURLToPath(new URL("../fetch/testdata/moto-venv.sh", import.meta.url));
-  const r = spawnSync("bash", [setup], { encoding: "utf8", timeout: 280_000 });
-  if (r.status !== 0)
-    return t.skip(`moto's S3 server could not be installed: ${r.stderr.trim().split("\n").at(-1)}`);
-  const probe = createServer();
-  await new Promise<void>((res) => probe.listen(0, "127.0.0.1", () => res()));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((res) => probe.close(() => res()));
-  const moto = spawn(r.stdout.trim(), ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
-  t.after(() => void moto.kill("SIGTERM"));
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${endpoint}/`)).ok) break;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  assert.equal((await fetch(`${endpoint}/bucket`, { method: "PUT" })).status, 200);
-  const env = { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_REGION: "us-east-1" };
+  const moto = await startMoto();
+  if (typeof moto === "string") return t.skip(moto);
+  t.after(() => moto.stop());
+  const endpoint = moto.endpoint;
+  await moto.createBucket("bucket");
+  const env = moto.env;
   // the parquet directory of the first test, uploaded file by file under a prefix
   const local = join(dir, "parquet");
   const bucket = S3Target.fromUrl("s3://bucket/archive", endpoint, env);

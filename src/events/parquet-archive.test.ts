@@ -2,14 +2,12 @@
 // read back column by column against the events written; DuckDB never installs or loads an extension;
 // the S3 target against moto's S3-compatible server.
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import type { DuckDBConnection } from "@duckdb/node-api";
+import { startMoto, type Moto } from "../testing/moto.js";
 import { ModelshipEvent } from "./schema.js";
 import { DirTarget, S3Target, parseBucketUrl } from "./archive-target.js";
 import { openDuckDB, writeSegmentParquet } from "./parquet-archive.js";
@@ -314,38 +312,25 @@ test("DirTarget publishes by rename (no partial file is ever visible) and retent
 });
 
 describe("S3Target against a real S3-compatible server (moto)", () => {
-  const setup = fileURLToPath(new URL("../fetch/testdata/moto-venv.sh", import.meta.url));
-  let moto: ChildProcess | undefined;
+  let moto: Moto | undefined;
   let endpoint = "";
   let skip: string | false = false;
 
   before(
     async () => {
-      const r = spawnSync("bash", [setup], { encoding: "utf8", timeout: 280_000 });
-      if (r.status !== 0) {
-        skip = `moto's S3 server could not be installed: ${(r.stderr || r.error?.message || "").trim().split("\n").at(-1)}`;
+      const m = await startMoto();
+      if (typeof m === "string") {
+        skip = m;
         return;
       }
-      const probe = createServer();
-      await new Promise<void>((res) => probe.listen(0, "127.0.0.1", () => res()));
-      const port = (probe.address() as AddressInfo).port;
-      await new Promise<void>((res) => probe.close(() => res()));
-      moto = spawn(r.stdout.trim(), ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
-      endpoint = `http://127.0.0.1:${port}`;
-      for (let i = 0; i < 300; i++) {
-        try {
-          if ((await fetch(`${endpoint}/`)).ok) break;
-        } catch {
-          /* not up yet */
-        }
-        await new Promise((res) => setTimeout(res, 100));
-      }
-      assert.equal((await fetch(`${endpoint}/archive`, { method: "PUT" })).status, 200);
+      moto = m;
+      endpoint = m.endpoint;
+      await m.createBucket("archive");
     },
     { timeout: 300_000 },
   );
   after(() => {
-    moto?.kill("SIGTERM");
+    moto?.stop();
   });
 
   test("store, exists, list and remove Parquet objects, signed with SigV4", async (t) => {

@@ -1,14 +1,13 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { createLogger } from "../platform/log.js";
+import { startMoto, type Moto } from "../testing/moto.js";
 import { tempDir } from "../testing/onnx/builders.js";
 import { ChecksumError, fetchModel, type FetchOptions } from "./download.js";
 
@@ -180,36 +179,21 @@ describe("fetch from pvc:// and file://", () => {
 });
 
 describe("fetch from a real S3-compatible server (moto)", () => {
-  const setup = fileURLToPath(new URL("./testdata/moto-venv.sh", import.meta.url));
-  let moto: ChildProcess | undefined;
+  let moto: Moto | undefined;
   let endpoint = "";
   let skip: string | false = false;
 
   before(
     async () => {
-      const r = spawnSync("bash", [setup], { encoding: "utf8", timeout: 280_000 });
-      if (r.status !== 0) {
-        skip = `moto's S3 server could not be installed (python3 -m venv + pip install moto[server]): ${(r.stderr || r.error?.message || "").trim().split("\n").at(-1)}`;
+      const m = await startMoto();
+      if (typeof m === "string") {
+        skip = m;
         return;
       }
-      const bin = r.stdout.trim();
-      // Pick a free port, then hand it to moto.
-      const probe = createServer();
-      await new Promise<void>((res) => probe.listen(0, "127.0.0.1", () => res()));
-      const port = (probe.address() as AddressInfo).port;
-      await new Promise<void>((res) => probe.close(() => res()));
-      moto = spawn(bin, ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
-      endpoint = `http://127.0.0.1:${port}`;
-      for (let i = 0; i < 300; i++) {
-        try {
-          if ((await fetch(`${endpoint}/`)).ok) break;
-        } catch {
-          /* not up yet */
-        }
-        await new Promise((res) => setTimeout(res, 100));
-      }
+      moto = m;
+      endpoint = m.endpoint;
       // Bucket and objects through plain S3 REST calls (moto accepts unsigned writes).
-      assert.equal((await fetch(`${endpoint}/models`, { method: "PUT" })).status, 200);
+      await m.createBucket("models");
       for (const key of ["fraud/v1/model.onnx", "gcs/model.onnx"]) {
         const put = await fetch(`${endpoint}/models/${key}`, { method: "PUT", body: payload });
         assert.equal(put.status, 200);
@@ -219,7 +203,7 @@ describe("fetch from a real S3-compatible server (moto)", () => {
   );
 
   after(() => {
-    moto?.kill("SIGTERM");
+    moto?.stop();
   });
 
   test("s3:// with SigV4 credentials and --endpoint", async (t) => {

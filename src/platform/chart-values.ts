@@ -80,6 +80,26 @@ const controller = z
 const collector = z
   .object({
     enabled: z.boolean(),
+    replicas: z
+      .int()
+      .min(0)
+      .describe("Above 1 needs archive.url: each replica holds only the events sent to it."),
+    archive: z
+      .object({
+        url: z
+          .union([z.literal(""), z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/)])
+          .describe(
+            "s3://BUCKET[/PREFIX]: every replica writes closed segments as Parquet there; drift jobs read it.",
+          ),
+        credentialsSecret: z
+          .string()
+          .describe(
+            "A Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (optionally AWS_ENDPOINT_URL_S3...).",
+          ),
+        mode: z.enum(["copy", "move"]),
+        retentionDays: z.int().min(0),
+      })
+      .strict(),
     storage: quantity.describe("Size of the events volume (the PVC, or the emptyDir's sizeLimit)."),
     storageClassName: z.string(),
     persistence: z

@@ -359,6 +359,54 @@ test("collector persistence: a claim template, your own claim, or an emptyDir", 
   assert.ok(none.spec.template.spec.volumes.some((v: Obj) => v.name === "data" && v.emptyDir));
 });
 
+test(
+  "the shared archive: every collector replica writes it, the controller points drift jobs at it with its credentials; more than one replica needs it",
+  { skip },
+  () => {
+    const objs = template(
+      "collector.replicas=3",
+      "collector.archive.url=s3://ml-events/archive",
+      "collector.archive.credentialsSecret=events-s3",
+      "collector.archive.retentionDays=30",
+    );
+    const sts = find(objs, "StatefulSet", "ms-collector")!;
+    assert.equal(sts.spec.replicas, 3);
+    const c = sts.spec.template.spec.containers[0];
+    const flags = parseCommandArgs(collectorCommand, c.args.slice(1)).values;
+    assert.deepEqual(
+      [flags.archive, flags["archive-mode"], flags["archive-retention-days"]],
+      ["s3://ml-events/archive", "copy", "30"],
+    );
+    assert.deepEqual(c.envFrom, [{ secretRef: { name: "events-s3" } }]);
+
+    const ctl = controllerFlags(objs);
+    assert.equal(ctl["events-archive"], "s3://ml-events/archive");
+    const spec = pod(objs, "Deployment", "ms-controller");
+    const mount = spec.containers[0].volumeMounts.find((m: Obj) => m.name === "archive-credentials");
+    assert.equal(ctl["events-archive-credentials"], mount.mountPath);
+    assert.equal(
+      spec.volumes.find((v: Obj) => v.name === "archive-credentials").secret.secretName,
+      "events-s3",
+    );
+
+    const plain = template();
+    assert.equal(controllerFlags(plain)["events-archive"], undefined);
+    assert.equal(
+      parseCommandArgs(
+        collectorCommand,
+        find(plain, "StatefulSet", "ms-collector")!.spec.template.spec.containers[0].args.slice(1),
+      ).values.archive,
+      undefined,
+    );
+    const refused = helmRun(["template", "ms", chart, "--set", "collector.replicas=2"]);
+    assert.ok(!refused.ok);
+    assert.match(refused.out, /collector\.replicas above 1 needs collector\.archive\.url/);
+    const badUrl = helmRun(["template", "ms", chart, "--set", "collector.archive.url=/data/archive"]);
+    assert.ok(!badUrl.ok);
+    assert.match(badUrl.out, /collector\.archive\.url/);
+  },
+);
+
 test("the helm test pod checks the controller and the collector through their Services", { skip }, () => {
   const objs = template();
   const t = find(objs, "Pod", "ms-test-health")!;
