@@ -37,6 +37,9 @@ import {
 } from "./lib/inference.js";
 
 import { startPostgres, type Postgres } from "../src/batch/testing/postgres.js";
+import { S3Target } from "../src/events/archive-target.js";
+import { buildInferenceEvent } from "../src/events/build.js";
+import { startMoto, type Moto } from "../src/testing/moto.js";
 import { irisReference } from "../src/testing/onnx/iris.js";
 
 type Obj = Record<string, any>;
@@ -129,6 +132,41 @@ async function backToQuickStart(): Promise<void> {
       m.status?.phase === "Healthy" && m.status.modelVersion === "1.0.0" && m.status.revisions?.length === 1
     );
   });
+}
+
+/** The event iris's logger writes for one flower, as of `time`: what a collector stores. */
+function shiftedEvent(id: string, time: Date, row: number[]): Obj {
+  return buildInferenceEvent(
+    {
+      id,
+      time,
+      path: "/v2/models/iris/infer",
+      protocol: "v2",
+      requestHeaders: {},
+      requestBody: Buffer.from(
+        JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: row }] }),
+      ),
+      status: 200,
+      responseBody: Buffer.from(
+        JSON.stringify({ outputs: [{ name: "label", datatype: "INT64", shape: [1], data: [1] }] }),
+      ),
+      latencyMs: 1,
+      fallback: false,
+    },
+    {
+      model: "iris",
+      revision: "r1",
+      variant: "stable",
+      features: ["sepal_length", "sepal_width", "petal_length", "petal_width"].map((name) => ({
+        name,
+        type: "numeric" as const,
+      })),
+      redact: [],
+      headerAllowlist: [],
+      maxPayloadBytes: 1 << 20,
+      sampleRate: 1,
+    },
+  ) as Obj;
 }
 
 /** Steady traffic until stopped: every response's status and event id. */
@@ -806,6 +844,156 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
         await kubectl(["delete", "md", "iris-files", "-n", ns.name, "--wait=false"]);
         await kubectl(["delete", "pvc", "batch-data", "-n", ns.name, "--wait=false"]);
         await kubectl(["delete", "pv", pv, "--wait=false"]);
+      },
+    );
+  });
+
+  describe("two collectors sharing one Parquet archive in S3 (moto on the machine's address)", () => {
+    let moto: Moto | undefined;
+    const bucket = "events";
+    const archiveUrl = `s3://${bucket}/archive`;
+
+    before(async () => {
+      const edge = edgeEnv();
+      assert.ok(edge, "pods reach moto on the machine's address");
+      const m = await startMoto(edge.hostIp);
+      assert.ok(typeof m !== "string", m as string);
+      moto = m;
+      await m.createBucket(bucket);
+      await kubectl(["delete", "secret", "events-s3", "-n", systemNs, "--ignore-not-found"]);
+      await kubectl([
+        "create",
+        "secret",
+        "generic",
+        "events-s3",
+        "-n",
+        systemNs,
+        ...Object.entries({ ...m.env, AWS_ENDPOINT_URL_S3: m.endpoint }).map(
+          ([k, v]) => `--from-literal=${k}=${v}`,
+        ),
+      ]);
+    });
+    after(async () => {
+      await kubectl(["delete", "secret", "events-s3", "-n", systemNs, "--ignore-not-found"]);
+      moto?.stop();
+    });
+
+    test(
+      "Given collector.replicas 2 and collector.archive, When each collector holds half of a shifted hour, Then the drift CronJob's pod reads both halves from the archive",
+      slow,
+      async () => {
+        await installChart([
+          "--set",
+          "collector.replicas=2",
+          "--set",
+          `collector.archive.url=${archiveUrl}`,
+          "--set",
+          "collector.archive.credentialsSecret=events-s3",
+          // segments close 5 s after they open, so the archive has them within seconds
+          "--set-json",
+          'collector.extraArgs=["--segment-max-age-ms=5000"]',
+        ]);
+        // The controller points the drift job at the archive and copies the credentials beside the model.
+        const cronjob = await waitFor("the drift CronJob reads the archive", async () => {
+          const items = (
+            await kubectlJson<{ items: Obj[] }>([
+              "get",
+              "cronjob",
+              "-n",
+              ns.name,
+              "-l",
+              "modelship.io/deployment=iris",
+            ])
+          ).items;
+          const c = items[0]?.spec.jobTemplate.spec.template.spec.containers[0];
+          return c?.args.includes(archiveUrl) ? items[0] : undefined;
+        });
+        const drift = cronjob.spec.jobTemplate.spec.template.spec.containers[0];
+        assert.deepEqual(drift.envFrom, [{ secretRef: { name: "iris-events-archive" } }]);
+        const copied = await kubectlJson<Obj>(["get", "secret", "iris-events-archive", "-n", ns.name]);
+        assert.deepEqual(Object.keys(copied.data).sort(), [
+          "AWS_ACCESS_KEY_ID",
+          "AWS_ENDPOINT_URL_S3",
+          "AWS_REGION",
+          "AWS_SECRET_ACCESS_KEY",
+        ]);
+
+        // Half of a shifted hour to each collector pod, straight to its pod IP.
+        const collectorPods = (
+          await kubectlJson<{ items: Obj[] }>([
+            "get",
+            "pods",
+            "-n",
+            systemNs,
+            "-l",
+            `app.kubernetes.io/instance=${release},app.kubernetes.io/component=collector`,
+          ])
+        ).items.filter((p) => !p.metadata.deletionTimestamp);
+        assert.equal(collectorPods.length, 2);
+        const token = (await releaseCollector(release, systemNs)).token;
+        const now = Date.now();
+        const events = Array.from({ length: 600 }, (_, i) =>
+          shiftedEvent(`archive-${i}`, new Date(now - 20 * 60_000 + i * 1000), flower(i, 3)),
+        );
+        for (const [k, p] of collectorPods.entries()) {
+          const half = events.filter((_, i) => i % 2 === k);
+          const res = await fetch(`http://${p.status.podIP}:9090/v1/events`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson" },
+            body: half.map((e) => JSON.stringify(e)).join("\n") + "\n",
+          });
+          assert.equal(res.status, 200, await res.text());
+        }
+        // Both collectors' closed segments reach the shared archive, as Parquet.
+        const archive = S3Target.fromUrl(archiveUrl, moto!.endpoint, moto!.env);
+        await waitFor(
+          "both collectors' segments in the archive",
+          async () => {
+            const writers = new Set(
+              (await archive.list("model=iris/"))
+                .filter((k) => k.endsWith(".parquet"))
+                .map((k) => /part-\d+-(\d+-[0-9a-f]+)-\d+\.parquet$/.exec(k)?.[1]),
+            );
+            return writers.size >= 2;
+          },
+          { timeoutMs: 120_000, intervalMs: 2_000 },
+        );
+
+        const before = (await md("iris")).status?.drift?.lastRun;
+        await kubectl(["delete", "job", "drift-archive", "-n", ns.name, "--ignore-not-found"]);
+        await kubectl([
+          "create",
+          "job",
+          "drift-archive",
+          "-n",
+          ns.name,
+          `--from=cronjob/${cronjob.metadata.name}`,
+        ]);
+        await kubectl(
+          ["wait", "job/drift-archive", "-n", ns.name, "--for=condition=Complete", "--timeout=300s"],
+          { timeoutMs: 320_000 },
+        );
+        const logs = (await kubectl(["logs", "job/drift-archive", "-n", ns.name])).stdout
+          .split("\n")
+          .flatMap((l) => {
+            try {
+              return [JSON.parse(l) as Obj];
+            } catch {
+              return [];
+            }
+          });
+        const downloaded = logs.find((l) => l.msg === "Downloaded the window's archive files");
+        assert.equal(downloaded?.events, archiveUrl, "the job read the archive");
+        const read = logs.find((l) => l.msg === "Read window events");
+        // Every event both collectors were sent: either collector alone holds only half of them.
+        assert.ok(read && read.events >= events.length, `read ${read?.events} events`);
+        const m = await waitFor("a new status.drift", async () => {
+          const x = await md("iris");
+          return x.status?.drift?.lastRun !== before ? x : undefined;
+        });
+        assert.equal(m.status.drift.verdict, "drift");
+        assert.ok(m.status.drift.features.some((f: Obj) => f.name === "sepal_length" && f.drifted));
+        await kubectl(["delete", "job", "drift-archive", "-n", ns.name, "--wait=false"]);
       },
     );
   });

@@ -4,7 +4,7 @@ import { onShutdown } from "../platform/shutdown.js";
 import { TokenFile } from "../collector/auth.js";
 import { Retention } from "../collector/retention.js";
 import { CollectorServer, defaultLimits } from "../collector/server.js";
-import { ReportStore } from "../collector/reports.js";
+import { KEEP_REPORTS, ReportStore } from "../collector/reports.js";
 import { EventStore, type IngestResult } from "../collector/store.js";
 import { ReviewQueue } from "../collector/review-queue.js";
 import { CollectorArchive } from "../collector/archive.js";
@@ -141,7 +141,8 @@ export const command: Command = {
       store,
       registry,
       log,
-      reports: new ReportStore(dir),
+      // with an archive, reports are shared through it: several collectors serve every report
+      reports: new ReportStore(dir, KEEP_REPORTS, archiveSettings?.target),
       review,
       ...(auth ? { auth } : {}),
       limits,

@@ -3,6 +3,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { request } from "undici";
+import { DirTarget, type ArchiveTarget } from "../events/archive-target.js";
 import { tmp } from "../testing/procs.js";
 import { createLogger } from "../platform/log.js";
 import { createRegistry } from "../platform/metrics.js";
@@ -26,13 +27,13 @@ function report(model: string, generatedAt: string, verdict = "drift") {
   });
 }
 
-async function start(dir: string) {
+async function start(dir: string, shared?: ArchiveTarget) {
   const store = new EventStore({ dir, log });
   const server = new CollectorServer({
     store,
     registry: createRegistry("collector", { defaultMetrics: false }),
     log,
-    reports: new ReportStore(dir, 3),
+    reports: new ReportStore(dir, 3, shared),
   });
   const url = await server.listen(0, "127.0.0.1");
   closers.push(async () => {
@@ -108,4 +109,47 @@ test("drift reports: anything but a drift report is a 400 naming the field", asy
     assert.match(JSON.parse(r.text).error, want);
   }
   assert.throws(() => reportHeader("[]"), /DriftReport/);
+});
+
+test("two collectors sharing an archive: a report stored by one is listed and served by the other; the shared copies are pruned too", async () => {
+  const archive = new DirTarget(tmp("reports-archive"));
+  const [a, b] = [await start(tmp("reports-a"), archive), await start(tmp("reports-b"), archive)];
+  const lone = await start(tmp("reports-lone"));
+  const ids: string[] = [];
+  for (const [i, v] of (["ok", "drift", "ok", "drift"] as const).entries()) {
+    const r = await call(
+      "POST",
+      `${i % 2 ? a : b}/v1/reports`,
+      report("fraud", `2026-01-01T0${i}:00:00.000Z`, v),
+    );
+    assert.equal(r.status, 201, r.text);
+    ids.push((JSON.parse(r.text) as { id: string }).id);
+  }
+  const body = (i: number) =>
+    report("fraud", `2026-01-01T0${i}:00:00.000Z`, ["ok", "drift", "ok", "drift"][i]);
+  for (const url of [a, b]) {
+    const list = JSON.parse((await call("GET", `${url}/v1/reports/fraud`)).text) as {
+      reports: { id: string }[];
+    };
+    assert.deepEqual(
+      list.reports.map((r) => r.id),
+      [ids[3], ids[2], ids[1]],
+      "every collector's reports, newest first, the oldest pruned",
+    );
+    for (const i of [1, 2, 3]) {
+      const got = await call("GET", `${url}/v1/reports/fraud/${ids[i]}`);
+      assert.equal(got.status, 200);
+      assert.equal(got.text, body(i), `${url} serves report ${i}, whoever stored it`);
+    }
+    assert.equal((await call("GET", `${url}/v1/reports/fraud/latest`)).text, body(3));
+  }
+  assert.deepEqual(
+    (await archive.list("reports/")).map((k) => k.replace(/^reports\/fraud\//, "").slice(0, -".json".length)),
+    [`${ids[1]}_drift`, `${ids[2]}_ok`, `${ids[3]}_drift`],
+  );
+  assert.equal(
+    (await call("GET", `${lone}/v1/reports/fraud/${ids[3]}`)).status,
+    404,
+    "without the archive, no sharing",
+  );
 });

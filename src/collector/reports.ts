@@ -1,14 +1,19 @@
 // Drift reports kept by the collector, so the full report of every scheduled run outlives its pod:
 // DIR/@reports/<model>/<stamp>_<verdict>.json ('@' is a name no model partition can take). Writes are
-// atomic (temp file + rename); the newest KEEP_REPORTS per model are kept.
+// atomic (temp file + rename); the newest KEEP_REPORTS per model are kept. With a shared archive (several
+// collectors), each report is also stored there under reports/<model>/, so whichever collector a reader's
+// request reaches finds it.
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { ArchiveTarget } from "../events/archive-target.js";
 import { safeSegment } from "../events/partition.js";
 
 export const REPORTS_DIR = "@reports";
 export const MAX_REPORT_BYTES = 16 * 1024 * 1024;
 export const KEEP_REPORTS = 200;
+/** Where reports go in a shared archive; the archive's own listing and retention skip this prefix. */
+export const SHARED_REPORTS_PREFIX = "reports/";
 
 export interface ReportEntry {
   id: string;
@@ -40,6 +45,12 @@ function reportId(generatedAt: Date): string {
   return `${generatedAt.toISOString().replace(/[-:]/g, "")}-${randomBytes(3).toString("hex")}`;
 }
 
+function fileName(e: ReportEntry): string {
+  return `${e.id}_${e.verdict}.json`;
+}
+
+const newestFirst = (a: ReportEntry, b: ReportEntry) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
 function parseName(name: string): ReportEntry | undefined {
   const m = /^(\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6})_(ok|drift|error)\.json$/.exec(name);
   if (!m) return undefined;
@@ -52,30 +63,46 @@ export class ReportStore {
   constructor(
     private readonly dir: string,
     private readonly keep = KEEP_REPORTS,
+    /** The collectors' shared archive: reports are stored there too, and read from it when not here. */
+    private readonly shared?: ArchiveTarget,
   ) {}
 
   private modelDir(model: string): string {
     return join(this.dir, REPORTS_DIR, safeSegment(model));
   }
 
-  /** Stores a report (its text as sent) and returns its id; prunes the oldest beyond `keep`. */
+  private sharedDir(model: string): string {
+    return `${SHARED_REPORTS_PREFIX}${safeSegment(model)}/`;
+  }
+
+  /**
+   * Stores a report (its text as sent) and returns its id; prunes the oldest beyond `keep`. The shared
+   * copy is written first: a report this collector answered for is one every collector can serve.
+   */
   async put(body: string): Promise<{ model: string; id: string }> {
     const h = reportHeader(body);
+    const entry = {
+      id: reportId(h.generatedAt),
+      generatedAt: h.generatedAt.toISOString(),
+      verdict: h.verdict,
+    };
+    if (this.shared) {
+      await this.shared.store(this.sharedDir(h.model) + fileName(entry), (f) => writeFile(f, body));
+      const old = (await this.sharedList(h.model)).slice(this.keep);
+      if (old.length > 0) await this.shared.remove(old.map((e) => this.sharedDir(h.model) + fileName(e)));
+    }
     const dir = this.modelDir(h.model);
     await mkdir(dir, { recursive: true });
-    const id = reportId(h.generatedAt);
-    const file = join(dir, `${id}_${h.verdict}.json`);
+    const file = join(dir, fileName(entry));
     const tmp = `${file}.tmp`;
     await writeFile(tmp, body, { flush: true });
     await rename(tmp, file);
-    const all = await this.list(h.model);
-    for (const old of all.slice(this.keep))
-      await rm(join(dir, `${old.id}_${old.verdict}.json`), { force: true });
-    return { model: h.model, id };
+    for (const old of (await this.localList(h.model)).slice(this.keep))
+      await rm(join(dir, fileName(old)), { force: true });
+    return { model: h.model, id: entry.id };
   }
 
-  /** A model's reports, newest first. */
-  async list(model: string): Promise<ReportEntry[]> {
+  private async localList(model: string): Promise<ReportEntry[]> {
     let names: string[];
     try {
       names = await readdir(this.modelDir(model));
@@ -86,7 +113,23 @@ export class ReportStore {
     return names
       .map(parseName)
       .filter((e): e is ReportEntry => e !== undefined)
-      .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+      .sort(newestFirst);
+  }
+
+  private async sharedList(model: string): Promise<ReportEntry[]> {
+    if (!this.shared) return [];
+    const dir = this.sharedDir(model);
+    return (await this.shared.list(dir))
+      .map((k) => parseName(k.slice(dir.length)))
+      .filter((e): e is ReportEntry => e !== undefined)
+      .sort(newestFirst);
+  }
+
+  /** A model's reports, newest first: this collector's and, with a shared archive, every collector's. */
+  async list(model: string): Promise<ReportEntry[]> {
+    const byId = new Map<string, ReportEntry>();
+    for (const e of [...(await this.localList(model)), ...(await this.sharedList(model))]) byId.set(e.id, e);
+    return [...byId.values()].sort(newestFirst).slice(0, this.keep);
   }
 
   /** A report's text by id, or the newest with "latest"; undefined when there is none. */
@@ -94,6 +137,11 @@ export class ReportStore {
     const all = await this.list(model);
     const e = id === "latest" ? all[0] : all.find((x) => x.id === id);
     if (!e) return undefined;
-    return readFile(join(this.modelDir(model), `${e.id}_${e.verdict}.json`), "utf8");
+    try {
+      return await readFile(join(this.modelDir(model), fileName(e)), "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !this.shared) throw err;
+    }
+    return (await this.shared.read(this.sharedDir(model) + fileName(e), MAX_REPORT_BYTES))?.toString("utf8");
   }
 }

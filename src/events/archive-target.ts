@@ -3,7 +3,7 @@
 // its flags load the native module only when an archive is configured.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -21,8 +21,10 @@ export interface ArchiveTarget {
    */
   store(key: string, produce: (file: string) => Promise<void>): Promise<{ bytes: number }>;
   exists(key: string): Promise<boolean>;
-  /** Every key under the root (archive files and anything else). */
-  list(): Promise<string[]>;
+  /** A small object's bytes (a drift report); undefined when there is none. Throws beyond maxBytes. */
+  read(key: string, maxBytes: number): Promise<Buffer | undefined>;
+  /** Every key under the root (archive files and anything else), or only those starting with under. */
+  list(under?: string): Promise<string[]>;
   remove(keys: string[]): Promise<void>;
 }
 
@@ -60,7 +62,18 @@ export class DirTarget implements ArchiveTarget {
     }
   }
 
-  async list(): Promise<string[]> {
+  async read(key: string, maxBytes: number): Promise<Buffer | undefined> {
+    try {
+      const file = join(this.root, key);
+      if ((await stat(file)).size > maxBytes) throw new Error(`${file} is over ${maxBytes} bytes`);
+      return await readFile(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  async list(under = ""): Promise<string[]> {
     const out: string[] = [];
     const walk = async (rel: string) => {
       let entries;
@@ -77,7 +90,7 @@ export class DirTarget implements ArchiveTarget {
       }
     };
     await walk("");
-    return out.sort();
+    return out.filter((k) => k.startsWith(under)).sort();
   }
 
   async remove(keys: string[]): Promise<void> {
@@ -226,6 +239,30 @@ export class S3Target implements ArchiveTarget {
       throw new Error(`GET ${url} answered ${res.statusCode}: ${text.slice(0, 300)}`);
     }
     await pipeline(res.body, createWriteStream(file));
+  }
+
+  async read(key: string, maxBytes: number): Promise<Buffer | undefined> {
+    const url = this.url(this.o.prefix + key);
+    const res = await this.call("GET", url);
+    if (res.statusCode === 404) {
+      await res.body.dump();
+      return undefined;
+    }
+    if (res.statusCode !== 200) {
+      const text = await res.body.text();
+      throw new Error(`GET ${url} answered ${res.statusCode}: ${text.slice(0, 300)}`);
+    }
+    const parts: Buffer[] = [];
+    let size = 0;
+    for await (const b of res.body) {
+      size += (b as Buffer).length;
+      if (size > maxBytes) {
+        res.body.destroy();
+        throw new Error(`GET ${url}: the object is over ${maxBytes} bytes`);
+      }
+      parts.push(b as Buffer);
+    }
+    return Buffer.concat(parts);
   }
 
   async exists(key: string): Promise<boolean> {

@@ -3,6 +3,7 @@
 // the S3 target against moto's S3-compatible server.
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -335,7 +336,7 @@ describe("S3Target against a real S3-compatible server (moto)", () => {
 
   test("store, exists, list and remove Parquet objects, signed with SigV4", async (t) => {
     if (skip) return t.skip(skip);
-    const creds = { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_REGION: "us-east-1" };
+    const creds = moto!.env;
     assert.throws(() => S3Target.fromUrl("s3://archive/events", endpoint, {}), /AWS_ACCESS_KEY_ID/);
     const target = S3Target.fromUrl("s3://archive/events", endpoint, creds);
     const conn = await (await openDuckDB({ threads: 1 })).connect();
@@ -356,5 +357,17 @@ describe("S3Target against a real S3-compatible server (moto)", () => {
     await target.remove([key]);
     assert.deepEqual(await target.list(), []);
     assert.equal(existsSync(local), true);
+  });
+
+  test("small objects (shared drift reports): read back, listed under a prefix, missing is undefined, bounded", async (t) => {
+    if (skip) return t.skip(skip);
+    const target = S3Target.fromUrl("s3://archive/shared", endpoint, moto!.env);
+    await target.store("reports/fraud/a_ok.json", (f) => writeFile(f, '{"verdict":"ok"}'));
+    await target.store("model=fraud/x.parquet", (f) => writeFile(f, "x"));
+    assert.deepEqual(await target.list("reports/"), ["reports/fraud/a_ok.json"]);
+    assert.equal((await target.read("reports/fraud/a_ok.json", 1024))?.toString(), '{"verdict":"ok"}');
+    assert.equal(await target.read("reports/fraud/none.json", 1024), undefined);
+    await assert.rejects(target.read("reports/fraud/a_ok.json", 4), /over 4 bytes/);
+    await target.remove(await target.list());
   });
 });
