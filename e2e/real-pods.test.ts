@@ -946,18 +946,34 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
         }
         // Both collectors' closed segments reach the shared archive, as Parquet.
         const archive = S3Target.fromUrl(archiveUrl, moto!.endpoint, moto!.env);
+        let keys: string[] = [];
         await waitFor(
           "both collectors' segments in the archive",
           async () => {
+            keys = await archive.list();
             const writers = new Set(
-              (await archive.list("model=iris/"))
-                .filter((k) => k.endsWith(".parquet"))
+              keys
+                .filter((k) => k.startsWith("model=iris/") && k.endsWith(".parquet"))
                 .map((k) => /part-\d+-(\d+-[0-9a-f]+)-\d+\.parquet$/.exec(k)?.[1]),
             );
             return writers.size >= 2;
           },
           { timeoutMs: 120_000, intervalMs: 2_000 },
-        );
+        ).catch(async (err: Error) => {
+          const logs = await Promise.all(
+            collectorPods.map(
+              async (p) =>
+                (
+                  await kubectl(["logs", p.metadata.name, "-n", systemNs, "--tail=20"], {
+                    allowFailure: true,
+                  })
+                ).stdout,
+            ),
+          );
+          throw new Error(
+            `${err.message}; the bucket holds ${JSON.stringify(keys)}; collector logs:\n${logs.join("\n")}`,
+          );
+        });
 
         const before = (await md("iris")).status?.drift?.lastRun;
         await kubectl(["delete", "job", "drift-archive", "-n", ns.name, "--ignore-not-found"]);
