@@ -262,7 +262,9 @@ describe("SQL batch prediction on PostgreSQL", { skip: missing }, () => {
     // the input's session sleeps on row 1500 (after two batches were staged) until the test kills it
     const query = `${FLOWERS} WHERE CASE WHEN id = 1500 THEN pg_sleep(30) IS NOT NULL ELSE true END`;
     // the failure handler is attached now: the run may reject before the kill's own query returns
-    const failed = failure(runBatch(options(sqlIn(query), sqlOut("retried"), { runId: "t1", finalAttempt: false })));
+    const failed = failure(
+      runBatch(options(sqlIn(query), sqlOut("retried"), { runId: "t1", finalAttempt: false })),
+    );
     for (let i = 0; ; i++) {
       const killed = await db.query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE 'FETCH%'",
