@@ -440,8 +440,10 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
       const base = await answeringService("iris", "iris", flower(0, 3));
       // new connections: a pooled one may still lead to a pod of the candidate the last test removed
       const fresh = new Agent();
-      for (let i = 0; i < 299; i++)
-        assert.equal((await predict(base, "iris", [flower(i, 3)], { dispatcher: fresh })).status, 200);
+      for (let i = 0; i < 299; i++) {
+        const p = await predict(base, "iris", [flower(i, 3)], { dispatcher: fresh });
+        assert.equal(p.status, 200, `request ${i}: ${p.error ?? JSON.stringify(p.body)}`);
+      }
       await fresh.close();
       const cronjob = (
         await kubectlJson<{ items: Obj[] }>([
