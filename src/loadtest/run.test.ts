@@ -19,7 +19,7 @@ let slow: { cli: Cli; url: string };
 before(async () => {
   [iris, slow] = await Promise.all([
     startServe([`iris=${writeModel(irisModel(), dir, "iris.onnx")}@1`]),
-    startServe([`slow=${writeModel(slowModel({ dim: 256, depth: 64 }), dir, "slow.onnx")}@1`], undefined, [
+    startServe([`slow=${writeModel(slowModel({ dim: 256, depth: 512 }), dir, "slow.onnx")}@1`], undefined, [
       "--request-timeout-ms",
       "60000",
     ]),
@@ -62,8 +62,18 @@ test("runLoad: answers other than 2xx and requests over the timeout count as err
   assert.deepEqual([missing.requests, missing.errors, missing.errorKinds], [10, 10, { "404": 10 }]);
   assert.equal(missing.latenciesMs.length, 0);
 
+  // 256 rows x 512 MatMuls of 256 x 256 (8.6 GFLOP): about 50 ms here with onnxruntime's threads, so a
+  // 10 ms timeout always fires (one row through 64 MatMuls took 0.3 ms, and the test failed on a quiet CI)
+  const rows = 256;
   const body = JSON.stringify({
-    inputs: [{ name: "x", datatype: "FP32", shape: [1, 256], data: Array.from({ length: 256 }, () => 0.5) }],
+    inputs: [
+      {
+        name: "x",
+        datatype: "FP32",
+        shape: [rows, 256],
+        data: Array.from({ length: rows * 256 }, () => 0.5),
+      },
+    ],
   });
   const timedOut = await runLoad({
     url: `${slow.url}/v2/models/slow/infer`,
