@@ -451,16 +451,7 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
         assert.equal(p.status, 200, `request ${i}: ${p.error ?? JSON.stringify(p.body)}`);
       }
       await fresh.close();
-      const cronjob = (
-        await kubectlJson<{ items: Obj[] }>([
-          "get",
-          "cronjob",
-          "-n",
-          ns.name,
-          "-l",
-          "modelship.io/deployment=iris",
-        ])
-      ).items[0]!.metadata.name;
+      const cronjob = "iris-drift"; // <md>-drift, as the controller names it
       // The events reach the collector within a flush interval; the job reads the last hour of them.
       await new Promise((r) => setTimeout(r, 5_000));
       await kubectl(["create", "job", "drift-now", "-n", ns.name, `--from=cronjob/${cronjob}`]);
@@ -907,18 +898,10 @@ describe("modelship on real pods", { skip: !env.bundled && "needs the bundled cl
         ]);
         // The controller points the drift job at the archive and copies the credentials beside the model.
         const cronjob = await waitFor("the drift CronJob reads the archive", async () => {
-          const items = (
-            await kubectlJson<{ items: Obj[] }>([
-              "get",
-              "cronjob",
-              "-n",
-              ns.name,
-              "-l",
-              "modelship.io/deployment=iris",
-            ])
-          ).items;
-          const c = items[0]?.spec.jobTemplate.spec.template.spec.containers[0];
-          return c?.args.includes(archiveUrl) ? items[0] : undefined;
+          const c = await kubectlJson<Obj>(["get", "cronjob", "iris-drift", "-n", ns.name]);
+          return c.spec.jobTemplate.spec.template.spec.containers[0].args.includes(archiveUrl)
+            ? c
+            : undefined;
         });
         const drift = cronjob.spec.jobTemplate.spec.template.spec.containers[0];
         assert.deepEqual(drift.envFrom, [{ secretRef: { name: "iris-events-archive" } }]);

@@ -89,7 +89,8 @@ export class DirTarget implements ArchiveTarget {
         else out.push(p);
       }
     };
-    await walk("");
+    // from the deepest directory `under` names, so a listing of reports/ never walks the Parquet files
+    await walk(under.slice(0, Math.max(under.lastIndexOf("/"), 0)));
     return out.filter((k) => k.startsWith(under)).sort();
   }
 

@@ -87,7 +87,7 @@ const collector = z
     archive: z
       .object({
         url: z
-          .union([z.literal(""), z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/)])
+          .union([z.literal(""), ControllerConfig.shape.eventsArchive.unwrap()])
           .describe(
             "s3://BUCKET[/PREFIX]: every replica writes closed segments as Parquet there; drift jobs read it.",
           ),

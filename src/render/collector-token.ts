@@ -1,6 +1,6 @@
 import type { ModelDeployment } from "../api/v1alpha1/index.js";
 import type { RenderConfig } from "./config.js";
-import { commonLabels } from "./labels.js";
+import { modelSecret } from "./model-secret.js";
 import type { K8sObject } from "./object.js";
 
 /**
@@ -34,16 +34,5 @@ export function collectorTokenVolume(mdName: string): Record<string, unknown> {
 }
 
 export function collectorTokenSecret(md: ModelDeployment, token: string): K8sObject {
-  return {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: {
-      name: collectorTokenSecretName(md.metadata.name),
-      namespace: md.metadata.namespace,
-      labels: commonLabels(md.metadata.name, "collector-token"),
-    },
-    type: "Opaque",
-    // data, not stringData: the live object holds data, so an unchanged token compares equal (no write)
-    data: { token: Buffer.from(token).toString("base64") },
-  };
+  return modelSecret(md, collectorTokenSecretName(md.metadata.name), "collector-token", { token });
 }

@@ -1,5 +1,5 @@
 import type { ModelDeployment } from "../api/v1alpha1/index.js";
-import { commonLabels } from "./labels.js";
+import { modelSecret } from "./model-secret.js";
 import type { K8sObject } from "./object.js";
 
 /**
@@ -36,20 +36,5 @@ export function eventsArchiveEnvFrom(md: ModelDeployment): Record<string, unknow
 }
 
 export function eventsArchiveSecret(md: ModelDeployment, credentials: Record<string, string>): K8sObject {
-  return {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: {
-      name: eventsArchiveSecretName(md.metadata.name),
-      namespace: md.metadata.namespace,
-      labels: commonLabels(md.metadata.name, "events-archive"),
-    },
-    type: "Opaque",
-    // data, not stringData: the live object holds data, so unchanged credentials compare equal (no write)
-    data: Object.fromEntries(
-      Object.entries(credentials)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([k, v]) => [k, Buffer.from(v).toString("base64")]),
-    ),
-  };
+  return modelSecret(md, eventsArchiveSecretName(md.metadata.name), "events-archive", credentials);
 }
